@@ -1,0 +1,424 @@
+"""The report outline as typed data, and validation of ``sheets_schema.json``.
+
+The JSON file is the single source of truth for the outline: sections (one tab each), their
+narrative fields and tables, the unit kinds each part applies to, the reporting periods, and
+the consistency rules. Adding a table, a rule or a unit kind is an edit to that file.
+
+A broken file is refused with a :class:`SchemaError` whose lines each name the JSON path of
+the bad element and what is wrong with it; callers turn that into a user message.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+Label = Annotated[str, Field(min_length=1)]
+
+COLUMN_TYPES = ("count", "percent", "decimal", "text", "date", "bool", "choice")
+NUMERIC_TYPES = ("count", "percent", "decimal")
+
+
+class SchemaError(Exception):
+    """The schema file is unusable; ``problems`` holds one 'path: what is wrong' line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+    def user_message(self) -> str:
+        lines = [f"Tệp cấu trúc báo cáo {self.source} không hợp lệ:"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitKind(_Strict):
+    id: Id
+    label: Label
+    # A newer kind that takes the parts of an older one (e.g. the commune level, which since
+    # July 2025 reports what the outline asked of district committees).
+    like: Id | None = None
+
+
+class PeriodKind(_Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Z0-9]+$")]
+    label: Label
+    order: int = Field(ge=1)
+    cutoff_end: Annotated[str, Field(pattern=r"^\d\d-\d\d$")]  # MM-DD, inclusive
+    default_deadline: Annotated[str, Field(pattern=r"^\d\d-\d\d$")]
+    opens: Annotated[str, Field(pattern=r"^\d\d-\d\d$")]
+
+
+class Column(_Strict):
+    id: Id
+    path: list[Label] = Field(min_length=1)  # header labels from the top row down
+    type: Literal["count", "percent", "decimal", "text", "date", "bool", "choice"]
+    number: str | None = None  # the outline's column number, when it numbers columns
+    choices: list[Label] | None = None
+    # A computed column: value = numerator / denominator × scale, written as a live formula.
+    ratio_of: tuple[Id, Id] | None = None
+    scale: float = 100
+    decimals: int = 1
+    # Period columns (tables whose columns are periods): the period kinds whose report fills it.
+    # "prev" marks last year's column. A report may fill its own and every earlier column.
+    period: str | None = None
+    # Prefilled at provisioning from the previous report of the same unit: the column id there.
+    prefill_from: Id | None = None
+    width: float | None = None
+
+    @property
+    def label(self) -> str:
+        return " / ".join(self.path)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+    @model_validator(mode="after")
+    def _choices_match_type(self):
+        if self.type == "choice" and not self.choices:
+            raise ValueError("a 'choice' column needs a non-empty 'choices' list")
+        if self.type != "choice" and self.choices:
+            raise ValueError("'choices' is only for columns of type 'choice'")
+        return self
+
+
+class Row(_Strict):
+    kind: Literal["fixed", "heading", "list", "total"] = "fixed"
+    id: Id
+    label: str = ""
+    stt: str = ""
+    # list rows: how many blank lines the template offers; a unit may insert more above the total
+    min_rows: int = Field(default=5, ge=1, le=200)
+    # total rows: the rows they add up (default: every fixed and list row above)
+    of: list[Id] | None = None
+    # fixed rows: columns left without input (e.g. a group row that only carries a label)
+    no_input: list[Id] = []
+    applies_to: list[Id] | None = None
+
+    @model_validator(mode="after")
+    def _label_present(self):
+        if self.kind != "list" and not self.label.strip():
+            raise ValueError(f"row '{self.id}' has no label")
+        return self
+
+
+class Rule(_Strict):
+    """One consistency rule. Operands are 'row.column' references inside the table.
+
+    '*' as the row binds to each row in turn (list rows included); '*' as the column binds to
+    each numeric column; 'items[]' as the row means every list row of list 'items' (summed).
+    """
+
+    id: Id
+    kind: Literal["sum", "ratio", "le", "ge", "range", "required", "monotone"]
+    severity: Literal["error", "warning"] = "error"
+    message: Label
+    missing: Literal["skip_if_any", "skip_if_all", "never_skip"] = "skip_if_any"
+    left: str | None = None  # sum / ratio / le / ge / range / required target
+    right: list[str] | None = None  # sum parts; le / ge bound (summed if several)
+    numerator: str | None = None
+    denominator: str | None = None
+    scale: float = 100
+    decimals: int = 1  # ratio: the value is compared after rounding to this many decimals
+    min: float | None = None
+    max: float | None = None
+    sequence: list[str] | None = None  # monotone: operands that never decrease, in order
+    types: list[str] | None = None  # global rules: column types the rule targets
+
+    @model_validator(mode="after")
+    def _operands_fit_kind(self):
+        need = {
+            "sum": ("left", "right"),
+            "ratio": ("left", "numerator", "denominator"),
+            "le": ("left", "right"),
+            "ge": ("left", "right"),
+            "range": (),
+            "required": (),
+            "monotone": ("sequence",),
+        }[self.kind]
+        missing = [name for name in need if getattr(self, name) in (None, [])]
+        if missing:
+            raise ValueError(f"a '{self.kind}' rule needs {', '.join(missing)}")
+        if self.kind == "range" and self.min is None and self.max is None:
+            raise ValueError("a 'range' rule needs 'min' or 'max'")
+        if self.kind in ("range", "required") and not (self.left or self.types):
+            raise ValueError(f"a '{self.kind}' rule needs 'left' or 'types'")
+        return self
+
+    def operands(self) -> list[str]:
+        refs = [self.left, self.numerator, self.denominator]
+        refs += self.right or []
+        refs += self.sequence or []
+        return [r for r in refs if r]
+
+
+class Table(_Strict):
+    kind: Literal["table"]
+    id: Id
+    number: int = Field(ge=1)
+    ref: str
+    title: Label
+    stt_header: str | None = None  # header of the STT column; None: no STT column
+    label_header: str | None = None  # header of the row-label column; None: no label column
+    label_width: float = 40
+    numbered_columns: bool = False  # the outline prints a row of column numbers under the header
+    columns: list[Column] = Field(min_length=1)
+    rows: list[Row] = Field(min_length=1)
+    rules: list[Rule] = []
+    note: str | None = None
+    applies_to: list[Id] | None = None
+
+    @cached_property
+    def column_by_id(self) -> dict[str, Column]:
+        return {c.id: c for c in self.columns}
+
+    @cached_property
+    def row_by_id(self) -> dict[str, Row]:
+        return {r.id: r for r in self.rows}
+
+    @property
+    def header_depth(self) -> int:
+        return max(len(c.path) for c in self.columns)
+
+
+class Narrative(_Strict):
+    kind: Literal["narrative"]
+    id: Id
+    ref: str
+    prompt: Label
+    # prompts that differ by unit kind (the outline asks departments and districts differently)
+    prompt_by_kind: dict[Id, Label] = {}
+    required: bool = True
+    applies_to: list[Id] | None = None
+
+
+class Heading(_Strict):
+    kind: Literal["heading"]
+    text: Label
+    ref: str | None = None
+    applies_to: list[Id] | None = None
+
+
+Part = Annotated[Union[Table, Narrative, Heading], Field(discriminator="kind")]
+
+
+class Section(_Strict):
+    id: Id
+    ref: str
+    title: Label
+    group: str | None = None  # the outline's higher heading, e.g. "II. KẾT QUẢ THỰC HIỆN …"
+    tab: Annotated[str, Field(min_length=1, max_length=31, pattern=r"^[^\[\]:*?/\\']+$")]
+    parts: list[Part] = Field(min_length=1)
+    applies_to: list[Id] | None = None
+
+
+class Schema(_Strict):
+    version: Label
+    title: Label
+    subtitle: str = ""
+    unit_kinds: list[UnitKind] = Field(min_length=1)
+    periods: list[PeriodKind] = Field(min_length=1)
+    sections: list[Section] = Field(min_length=1)
+    rules: list[Rule] = []  # global rules, applied to every table by column type
+
+    @cached_property
+    def tables(self) -> list[Table]:
+        return [p for s in self.sections for p in s.parts if isinstance(p, Table)]
+
+    @cached_property
+    def narratives(self) -> list[Narrative]:
+        return [p for s in self.sections for p in s.parts if isinstance(p, Narrative)]
+
+    @cached_property
+    def table_by_id(self) -> dict[str, Table]:
+        return {t.id: t for t in self.tables}
+
+    @cached_property
+    def kind_by_id(self) -> dict[str, UnitKind]:
+        return {k.id: k for k in self.unit_kinds}
+
+    @cached_property
+    def period_by_id(self) -> dict[str, PeriodKind]:
+        return {p.id: p for p in self.periods}
+
+    def applies(self, applies_to: list[str] | None, unit_kind: str) -> bool:
+        """Whether a part limited to ``applies_to`` is asked of units of ``unit_kind``."""
+        if applies_to is None:
+            return True
+        kind = self.kind_by_id[unit_kind]
+        return unit_kind in applies_to or (kind.like is not None and kind.like in applies_to)
+
+    def sections_for(self, unit_kind: str) -> list[Section]:
+        return [s for s in self.sections if self.applies(s.applies_to, unit_kind)]
+
+    def parts_for(self, section: Section, unit_kind: str) -> list:
+        return [p for p in section.parts if self.applies(p.applies_to, unit_kind)]
+
+    def tables_for(self, unit_kind: str) -> list[Table]:
+        return [
+            p
+            for s in self.sections_for(unit_kind)
+            for p in self.parts_for(s, unit_kind)
+            if isinstance(p, Table)
+        ]
+
+    def narratives_for(self, unit_kind: str) -> list[Narrative]:
+        return [
+            p
+            for s in self.sections_for(unit_kind)
+            for p in self.parts_for(s, unit_kind)
+            if isinstance(p, Narrative)
+        ]
+
+
+# --- loading and cross-reference checks -------------------------------------------------
+
+
+def load_schema(path: str | Path) -> Schema:
+    """Read and validate the schema file; raise :class:`SchemaError` on any problem."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError(str(path), ["tệp không tồn tại"]) from None
+    except json.JSONDecodeError as e:
+        raise SchemaError(str(path), [f"dòng {e.lineno}, cột {e.colno}: JSON sai cú pháp ({e.msg})"]) from None
+    return parse_schema(raw, source=str(path))
+
+
+def parse_schema(raw: dict, source: str = "sheets_schema.json") -> Schema:
+    try:
+        schema = Schema.model_validate(raw)
+    except ValidationError as e:
+        raise SchemaError(source, [_format_pydantic_error(err, raw) for err in e.errors()]) from None
+    problems = list(_cross_reference_problems(schema))
+    if problems:
+        raise SchemaError(source, problems)
+    return schema
+
+
+def _format_pydantic_error(err: dict, raw: dict) -> str:
+    loc = _json_path(err["loc"], raw)
+    msg = err["msg"]
+    if err["type"] == "missing":
+        msg = "field required (thiếu trường bắt buộc)"
+    elif err["type"] == "extra_forbidden":
+        msg = "unknown field (trường không được khai báo)"
+    return f"{loc}: {msg}"
+
+
+def _json_path(loc: tuple, raw) -> str:
+    """Turn a pydantic location into a JSON path, naming list items by their id when they have one."""
+    parts, node = ["$"], raw
+    for key in loc:
+        if isinstance(key, str) and key in ("table", "narrative", "heading") and isinstance(node, dict):
+            continue  # discriminator tag inserted by pydantic, not part of the document
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            node = node[key]
+            ident = node.get("id") if isinstance(node, dict) else None
+            parts.append(f"[{key}]" + (f"(id={ident})" if ident else ""))
+        else:
+            node = node.get(key) if isinstance(node, dict) else None
+            parts.append(f".{key}")
+    return "".join(parts)
+
+
+def _cross_reference_problems(schema: Schema):
+    yield from _duplicate_ids(schema)
+    kinds = set(schema.kind_by_id)
+    periods = set(schema.period_by_id) | {"prev"}
+    for k in schema.unit_kinds:
+        if k.like is not None and k.like not in kinds:
+            yield f"$.unit_kinds(id={k.id}).like: unknown unit kind '{k.like}'"
+    for s in schema.sections:
+        where = f"$.sections(id={s.id})"
+        yield from _unknown_kinds(where, s.applies_to, kinds)
+        for p in s.parts:
+            pid = getattr(p, "id", None) or getattr(p, "ref", None)
+            yield from _unknown_kinds(f"{where}.parts(id={pid})", p.applies_to, kinds)
+            if isinstance(p, Narrative):
+                for kind in p.prompt_by_kind:
+                    if kind not in kinds:
+                        yield f"{where}.parts(id={p.id}).prompt_by_kind: unknown unit kind '{kind}'"
+            if isinstance(p, Table):
+                yield from _table_problems(f"{where}.parts(id={p.id})", p, kinds, periods)
+    for rule in schema.rules:
+        if not rule.types:
+            yield f"$.rules(id={rule.id}): a global rule needs 'types'"
+        for t in rule.types or []:
+            if t not in COLUMN_TYPES:
+                yield f"$.rules(id={rule.id}).types: unknown column type '{t}'"
+
+
+def _duplicate_ids(schema: Schema):
+    seen: dict[str, str] = {}
+    for s in schema.sections:
+        for ident, where in [(s.id, "section")] + [
+            (p.id, p.kind) for p in s.parts if not isinstance(p, Heading)
+        ]:
+            if ident in seen:
+                yield f"$.sections(id={s.id}): duplicate id '{ident}' ({where}; already used by a {seen[ident]})"
+            seen[ident] = where
+    tabs = [s.tab for s in schema.sections]
+    for tab in {t for t in tabs if tabs.count(t) > 1}:
+        yield f"$.sections: duplicate tab name '{tab}'"
+    numbers = [t.number for t in schema.tables]
+    for n in {n for n in numbers if numbers.count(n) > 1}:
+        yield f"$.sections: duplicate table number {n}"
+
+
+def _unknown_kinds(where: str, applies_to, kinds):
+    for kind in applies_to or []:
+        if kind not in kinds:
+            yield f"{where}.applies_to: unknown unit kind '{kind}'"
+
+
+def _table_problems(where: str, table: Table, kinds: set, periods: set):
+    cols = [c.id for c in table.columns]
+    rows = [r.id for r in table.rows]
+    for ident in {c for c in cols if cols.count(c) > 1}:
+        yield f"{where}.columns: duplicate column id '{ident}'"
+    for ident in {r for r in rows if rows.count(r) > 1}:
+        yield f"{where}.rows: duplicate row id '{ident}'"
+    for c in table.columns:
+        for ref in c.ratio_of or ():
+            if ref not in table.column_by_id:
+                yield f"{where}.columns(id={c.id}).ratio_of: unknown column id '{ref}'"
+        if c.period is not None and c.period not in periods:
+            yield f"{where}.columns(id={c.id}).period: unknown period '{c.period}'"
+    for r in table.rows:
+        yield from _unknown_kinds(f"{where}.rows(id={r.id})", r.applies_to, kinds)
+        for ref in (r.of or []) + r.no_input:
+            if ref not in table.row_by_id and ref not in table.column_by_id:
+                yield f"{where}.rows(id={r.id}): unknown row or column id '{ref}'"
+    for rule in table.rules:
+        for operand in rule.operands():
+            problem = operand_problem(table, operand)
+            if problem:
+                yield f"{where}.rules(id={rule.id}): {problem}"
+
+
+def operand_problem(table: Table, operand: str) -> str | None:
+    """Why a 'row.column' operand does not name anything in ``table``, or None if it does."""
+    row, sep, col = operand.partition(".")
+    if not sep:
+        return f"operand '{operand}' is not of the form 'row.column'"
+    list_row = row[:-2] if row.endswith("[]") else None
+    if row != "*" and (list_row or row) not in table.row_by_id:
+        return f"operand '{operand}': unknown row id '{list_row or row}'"
+    if list_row and table.row_by_id[list_row].kind != "list":
+        return f"operand '{operand}': row '{list_row}' is not a list row"
+    if col != "*" and col not in table.column_by_id:
+        return f"operand '{operand}': unknown column id '{col}'"
+    return None
