@@ -117,7 +117,15 @@ class Rule(_Strict):
     """One consistency rule. Operands are 'row.column' references inside the table.
 
     '*' as the row binds to each row in turn (list rows included); '*' as the column binds to
-    each numeric column; 'items[]' as the row means every list row of list 'items' (summed).
+    each numeric column; 'items[]' as the row means every list row of list 'items' (summed in
+    sum / le / ge; for 'required', at least one list row must be filled).
+
+    Kinds: sum (left = Σ right), ratio (left = numerator / denominator × scale, rounded to
+    'decimals'), le / ge (left ≤ / ≥ Σ right), range (min ≤ left ≤ max), required (left filled),
+    monotone (each operand of 'sequence' ≥ the one before).
+
+    'message' is Vietnamese and may use the placeholders {label} (table, row and column of the
+    cell found wrong), {value}, {expected}, {bound}, {numerator}, {denominator}, {min}, {max}.
     """
 
     id: Id
