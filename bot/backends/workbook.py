@@ -1,0 +1,271 @@
+"""The embedded backend: a folder of ``.xlsx`` workbooks, written and read with openpyxl.
+
+A workbook is ``<root>/<period>/<unit>.xlsx``. Writes go to a temporary file that replaces
+the workbook in one rename, so a killed run never leaves half a workbook. A workbook that
+Excel or LibreOffice has open (their lock files ``~$name.xlsx`` / ``.~lock.name.xlsx#``) is
+not written: the write raises :class:`SheetBusy` and the caller retries on a later pass, so
+nothing the unit is typing is overwritten by a save of ours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.packaging.custom import StringProperty
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from ..clock import TZ
+from ..layout import TabLayout, WorkbookLayout
+from .base import (
+    Backend,
+    Edit,
+    Grids,
+    Protect,
+    ReplaceTab,
+    SetCells,
+    SheetBusy,
+    SheetMissing,
+    SheetRef,
+    SheetUnreadable,
+)
+
+THIN = Side(style="thin", color="808080")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+WRAP = Alignment(wrap_text=True, vertical="center")
+CENTER = Alignment(wrap_text=True, horizontal="center", vertical="center")
+TOP = Alignment(wrap_text=True, vertical="top")
+
+
+def _fill(rgb: str) -> PatternFill:
+    return PatternFill("solid", start_color=rgb, end_color=rgb)
+
+
+# style key → (font, fill, border, alignment, number format)
+STYLES = {
+    "title": (Font(bold=True, size=13), None, None, WRAP, None),
+    "subtitle": (Font(italic=True, size=11), None, None, WRAP, None),
+    "anchor": (Font(bold=True, color="1F3864"), None, None, Alignment(vertical="center"), None),
+    "heading": (Font(bold=True), None, None, Alignment(vertical="center"), None),
+    "prompt": (Font(italic=True), _fill("F2F2F2"), BOX, TOP, None),
+    "header": (Font(bold=True), _fill("DCE6F1"), BOX, CENTER, None),
+    "label": (None, None, BOX, WRAP, None),
+    "total": (Font(bold=True), None, BOX, WRAP, None),
+    "input": (None, _fill("FFF6D5"), BOX, Alignment(horizontal="right", vertical="center"), "#,##0.##"),
+    "input_text": (None, _fill("FFF6D5"), BOX, WRAP, "@"),
+    "narrative": (None, _fill("FFF6D5"), BOX, TOP, "@"),
+    "computed": (None, _fill("EAF1E4"), BOX, Alignment(horizontal="right", vertical="center"), "0.0"),
+    "computed_total": (Font(bold=True), _fill("EAF1E4"), BOX, Alignment(horizontal="right", vertical="center"), "#,##0.##"),
+    "locked": (None, None, BOX, None, None),
+    "na": (None, _fill("D9D9D9"), BOX, None, None),
+    "note": (Font(italic=True, size=9), None, None, WRAP, None),
+    "status": (Font(bold=True, color="1F3864"), None, BOX, WRAP, None),
+    "text": (None, None, None, WRAP, None),
+    "error": (Font(color="C00000"), None, BOX, WRAP, None),
+    "warning": (Font(color="B26B00"), None, BOX, WRAP, None),
+    "link": (Font(color="0563C1", underline="single"), None, BOX, WRAP, None),
+}
+
+LOCK_FILES = ("~${name}", ".~lock.{name}#")
+
+
+class WorkbookBackend(Backend):
+    name = "workbook"
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # --- where things are -----------------------------------------------------------------
+
+    def path_for(self, tags: dict[str, str]) -> Path:
+        safe = lambda s: re.sub(r"[^A-Za-z0-9_.-]", "_", s)  # noqa: E731
+        return self.root / safe(tags["period"]) / f"{safe(tags['unit'])}.xlsx"
+
+    def _ref(self, path: Path) -> SheetRef:
+        return SheetRef(id=str(path), url=path.resolve().as_uri())
+
+    def find(self, tags):
+        path = self.path_for(tags)
+        return self._ref(path) if path.exists() else None
+
+    def allocate(self, title, tags):
+        path = self.path_for(tags)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return self._ref(path)
+
+    def is_laid_out(self, ref):
+        return Path(ref.id).exists()
+
+    # --- creating ---------------------------------------------------------------------------
+
+    def lay_out(self, ref, layout: WorkbookLayout):
+        path = Path(ref.id)
+        if path.exists():
+            return  # never lay a template over a workbook a unit may have typed into
+        wb = Workbook()
+        wb.remove(wb.active)
+        for tab in layout.tabs:
+            render_tab(wb.create_sheet(tab.name), tab)
+        wb.properties.title = layout.title
+        wb.properties.creator = "CCHC reporting bot"
+        for key, value in (("unit", layout.unit_code), ("period", layout.period_id), ("schema_version", layout.schema_version)):
+            wb.custom_doc_props.append(StringProperty(name=key, value=value))
+        wb.security = WorkbookProtection(lockStructure=True)  # tabs cannot be renamed or deleted
+        _save_atomically(wb, path)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def read(self, ref) -> Grids:
+        path = Path(ref.id)
+        if not path.exists():
+            raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
+        try:
+            wb = load_workbook(path, read_only=True, data_only=False)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+            raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
+        try:
+            return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+        finally:
+            wb.close()
+
+    def modified_times(self, refs):
+        times = {}
+        for ref in refs:
+            try:
+                times[ref.id] = datetime.fromtimestamp(os.stat(ref.id).st_mtime, TZ)
+            except FileNotFoundError:
+                times[ref.id] = None
+        return times
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def write(self, ref, edits: list[Edit]):
+        path = Path(ref.id)
+        if not path.exists():
+            raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
+        if self._held_open(path):
+            raise SheetBusy(f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref)
+        try:
+            wb = load_workbook(path)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+            raise SheetUnreadable(f"Không mở được tệp {path.name} ({type(e).__name__})", ref=ref) from None
+        for edit in edits:
+            _apply(wb, edit)
+        _save_atomically(wb, path)
+
+    def _held_open(self, path: Path) -> bool:
+        return any((path.parent / pattern.format(name=path.name)).exists() for pattern in LOCK_FILES)
+
+
+def _apply(wb: Workbook, edit: Edit) -> None:
+    if isinstance(edit, SetCells):
+        ws = wb[edit.tab]
+        for (row, col), value in edit.cells.items():
+            ws.cell(row=row, column=col).value = value
+    elif isinstance(edit, ReplaceTab):
+        index = wb.sheetnames.index(edit.tab.name) if edit.tab.name in wb.sheetnames else len(wb.sheetnames)
+        if edit.tab.name in wb.sheetnames:
+            del wb[edit.tab.name]
+        render_tab(wb.create_sheet(edit.tab.name, index), edit.tab)
+    elif isinstance(edit, Protect):
+        for ws in wb.worksheets:
+            unlocked = set() if edit.whole else set(edit.input_cells.get(ws.title, ()))
+            for row in ws.iter_rows():
+                for cell in row:
+                    if cell.coordinate in ws.merged_cells and (cell.row, cell.column) not in unlocked:
+                        continue
+                    cell.protection = Protection(locked=(cell.row, cell.column) not in unlocked)
+            ws.protection.sheet = True
+
+
+def _save_atomically(wb: Workbook, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# --- rendering a tab layout ---------------------------------------------------------------------
+
+
+def render_tab(ws, tab: TabLayout) -> None:
+    validations: dict[tuple, DataValidation] = {}
+    for (row, col), spec in tab.cells.items():
+        cell = ws.cell(row=row, column=col)
+        cell.value = spec.formula if spec.formula else spec.value
+        font, fill, border, align, fmt = STYLES.get(spec.style, STYLES["text"])
+        if font:
+            cell.font = font
+        if fill:
+            cell.fill = fill
+        if border:
+            cell.border = border
+        if align:
+            cell.alignment = align
+        if fmt:
+            cell.number_format = fmt
+        cell.protection = Protection(locked=not spec.input)
+        if spec.validation:
+            key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
+            if key not in validations:
+                validations[key] = _data_validation(spec.validation)
+            validations[key].add(cell.coordinate)
+        if spec.link:
+            tab_name, _, a1 = spec.link.rpartition("!")
+            cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{tab_name}'!{a1}")
+    for dv in validations.values():
+        ws.add_data_validation(dv)
+    for r1, c1, r2, c2 in tab.merges:
+        ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+    for col, width in tab.col_widths.items():
+        ws.column_dimensions[get_column_letter(col)].width = width
+    for row, height in tab.row_heights.items():
+        ws.row_dimensions[row].height = height
+    _print_setup(ws, tab)
+    if tab.protected:
+        ws.protection.sheet = True
+        ws.protection.insertRows = False  # False means "allowed": units add list lines
+        ws.protection.formatColumns = False
+        ws.protection.formatRows = False
+
+
+def _print_setup(ws, tab: TabLayout) -> None:
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if tab.landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+
+
+def _data_validation(v) -> DataValidation:
+    common = dict(showErrorMessage=True, errorStyle="warning", allow_blank=True)
+    if v.kind == "list":
+        choices = ",".join(v.choices)
+        return DataValidation(type="list", formula1=f'"{choices}"', errorTitle="Giá trị không có trong danh sách",
+                              error="Hãy chọn một giá trị trong danh sách.", **common)
+    if v.kind == "whole":
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1=str(int(v.min or 0)),
+                              errorTitle="Cần số nguyên", error="Ô này cần một số nguyên không âm.", **common)
+    if v.kind == "decimal" and v.max is not None:
+        return DataValidation(type="decimal", operator="between", formula1=str(v.min or 0), formula2=str(v.max),
+                              errorTitle="Cần tỷ lệ từ 0 đến 100", error="Ô này cần một tỷ lệ phần trăm từ 0 đến 100.", **common)
+    if v.kind == "date":
+        return DataValidation(type="date", operator="greaterThan", formula1="1", errorTitle="Cần ngày",
+                              error="Ô này cần một ngày (ngày/tháng/năm).", **common)
+    return DataValidation(type="decimal", operator="between", formula1="-1E+15", formula2="1E+15",
+                          errorTitle="Cần số", error="Ô này cần một số.", **common)

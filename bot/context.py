@@ -1,0 +1,52 @@
+"""Everything a job needs, opened once: configuration, schema, units, state, backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from .backends.base import Backend
+from .config import Config, load_config
+from .periods import Period, parse_period
+from .schema import Schema, load_schema
+from .store import Store
+from .units import Unit, load_units
+
+
+@dataclass
+class Context:
+    config: Config
+    schema: Schema
+    units: list[Unit]
+    store: Store
+    backend: Backend
+    extras: dict = field(default_factory=dict)
+
+    @cached_property
+    def unit_by_code(self) -> dict[str, Unit]:
+        return {u.code: u for u in self.units}
+
+    def period(self, period_id: str) -> Period:
+        return parse_period(period_id, self.schema, self.config.period_overrides())
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_context(home: str | Path, *, backend: Backend | None = None, environ: dict | None = None) -> Context:
+    config = load_config(home, environ)
+    schema = load_schema(config.schema_path)
+    units = load_units(config.units_file, schema)
+    store = Store(config.state_path)
+    return Context(config, schema, units, store, backend or make_backend(config))
+
+
+def make_backend(config: Config) -> Backend:
+    if config.backend == "google":
+        from .backends.google import GoogleBackend  # imported only when configured
+
+        return GoogleBackend.from_config(config)
+    from .backends.workbook import WorkbookBackend
+
+    return WorkbookBackend(config.sheets_dir)
