@@ -1,0 +1,118 @@
+"""One unit's report for one period as plain data, and the findings about it.
+
+A :class:`Report` is what the rules, the master sheet and the snapshots see: parsed values by
+field key, where each field sits, and which parts could not be read. It never holds an
+openpyxl or gspread object. :func:`report_from_document` turns a located document into a
+report plus the findings of reading it (a cell that cannot be parsed, a deleted row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .document import Document, field_value
+from .layout import COVER_TAB
+from .schema import Schema
+from .values import is_formula
+
+SEVERITIES = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class Finding:
+    unit: str
+    rule: str  # a rule id, "parse" for an unreadable value, "structure" for a template change
+    severity: str  # "error" or "warning"
+    message: str  # Vietnamese, complete on its own
+    table: str | None = None  # table id
+    row: str | None = None  # row id (list lines: "items[3]")
+    column: str | None = None  # column id
+    cell: str | None = None  # "'Tab'!A1"
+    table_label: str | None = None  # "Bảng 14. …"
+    row_label: str | None = None
+    column_label: str | None = None
+    values: tuple = ()  # (name, value) pairs involved
+    expected: float | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "unit": self.unit, "rule": self.rule, "severity": self.severity, "message": self.message,
+            "table": self.table, "row": self.row, "column": self.column, "cell": self.cell,
+            "table_label": self.table_label, "row_label": self.row_label, "column_label": self.column_label,
+            "values": dict(self.values), "expected": self.expected,
+        }  # fmt: skip
+
+
+@dataclass
+class Report:
+    unit: str
+    kind: str  # unit kind
+    period: str
+    values: dict[str, object] = field(default_factory=dict)  # field key → parsed value (None: missing)
+    cells: dict[str, str] = field(default_factory=dict)  # field key → "'Tab'!A1"
+    formulas: set[str] = field(default_factory=set)  # keys whose cell still holds the template's formula
+    list_lines: dict[tuple[str, str], int] = field(default_factory=dict)
+    unreadable: set[str] = field(default_factory=set)  # blocks ("t_x") or rows ("t_x/row") not read
+    status: str | None = None  # the unit's own "Chưa nộp / Đã nộp" switch on the cover
+
+    @property
+    def submitted(self) -> bool:
+        return (self.status or "").strip().casefold() == "đã nộp"
+
+
+def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple[Report, list[Finding]]:
+    report = Report(doc.unit, unit_kind, doc.period, list_lines=dict(doc.list_lines), unreadable=set(doc.unreadable_blocks))
+    findings = [
+        Finding(doc.unit, "structure", "error", p.message, table=p.block if p.block in schema.table_by_id else None,
+                cell=f"'{p.tab}'!{p.a1}" if p.a1 else None,
+                table_label=_table_label(schema, p.block))
+        for p in doc.problems
+    ]
+    for key, cell in doc.cells.items():
+        spec = cell.spec
+        report.cells[key] = cell.where
+        if spec.block == "_cover":
+            if key == "_cover/status":
+                report.status = str(cell.raw).strip() if cell.raw is not None else None
+            continue
+        if is_formula(cell.raw):
+            report.formulas.add(key)
+            report.values[key] = None
+            continue
+        column = schema.table_by_id[spec.table].column_by_id.get(spec.col_id) if spec.table else None
+        parsed = field_value(cell, column.choices if column else None)
+        report.values[key] = parsed.value
+        if parsed.problem and spec.input:
+            findings.append(_parse_finding(doc.unit, schema, spec, cell.where, parsed.problem))
+        elif parsed.problem:  # a computed cell overwritten with something unreadable
+            findings.append(_parse_finding(doc.unit, schema, spec, cell.where, parsed.problem))
+    return report, findings
+
+
+def _table_label(schema: Schema, table_id: str | None) -> str | None:
+    table = schema.table_by_id.get(table_id or "")
+    return f"Bảng {table.number}. {table.title}" if table else None
+
+
+def row_label(schema: Schema, table_id: str, row_id: str) -> str:
+    """The Vietnamese label of a row id, list lines included ("don_vi[3]" → "dòng 3")."""
+    base, _, index = row_id.partition("[")
+    row = schema.table_by_id[table_id].row_by_id[base]
+    if index:
+        return f"{row.label or 'danh sách'} dòng {index.rstrip(']')}".strip()
+    return row.label
+
+
+def _parse_finding(unit: str, schema: Schema, spec, where: str, problem: str) -> Finding:
+    if spec.table is None:
+        return Finding(unit, "parse", "error", f"{where}: {problem}", cell=where)
+    table = schema.table_by_id[spec.table]
+    row_id = f"{spec.row_id}[{spec.list_index}]" if spec.list_index else spec.row_id
+    col_label = "tên dòng" if spec.col_id == "_label" else table.column_by_id[spec.col_id].label
+    r_label = row_label(schema, spec.table, row_id)
+    message = f"Bảng {table.number}, dòng \"{r_label}\", cột \"{col_label}\" (ô {where}): {problem}"
+    return Finding(unit, "parse", "error", message, table=spec.table, row=row_id, column=spec.col_id, cell=where,
+                   table_label=_table_label(schema, spec.table), row_label=r_label, column_label=col_label)
+
+
+__all__ = ["COVER_TAB", "Finding", "Report", "report_from_document", "row_label"]
