@@ -229,7 +229,7 @@ def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout
             tab.put(row, 1, CellSpec(part.text, style="heading"))
             row += 1
         elif isinstance(part, Narrative):
-            row = _narrative_block(tab, part, unit_kind, row, layout) + 1
+            row = _narrative_block(tab, schema, part, unit_kind, row, layout) + 1
         elif isinstance(part, Table):
             row = _table_block(tab, part, unit_kind, period, row, layout, schema) + 1
     width = max(tab.max_col, NARRATIVE_WIDTH)
@@ -239,9 +239,9 @@ def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout
     return tab
 
 
-def _narrative_block(tab: TabLayout, narrative: Narrative, unit_kind: str, row: int, layout: WorkbookLayout) -> int:
+def _narrative_block(tab: TabLayout, schema: Schema, narrative: Narrative, unit_kind: str, row: int, layout: WorkbookLayout) -> int:
     anchor = narrative_anchor(narrative)
-    prompt = narrative.prompt_by_kind.get(unit_kind, narrative.prompt)
+    prompt = schema.prompt_for(narrative, unit_kind)
     first = row
     tab.put(row, 1, CellSpec(anchor, style="anchor"))
     row += 1

@@ -267,6 +267,14 @@ class Schema(_Strict):
         kind = self.kind_by_id[unit_kind]
         return unit_kind in applies_to or (kind.like is not None and kind.like in applies_to)
 
+    def prompt_for(self, narrative: Narrative, unit_kind: str) -> str:
+        """The narrative's prompt as worded for ``unit_kind`` (or the kind it is ``like``)."""
+        like = self.kind_by_id[unit_kind].like
+        for kind in (unit_kind, like):
+            if kind in narrative.prompt_by_kind:
+                return narrative.prompt_by_kind[kind]
+        return narrative.prompt
+
     def sections_for(self, unit_kind: str) -> list[Section]:
         return [s for s in self.sections if self.applies(s.applies_to, unit_kind)]
 

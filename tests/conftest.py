@@ -1,0 +1,50 @@
+"""Shared fixtures: the real schema, a provisioned workbook, and a way to type into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bot.backends.workbook import WorkbookBackend
+from bot.layout import build_layout
+from bot.periods import parse_period
+from bot.schema import load_schema
+from bot.units import Unit
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def schema():
+    return load_schema(REPO / "sheets_schema.json")
+
+
+@pytest.fixture
+def period(schema):
+    return parse_period("2026-Q1", schema)
+
+
+@pytest.fixture
+def unit():
+    return Unit("STP", "Sở Tư pháp", "so_nganh", ("vanthu@stp.example.vn",), ("zalo:111",))
+
+
+@pytest.fixture
+def workbook(tmp_path, schema, unit, period):
+    """A freshly provisioned workbook: (backend, ref, layout)."""
+    backend = WorkbookBackend(tmp_path / "sheets")
+    layout = build_layout(schema, unit, period)
+    ref = backend.allocate(layout.title, {"unit": unit.code, "period": period.id})
+    backend.lay_out(ref, layout)
+    return backend, ref, layout
+
+
+def type_into(path: str, layout, values: dict) -> None:
+    """Type ``values`` (field key → what a clerk types) into the workbook, as a person would."""
+    wb = openpyxl.load_workbook(path)
+    for key, value in values.items():
+        spec = layout.fields[key]
+        wb[spec.tab].cell(row=spec.row, column=spec.col).value = value
+    wb.save(path)

@@ -1,0 +1,185 @@
+"""Provisioning: one ready-to-fill workbook per unit per period, and nothing a unit typed is lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import openpyxl
+import pytest
+
+from bot.cli import main
+from bot.context import open_context
+from bot.document import extract, to_json
+from bot.layout import CHECK_TAB, COVER_TAB
+from jobs.provision import provision
+
+from .conftest import REPO, type_into
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "examples" / "units.csv", home / "units.csv")
+    return home
+
+
+def provision_cli(home, *extra):
+    return main(["--home", str(home), "provision", "--period", "2026-Q1", *extra])
+
+
+def test_it_provisions_one_workbook_per_unit(home, capsys):
+    assert provision_cli(home, "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    ctx = open_context(home)
+    assert len(rows) == len(ctx.units) >= 48
+    assert {r["unit"] for r in rows} == {u.code for u in ctx.units}
+    assert all(r["action"] == "created" and r["location"].endswith(".xlsx") for r in rows)
+    assert len(list((home / "sheets" / "2026-Q1").glob("*.xlsx"))) == len(ctx.units)
+
+
+def test_it_gives_each_unit_kind_its_own_tabs(home, schema):
+    provision_cli(home)
+    for code, kind in (("STP", "so_nganh"), ("H_PHULOC", "huyen"), ("ND_THUE", "nganh_doc"), ("X_PHUXUAN", "xa")):
+        wb = openpyxl.load_workbook(home / "sheets" / "2026-Q1" / f"{code}.xlsx")
+        expected = [COVER_TAB] + [s.tab for s in schema.sections_for(kind)] + [CHECK_TAB]
+        assert wb.sheetnames == expected
+        anchors = {str(c.value) for ws in wb.worksheets for c in ws["A"] if c.value}
+        has_table_12 = any(a.startswith("Bảng 12 ") for a in anchors)
+        assert has_table_12 == schema.applies(schema.table_by_id["t_cap_xa"].applies_to, kind)
+
+
+def test_it_leaves_table_12_to_district_and_commune_committees(schema):
+    kinds = [k.id for k in schema.unit_kinds if any(t.id == "t_cap_xa" for t in schema.tables_for(k.id))]
+    assert kinds == ["huyen", "xa"]
+
+
+def test_it_reads_back_typed_values_under_their_ids_and_cells(workbook, schema):
+    backend, ref, layout = workbook
+    type_into(ref.id, layout, {
+        "t_van_ban_dien_tu/don_vi[1]/_label": "Văn phòng Sở",
+        "t_van_ban_dien_tu/don_vi[1]/vb_tong": 200,
+        "t_van_ban_dien_tu/don_vi[1]/vb_gui": "1.234",
+        "t_van_ban_dien_tu/don_vi[2]/vb_nhan": " 7 ",
+        "i1_chi_dao": "Đã ban hành Kế hoạch số 12/KH-STP.",
+    })
+    doc = to_json(extract(layout, backend.read(ref)), schema)
+    line = doc["tables"]["t_van_ban_dien_tu"]["don_vi"]
+    assert line[0]["_label"]["value"] == "Văn phòng Sở"
+    assert line[0]["vb_tong"] == {"value": 200, "cell": layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"].tab and f"'II.6 Hiện đại hóa'!{layout.fields['t_van_ban_dien_tu/don_vi[1]/vb_tong'].a1}"}
+    assert line[0]["vb_gui"]["value"] == 1234
+    assert line[1]["vb_nhan"]["value"] == 7
+    assert doc["narratives"]["i1_chi_dao"]["value"] == "Đã ban hành Kế hoạch số 12/KH-STP."
+    assert doc["problems"] == []
+
+
+def test_it_keeps_typed_values_when_provisioning_again(home, capsys):
+    provision_cli(home)
+    ctx = open_context(home)
+    path = ctx.store.sheet("STP", "2026-Q1").sheet_id
+    layout_key = "t_van_ban_dien_tu/don_vi[1]/vb_tong"
+    from bot.layout import build_layout
+
+    layout = build_layout(ctx.schema, ctx.unit_by_code["STP"], ctx.period("2026-Q1"))
+    type_into(path, layout, {layout_key: 321})
+    before = open(path, "rb").read()
+    capsys.readouterr()
+    assert provision_cli(home, "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["action"] for r in rows} == {"existing"}
+    assert open(path, "rb").read() == before
+
+
+def test_it_finishes_a_run_killed_after_the_sheet_was_recorded(home):
+    ctx = open_context(home)
+    period = ctx.period("2026-Q1")
+    ref = ctx.backend.allocate("x", {"unit": "STP", "period": period.id})
+    ctx.store.record_sheet("STP", period.id, "workbook", ref.id, ref.url, ctx.schema.version)
+    results = {r.unit: r.action for r in provision(ctx, period)}
+    assert results["STP"] == "resumed"
+    assert ctx.store.sheet("STP", period.id).status == "ready"
+    assert len(ctx.store.sheets(period.id)) == len(ctx.units)
+
+
+def test_it_protects_every_tab_and_unlocks_only_input_cells(workbook):
+    _, ref, layout = workbook
+    wb = openpyxl.load_workbook(ref.id)
+    inputs = {(s.tab, s.row, s.col) for s in layout.fields.values() if s.input}
+    assert inputs
+    for ws in wb.worksheets:
+        assert ws.protection.sheet, ws.title
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None or (ws.title, cell.row, cell.column) in inputs:
+                    unlocked = not cell.protection.locked
+                    assert unlocked == ((ws.title, cell.row, cell.column) in inputs), (ws.title, cell.coordinate)
+    assert wb.security.lockStructure
+
+
+def test_it_writes_computed_cells_as_formulas_guarded_against_zero(workbook):
+    _, ref, layout = workbook
+    wb = openpyxl.load_workbook(ref.id)
+    rate = layout.fields["t_van_ban_dien_tu/don_vi[1]/ty_le_vbdt"]
+    vb, vbdt = layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"], layout.fields["t_van_ban_dien_tu/don_vi[1]/vbdt_tong"]
+    formula = wb[rate.tab][rate.a1].value
+    assert formula.startswith("=IF(N(") and f"{vbdt.a1}/{vb.a1}*100" in formula
+    total = layout.fields["t_van_ban_dien_tu/tong/vb_tong"]
+    assert wb[total.tab][total.a1].value.startswith("=SUM(")
+    assert all(s.computed for s in layout.fields.values() if s.key.endswith("/ty_le_vbdt"))
+
+
+def test_it_validates_numbers_and_choices(workbook):
+    _, ref, layout = workbook
+    ws = openpyxl.load_workbook(ref.id)[layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"].tab]
+    kinds = {dv.type for dv in ws.data_validations.dataValidation}
+    assert "whole" in kinds
+    cover = openpyxl.load_workbook(ref.id)[COVER_TAB]
+    status = layout.fields["_cover/status"]
+    lists = [dv for dv in cover.data_validations.dataValidation if dv.type == "list"]
+    assert lists and status.a1 in str(lists[0].sqref) and "Đã nộp" in lists[0].formula1
+
+
+def test_it_follows_list_lines_a_unit_inserted(workbook, schema):
+    backend, ref, layout = workbook
+    wb = openpyxl.load_workbook(ref.id)
+    first = layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"]
+    ws = wb[first.tab]
+    ws.insert_rows(first.row + 2, 3)
+    wb.save(ref.id)
+    total = layout.fields["t_van_ban_dien_tu/tong/vb_tong"]
+    doc = extract(layout, backend.read(ref))
+    assert doc.problems == []
+    assert doc.list_lines[("t_van_ban_dien_tu", "don_vi")] == 6 + 3
+    assert doc.cells["t_van_ban_dien_tu/tong/vb_tong"].row == total.row + 3
+
+
+def test_it_reports_a_renamed_tab_instead_of_reading_shifted_data(workbook):
+    backend, ref, layout = workbook
+    wb = openpyxl.load_workbook(ref.id)
+    tab = layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"].tab
+    wb[tab].title = "Trang 6"
+    wb.save(ref.id)
+    doc = extract(layout, backend.read(ref))
+    assert any(tab in p.message and "đổi tên" in p.message for p in doc.problems)
+    assert "t_van_ban_dien_tu/don_vi[1]/vb_tong" not in doc.cells
+
+
+def test_it_refuses_a_bad_unit_file_with_the_line_and_reason(home, capsys):
+    (home / "units.csv").write_text(
+        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,a@x.vn,\nA1,Sở B,so_nganh,,\nB2,Huyện C,quan,,\n", encoding="utf-8")
+    assert provision_cli(home) == 2
+    err = capsys.readouterr().err
+    assert "dòng 3" in err and "trùng" in err
+    assert "dòng 4" in err and "'quan'" in err
+
+
+def test_it_refuses_a_unit_file_missing_a_column(home, capsys):
+    (home / "units.csv").write_text("code,name,kind\nA1,Sở A,so_nganh\n", encoding="utf-8")
+    assert provision_cli(home) == 2
+    assert "thiếu cột emails, chat_ids" in capsys.readouterr().err
+
+
+def test_it_refuses_an_unknown_period(home, capsys):
+    assert main(["--home", str(home), "provision", "--period", "2026-Q5"]) == 2
+    assert "2026-Q5" in capsys.readouterr().err
