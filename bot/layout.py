@@ -108,6 +108,8 @@ class Block:
 class WorkbookLayout:
     title: str
     unit_code: str
+    unit_name: str
+    unit_kind: str
     period_id: str
     schema_version: str
     tabs: list[TabLayout]
@@ -145,6 +147,8 @@ def build_layout(
     layout = WorkbookLayout(
         title=f"Báo cáo CCHC {period.label} - {unit.name}",
         unit_code=unit.code,
+        unit_name=unit.name,
+        unit_kind=unit.kind,
         period_id=period.id,
         schema_version=schema.version,
         tabs=[],

@@ -8,7 +8,9 @@ report plus the findings of reading it (a cell that cannot be parsed, a deleted 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import date
 
 from .document import Document, field_value
 from .layout import COVER_TAB
@@ -113,6 +115,48 @@ def _parse_finding(unit: str, schema: Schema, spec, where: str, problem: str) ->
     message = f"Bảng {table.number}, dòng \"{r_label}\", cột \"{col_label}\" (ô {where}): {problem}"
     return Finding(unit, "parse", "error", message, table=spec.table, row=row_id, column=spec.col_id, cell=where,
                    table_label=_table_label(schema, spec.table), row_label=r_label, column_label=col_label)
+
+
+def report_to_json(report: Report, findings: list[Finding]) -> str:
+    """A snapshot: the report and the findings of reading it, as JSON."""
+    return json.dumps({
+        "unit": report.unit, "kind": report.kind, "period": report.period, "status": report.status,
+        "values": {k: _encode(v) for k, v in report.values.items()},
+        "cells": report.cells, "formulas": sorted(report.formulas),
+        "list_lines": [[t, r, n] for (t, r), n in report.list_lines.items()],
+        "unreadable": sorted(report.unreadable),
+        "findings": [f.as_dict() for f in findings],
+    }, ensure_ascii=False)  # fmt: skip
+
+
+def report_from_json(text: str) -> tuple[Report, list[Finding]]:
+    data = json.loads(text)
+    report = Report(
+        data["unit"], data["kind"], data["period"],
+        values={k: _decode(v) for k, v in data["values"].items()},
+        cells=data["cells"], formulas=set(data["formulas"]),
+        list_lines={(t, r): n for t, r, n in data["list_lines"]},
+        unreadable=set(data["unreadable"]), status=data["status"],
+    )  # fmt: skip
+    return report, [finding_from_dict(f) for f in data["findings"]]
+
+
+def finding_from_dict(d: dict) -> Finding:
+    fields = {k: v for k, v in d.items() if k in Finding.__dataclass_fields__}
+    fields["values"] = tuple((d.get("values") or {}).items())
+    return Finding(**fields)
+
+
+def _encode(value):
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict) and "date" in value:
+        return date.fromisoformat(value["date"])
+    return value
 
 
 __all__ = ["COVER_TAB", "Finding", "Report", "report_from_document", "row_label"]

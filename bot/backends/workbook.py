@@ -117,7 +117,9 @@ class WorkbookBackend(Backend):
             render_tab(wb.create_sheet(tab.name), tab)
         wb.properties.title = layout.title
         wb.properties.creator = "CCHC reporting bot"
-        for key, value in (("unit", layout.unit_code), ("period", layout.period_id), ("schema_version", layout.schema_version)):
+        tags = {"unit": layout.unit_code, "unit_name": layout.unit_name, "unit_kind": layout.unit_kind,
+                "period": layout.period_id, "schema_version": layout.schema_version}
+        for key, value in tags.items():
             wb.custom_doc_props.append(StringProperty(name=key, value=value))
         wb.security = WorkbookProtection(lockStructure=True)  # tabs cannot be renamed or deleted
         _save_atomically(wb, path)
@@ -134,6 +136,17 @@ class WorkbookBackend(Backend):
             raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
         try:
             return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+        finally:
+            wb.close()
+
+    def tags(self, path: str | Path) -> dict[str, str]:
+        """The tags a workbook was provisioned with (to check a lone file offline)."""
+        try:
+            wb = load_workbook(path, read_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+            raise SheetUnreadable(f"Không mở được tệp {Path(path).name} ({type(e).__name__})") from None
+        try:
+            return {p.name: p.value for p in wb.custom_doc_props.props}
         finally:
             wb.close()
 

@@ -1,0 +1,73 @@
+"""Poll every provisioned spreadsheet of a period; read only those that changed.
+
+A spreadsheet is skipped when the backend's change time equals the one recorded at the last
+read; when the time moved but the unit-owned content is the same (our own feedback write, a
+formatting change) no snapshot is added. A spreadsheet that cannot be read is recorded as a
+poll error for that unit, and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from bot.backends.base import BackendError, SheetRef
+from bot.context import Context
+from bot.document import Document, extract
+from bot.layout import build_layout
+from bot.periods import Period
+from bot.report import report_from_document, report_to_json
+
+BOT_OWNED = ("_cover/state", "_cover/checked_at", "_cover/comment")
+
+
+@dataclass
+class PollResult:
+    read: list[str] = field(default_factory=list)  # units with a new snapshot
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # unit → Vietnamese reason
+    reads: int = 0  # spreadsheets actually read
+
+
+def poll(ctx: Context, period: Period) -> PollResult:
+    result = PollResult()
+    records = [r for r in ctx.store.sheets(period.id) if r.status == "ready" and r.unit in ctx.unit_by_code]
+    refs = {r.unit: SheetRef(r.sheet_id, r.url) for r in records}
+    times = ctx.backend.modified_times(list(refs.values()))
+    for code, ref in refs.items():
+        _poll_unit(ctx, period, code, ref, times.get(ref.id), result)
+    return result
+
+
+def _poll_unit(ctx: Context, period: Period, code: str, ref: SheetRef, modified, result: PollResult) -> None:
+    modified_at = modified.isoformat() if modified else None
+    mark = ctx.store.poll_mark(code, period.id)
+    if mark and modified_at and mark["modified_at"] == modified_at and not mark["error"]:
+        result.unchanged.append(code)
+        return
+    unit = ctx.unit_by_code[code]
+    try:
+        grids = ctx.backend.read(ref)
+    except BackendError as e:
+        ctx.store.set_poll_mark(code, period.id, modified_at, None, error=str(e))
+        result.failed[code] = str(e)
+        return
+    result.reads += 1
+    doc = extract(build_layout(ctx.schema, unit, period), grids)
+    digest = content_hash(doc)
+    if mark and mark["content_hash"] == digest:
+        ctx.store.set_poll_mark(code, period.id, modified_at, digest)
+        result.unchanged.append(code)
+        return
+    report, findings = report_from_document(doc, ctx.schema, unit.kind)
+    ctx.store.add_snapshot(code, period.id, modified_at, digest, report_to_json(report, findings))
+    result.read.append(code)
+
+
+def content_hash(doc: Document) -> str:
+    """A hash of what the unit owns in its workbook (not the feedback the bot writes there)."""
+    owned = {k: [repr(c.raw), c.tab, c.row, c.col] for k, c in doc.cells.items() if k not in BOT_OWNED}
+    problems = [p.message for p in doc.problems]
+    text = json.dumps([owned, problems, sorted(map(list, doc.list_lines.items()), key=str)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
