@@ -53,3 +53,63 @@ def _provision_unit(ctx: Context, unit, period: Period, prefill) -> Provisioned:
         action = "existing"
     ctx.store.mark_ready(unit.code, period.id)
     return Provisioned(unit.code, period.id, ref.url, action)
+
+
+def carried_values(ctx: Context):
+    """``prefill(unit, period)``: values carried into a new report from the unit's previous one.
+
+    "Năm (Quý) trước" columns take the previous report's "báo cáo" column (``prefill_from``);
+    the period columns of tables 10–12 take the same column of the previous report within a
+    year, and at a new year only "Năm trước" is carried, from last year's "Năm" column.
+    """
+    from bot.periods import previous_period
+    from bot.report import report_from_json
+
+    def prefill(unit, period: Period) -> dict:
+        previous = previous_period(period, ctx.schema, ctx.config.period_overrides())
+        rows = [r for r in ctx.store.latest_snapshots(previous.id) if r["unit"] == unit.code]
+        if not rows:
+            return {}
+        report, _ = report_from_json(rows[0]["report_json"])
+        new_year = previous.year != period.year
+        last_kind = max(ctx.schema.periods, key=lambda p: p.order).id
+        carried = {}
+        for table in ctx.schema.tables_for(unit.kind):
+            for column in table.columns:
+                source = _source_column(table, column, new_year, last_kind)
+                if source:
+                    carried.update(_carry(table, column.id, source, report, period))
+        return carried
+
+    return prefill
+
+
+def _source_column(table, column, new_year: bool, last_kind: str) -> str | None:
+    if column.prefill_from is None:
+        return None
+    if column.period is None:
+        return column.prefill_from
+    if new_year:
+        year_column = next((c.id for c in table.columns if c.period == last_kind), None)
+        return year_column if column.period == "prev" else None
+    return column.prefill_from
+
+
+def _carry(table, target: str, source: str, report, period: Period) -> dict:
+    from bot.layout import cell_key, list_key
+
+    carried = {}
+    for row in table.rows:
+        if row.kind == "fixed":
+            value = report.values.get(cell_key(table.id, row.id, source))
+            if value is not None:
+                carried[cell_key(table.id, row.id, target)] = value
+        elif row.kind == "list":
+            for i in range(1, row.min_rows + 1):
+                value = report.values.get(list_key(table.id, row.id, i, source))
+                label = report.values.get(list_key(table.id, row.id, i, "_label"))
+                if value is not None:
+                    carried[list_key(table.id, row.id, i, target)] = value
+                    if label:
+                        carried[list_key(table.id, row.id, i, "_label")] = label
+    return carried

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.provision import provision
+from jobs.provision import carried_values, provision
 
 from ..backends.base import SheetRef
 from ..cli import UsageError, arg, command, print_json
@@ -19,7 +19,7 @@ ACTIONS = {"created": "đã tạo", "resumed": "đã hoàn tất", "existing": "
 def provision_command(args):
     ctx = open_context(args.home)
     period = ctx.period(args.period)
-    results = provision(ctx, period)
+    results = provision(ctx, period, prefill=carried_values(ctx))
     if args.json:
         print_json([{"unit": r.unit, "period": r.period, "location": r.location, "action": r.action, "error": r.error}
                     for r in results])
