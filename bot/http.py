@@ -1,0 +1,159 @@
+"""The one HTTP wrapper for the Zalo channels (and anything else speaking JSON over HTTP).
+
+Every request has a timeout (10 s unless told otherwise). Failures that waiting can fix
+(timeouts, refused connections, 5xx, 429) become ``TransportError(permanent=False)``;
+any other answer is handed back for the channel to judge, because each provider says
+"wrong token" or "user blocked" its own way.
+
+Secrets never leave this module in clear: the text of every error is redacted (``/bot<TOKEN>``
+paths and every value given to ``register_secret``), original exceptions are not chained
+(their text holds the full URL), and ``install_log_redaction`` filters the log records of
+the HTTP libraries, which print request URLs at INFO/DEBUG level.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from bot import clock
+from bot.channels.base import TransportError
+
+DEFAULT_TIMEOUT = 10.0
+REDACTED = "***"
+
+# Telegram and Zalo Bot tokens both look like "<bot id>:<secret>".
+_TOKEN_IN_PATH = re.compile(r"/bot\d+:[\w-]+")
+_secrets: set[str] = set()
+_MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
+_LOGGERS_TO_FILTER = ("urllib3", "requests", "httpx", "httpcore", "telegram")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a token/password so that ``redact`` hides it wherever it shows up."""
+    if value and len(value) >= _MIN_SECRET_LENGTH:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    text = _TOKEN_IN_PATH.sub(f"/bot{REDACTED}", text)
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record's message with secrets hidden; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = redact(message)
+        if hidden != message:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    """Attach the redacting filter to the HTTP libraries' loggers that exist now.
+
+    A logger's filters only see records logged on that very logger, not its children,
+    so every existing logger under the known prefixes gets one. Idempotent.
+    """
+    names = [
+        name
+        for name in list(logging.root.manager.loggerDict)
+        if name.split(".")[0] in _LOGGERS_TO_FILTER
+    ]
+    for name in [*_LOGGERS_TO_FILTER, *names]:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: dict[str, Any]  # the JSON object answered ({} when the body was not JSON)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class HttpClient:
+    """A ``requests.Session`` that always times out and speaks in ``TransportError``."""
+
+    def __init__(self, service: str, *, timeout: float = DEFAULT_TIMEOUT, session: requests.Session | None = None):
+        self.service = service  # shown in error reasons, e.g. "Zalo Bot"
+        self.timeout = timeout
+        self._session = session or requests.Session()
+        install_log_redaction()
+
+    def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HttpReply:
+        try:
+            response = self._session.post(
+                url, json=json, data=data, headers=dict(headers or {}), timeout=timeout or self.timeout
+            )
+        except requests.Timeout:
+            raise self._error("máy chủ không trả lời kịp (hết thời gian chờ)") from None
+        except requests.ConnectionError:
+            raise self._error("không kết nối được tới máy chủ") from None
+        except requests.RequestException as exc:
+            raise self._error(f"lỗi khi gửi yêu cầu ({type(exc).__name__}: {redact(str(exc))})") from None
+        return self._judge(response)
+
+    def _judge(self, response: requests.Response) -> HttpReply:
+        body = _json_object(response)
+        if response.status_code == 429:
+            retry_after = _retry_after(response.headers, body)
+            raise self._error("máy chủ báo gửi quá nhiều, cần chờ rồi gửi lại (429)", retry_after=retry_after)
+        if response.status_code >= 500:
+            raise self._error(f"máy chủ đang lỗi ({response.status_code})")
+        return HttpReply(response.status_code, body, dict(response.headers))
+
+    def _error(self, what: str, *, retry_after: float | None = None) -> TransportError:
+        return TransportError(f"{self.service}: {what}", permanent=False, retry_after=retry_after)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(headers: Mapping[str, str], body: Mapping[str, Any]) -> float | None:
+    """Seconds to wait: Telegram-style ``parameters.retry_after`` first, then the header."""
+    parameters = body.get("parameters")
+    if isinstance(parameters, dict) and isinstance(parameters.get("retry_after"), int | float):
+        return float(parameters["retry_after"])
+    return parse_retry_after(headers.get("Retry-After"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header value (seconds or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - clock.now()).total_seconds())

@@ -1,0 +1,66 @@
+"""What every channel shares: splitting text, the registry, secret redaction, Retry-After."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from bot.channels import ChannelConfigError, build_channel
+from bot.channels.base import split_text
+from bot.http import parse_retry_after, redact, register_secret
+
+
+def test_it_keeps_short_text_whole_and_sends_nothing_for_blank_text():
+    assert split_text("  Xin chào  ", 20) == ["Xin chào"]
+    assert split_text(" \n\n ", 20) == []
+
+
+def test_it_splits_on_paragraph_breaks_first():
+    text = "Đoạn một có vài chữ.\n\nĐoạn hai.\nDòng ba của đoạn hai."
+
+    assert split_text(text, 40) == ["Đoạn một có vài chữ.", "Đoạn hai.\nDòng ba của đoạn hai."]
+
+
+def test_it_splits_on_line_breaks_then_spaces_when_paragraphs_are_too_long():
+    assert split_text("một hai ba\nbốn năm sáu", 15) == ["một hai ba", "bốn năm sáu"]
+    assert split_text("một hai ba bốn năm sáu", 12) == ["một hai ba", "bốn năm sáu"]
+
+
+def test_it_cuts_inside_a_word_only_when_one_word_is_longer_than_the_limit():
+    assert split_text("https://dichvucong.gov.vn/p/home/dvc-trang-chu.html", 20) == [
+        "https://dichvucong.g", "ov.vn/p/home/dvc-tra", "ng-chu.html"]
+
+
+def test_it_counts_vietnamese_letters_typed_with_combining_marks_as_one():
+    decomposed = unicodedata.normalize("NFD", "Tiếng Việt")
+    assert len(decomposed) > 10
+
+    assert split_text(decomposed, 10) == ["Tiếng Việt"]
+
+
+def test_it_refuses_an_unknown_channel_kind_in_vietnamese():
+    with pytest.raises(ChannelConfigError, match="Không có kênh gửi tin «fax»"):
+        build_channel("fax", {})
+
+
+def test_it_refuses_settings_the_channel_does_not_know():
+    with pytest.raises(ChannelConfigError, match="zalo_bot"):
+        build_channel("zalo_bot", {"token": "1:abc", "colour": "xanh"})
+
+
+def test_it_hides_bot_tokens_in_urls_and_every_registered_secret():
+    register_secret("refresh-token-value-42")
+
+    hidden = redact("POST https://bot-api.zaloplatforms.com/bot1459:AbCd/sendMessage refresh-token-value-42")
+
+    assert hidden == "POST https://bot-api.zaloplatforms.com/bot***/sendMessage ***"
+
+
+def test_it_reads_retry_after_as_seconds_or_as_a_date():
+    assert parse_retry_after("7") == 7.0
+    with time_machine.travel(datetime(2025, 6, 30, 1, 0, 0, tzinfo=UTC), tick=False):
+        assert parse_retry_after("Mon, 30 Jun 2025 01:00:30 GMT") == 30.0
+    assert parse_retry_after("sớm thôi") is None
