@@ -116,7 +116,9 @@ class Store:
         return self.conn.execute(query, (job,)).fetchone()
 
     def job_done(self, job: str, due_key: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM job_log WHERE job = ? AND due_key = ? AND ok = 1", (job, due_key)).fetchone()
+        """Whether the job already ran for this key, successfully or not: a failed job waits for
+        its next key instead of being re-run on every pass."""
+        row = self.conn.execute("SELECT 1 FROM job_log WHERE job = ? AND due_key = ?", (job, due_key)).fetchone()
         return row is not None
 
 
