@@ -240,7 +240,40 @@ def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout
     tab.landscape = width > 8
     for col in range(1, width + 1):
         tab.col_widths.setdefault(col, 12)
+    _span_free_text(tab, width)
+    _fit_row_heights(tab)
     return tab
+
+
+def _span_free_text(tab: TabLayout, width: int) -> None:
+    """Titles and headings run across the whole tab, so they wrap at the tab's width."""
+    merged = {(r1, c1) for r1, c1, *_ in tab.merges}
+    for (row, col), spec in tab.cells.items():
+        if col == 1 and spec.style in ("title", "heading") and (row, col) not in merged:
+            tab.merges.append((row, 1, row, width))
+
+
+LINE_HEIGHT = 15  # points per wrapped line at the default font
+
+
+def _fit_row_heights(tab: TabLayout) -> None:
+    """Grow each row to show its wrapped text (spreadsheets do not do it for merged cells)."""
+    spans = {(r1, c1): (r2, c2) for r1, c1, r2, c2 in tab.merges}
+    tall = []
+    for (row, col), spec in tab.cells.items():
+        if not isinstance(spec.value, str) or not spec.value:
+            continue
+        r2, c2 = spans.get((row, col), (row, col))
+        width = sum(tab.col_widths.get(c, 12) for c in range(col, c2 + 1))
+        lines = sum(1 + int(len(part) * 1.1 // max(width, 1)) for part in spec.value.split("\n"))
+        if r2 == row:
+            tab.row_heights[row] = max(tab.row_heights.get(row, LINE_HEIGHT), lines * LINE_HEIGHT)
+        else:
+            tall.append((row, r2, lines * LINE_HEIGHT))
+    for first, last, needed in tall:  # a header merged down several rows: their sum must do
+        have = sum(tab.row_heights.get(r, LINE_HEIGHT) for r in range(first, last + 1))
+        if have < needed:
+            tab.row_heights[last] = tab.row_heights.get(last, LINE_HEIGHT) + needed - have
 
 
 def _narrative_block(tab: TabLayout, schema: Schema, narrative: Narrative, unit_kind: str, row: int, layout: WorkbookLayout) -> int:
@@ -251,7 +284,6 @@ def _narrative_block(tab: TabLayout, schema: Schema, narrative: Narrative, unit_
     row += 1
     tab.put(row, 1, CellSpec(prompt, style="prompt"))
     tab.merges.append((row, 1, row, NARRATIVE_WIDTH))
-    tab.row_heights[row] = 15 * (1 + len(prompt) // 110 + prompt.count("\n"))
     row += 1
     tab.put(row, 1, CellSpec(None, style="narrative", input=True))
     tab.merges.append((row, 1, row, NARRATIVE_WIDTH))
@@ -294,7 +326,6 @@ def _table_block(
     if table.note:
         tab.put(row, 1, CellSpec(table.note, style="note"))
         tab.merges.append((row, 1, row, last_col))
-        tab.row_heights[row] = 15 * (1 + len(table.note) // 140)
         row += 1
     label_col = len(stub) if table.label_header is not None else 0
     layout.blocks.append(Block(table.id, tab.name, table_anchor(table), first, row - 1, "table", tuple(block_rows), label_col))
@@ -334,7 +365,6 @@ def _header_rows(tab: TabLayout, table: Table, stub: list[str], first_data_col: 
     for level in range(depth):  # fill merged-away cells so borders render everywhere
         for col in range(1, first_data_col + len(table.columns)):
             tab.cells.setdefault((row + level, col), CellSpec(None, style="header"))
-    tab.row_heights[row] = 45
     row += depth
     if table.numbered_columns:
         for col in range(1, first_data_col + len(table.columns)):

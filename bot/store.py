@@ -221,6 +221,13 @@ def _sheet(row: sqlite3.Row) -> SheetRecord:
 
 
 def _statements(sql: str):
-    for statement in sql.split(";"):
-        if statement.strip():
-            yield statement
+    """Split a migration into statements the way SQLite itself sees them (a ';' inside a
+    string, a comment or a trigger body does not end a statement)."""
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    if buffer.strip() and not all(part.strip().startswith("--") for part in buffer.strip().splitlines()):
+        yield buffer

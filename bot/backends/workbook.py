@@ -54,8 +54,8 @@ def _fill(rgb: str) -> PatternFill:
 STYLES = {
     "title": (Font(bold=True, size=13), None, None, WRAP, None),
     "subtitle": (Font(italic=True, size=11), None, None, WRAP, None),
-    "anchor": (Font(bold=True, color="1F3864"), None, None, Alignment(vertical="center"), None),
-    "heading": (Font(bold=True), None, None, Alignment(vertical="center"), None),
+    "anchor": (Font(bold=True, color="1F3864"), None, None, WRAP, None),
+    "heading": (Font(bold=True), None, None, WRAP, None),
     "prompt": (Font(italic=True), _fill("F2F2F2"), BOX, TOP, None),
     "header": (Font(bold=True), _fill("DCE6F1"), BOX, CENTER, None),
     "label": (None, None, BOX, WRAP, None),
