@@ -1,19 +1,23 @@
 """The one clock of the program: every "now" comes from here, in Asia/Ho_Chi_Minh.
 
-Tests set it with time-machine (which moves ``time.time``), so nothing else may call
-``datetime.now()`` directly.
+Tests move it with time-machine (which moves ``time.time``); the demo runs the real jobs over
+two simulated weeks with :func:`simulate`. Nothing else calls ``datetime.now()`` directly.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+_simulated: datetime | None = None
 
 
 def now() -> datetime:
     """The current moment, timezone-aware, in Vietnam's time whatever the host's zone."""
+    if _simulated is not None:
+        return _simulated
     return datetime.now(TZ)
 
 
@@ -26,3 +30,14 @@ def local(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=TZ)
     return moment.astimezone(TZ)
+
+
+@contextmanager
+def simulate(moment: datetime):
+    """Within the block, "now" is ``moment`` (for rehearsals and the demo, never in production)."""
+    global _simulated
+    previous, _simulated = _simulated, local(moment)
+    try:
+        yield
+    finally:
+        _simulated = previous
