@@ -1,0 +1,62 @@
+"""Compile the master of a period from the latest snapshots and write it as one spreadsheet.
+
+The master spreadsheet is created once per period (tags ``{"unit": "_master", "period": P}``)
+and recorded in the store's sheets table under the unit code ``_master``, which no unit list
+holds, so polling and checking never see it. Later runs replace its tabs in one write call;
+a run killed between creating and laying it out finds it again by its record or its tags and
+finishes it, so there is never a second master for a period.
+"""
+
+from __future__ import annotations
+
+from bot.backends.base import ReplaceTab, SheetRef
+from bot.context import Context
+from bot.master import MASTER_UNIT, Master, compile_master, master_layout
+from bot.periods import Period
+from bot.report import report_from_json
+
+
+class NothingPolled(Exception):
+    """No unit's spreadsheet of the period has been read yet."""
+
+    def __init__(self, period_id: str):
+        super().__init__(period_id)
+        self.period_id = period_id
+
+    def user_message(self) -> str:
+        return (f"Chưa có số liệu nào của kỳ {self.period_id}: chưa đọc bảng tính của đơn vị nào. "
+                f"Hãy chạy trước: python -m bot poll --period {self.period_id}")
+
+
+def gather(ctx: Context, period: Period) -> Master:
+    """The master of ``period`` from the latest snapshot of each unit and the last check."""
+    rows = [r for r in ctx.store.latest_snapshots(period.id) if r["unit"] in ctx.unit_by_code]
+    if not rows:
+        raise NothingPolled(period.id)
+    reports = [report_from_json(r["report_json"])[0] for r in rows]
+    states = {r["unit"]: r for r in ctx.store.unit_states(period.id)}
+    urls = {r.unit: r.url for r in ctx.store.sheets(period.id) if r.unit in ctx.unit_by_code}
+    return compile_master(ctx.schema, ctx.units, reports, states, urls, period=period, province=province_of(ctx))
+
+
+def province_of(ctx: Context) -> str:
+    """The province's name, when the configuration has one."""
+    return getattr(ctx.config, "province", None) or ""
+
+
+def compile(ctx: Context, period: Period) -> str:
+    """Compile the master and write it; returns where a person opens it."""
+    layout = master_layout(gather(ctx, period), period)
+    tags = {"unit": MASTER_UNIT, "period": period.id}
+    record = ctx.store.sheet(MASTER_UNIT, period.id)
+    ref = SheetRef(record.sheet_id, record.url) if record else ctx.backend.find(tags)
+    if ref is None:
+        ref = ctx.backend.allocate(layout.title, tags)
+    if record is None or record.sheet_id != ref.id:
+        ctx.store.record_sheet(MASTER_UNIT, period.id, ctx.backend.name, ref.id, ref.url, ctx.schema.version)
+    if ctx.backend.is_laid_out(ref):
+        ctx.backend.write(ref, [ReplaceTab(tab) for tab in layout.tabs])
+    else:
+        ctx.backend.lay_out(ref, layout)
+        ctx.store.mark_ready(MASTER_UNIT, period.id)
+    return ref.url
