@@ -1,0 +1,308 @@
+"""The chat bot: an unknown chat learns only how to register, a unit's chat sees its own report,
+a coordinator's chat sees every unit; and the same handler answers over Zalo Bot and Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+
+from bot.channels.telegram import TelegramChannel
+from bot.channels.zalo_bot import ZaloBotChannel
+from bot.chat import (
+    COORDINATOR_ONLY,
+    NOT_REGISTERED,
+    handle,
+    run_console,
+    serve_zalo_once,
+    telegram_application,
+    zalo_webhook,
+)
+from bot.cli import main
+from bot.clock import TZ
+from bot.context import open_context
+from bot.outbox import deliver, flag_problem, messages, problems
+from bot.registration import issue_code
+from bot.units import Unit
+from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.zalo_bot import VALID_TOKEN as ZALO_TOKEN
+from tests.fakes.zalo_bot import FakeZaloBot
+from tests.test_outbox import RecordingChannel, make_context
+from tests.test_remind import set_state
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+STP = Unit("STP", "Sở Tư pháp", "so_nganh", ("vanthu@stp.example.vn",), ("zalo:111",))
+SNV = Unit("SNV", "Sở Nội vụ", "so_nganh", ("vanthu@snv.example.vn",), ("telegram:222",))
+STC = Unit("STC", "Sở Tài chính", "so_nganh", ("vanthu@stc.example.vn",), ())
+UNITS = [STP, SNV, STC]
+COORDINATOR = {"name": "Phòng CCHC Sở Nội vụ", "chats": ["zalo:900", "telegram:901"]}
+NOW = datetime(2026, 3, 20, 9, 0, tzinfo=TZ)  # two days after the Q1 deadline (18/03)
+
+
+@pytest.fixture
+def ctx(tmp_path, schema):
+    ctx = make_context(tmp_path, schema, UNITS, coordinators=[COORDINATOR])
+    ctx.extras["channels"] = {kind: RecordingChannel(kind) for kind in ("zalo_bot", "telegram", "email", "console")}
+    set_state(ctx.store, "STP", "dang_nhap", filled=4, required=10, errors=2, sections=["II.1 Công tác chỉ đạo"])
+    set_state(ctx.store, "SNV", "hop_le", filled=10, required=10)
+    yield ctx
+    ctx.close()
+
+
+def ask(ctx, chat: str, text: str, now: datetime = NOW) -> str:
+    kind, chat_id = {"zalo": "zalo_bot"}.get(chat.split(":")[0], chat.split(":")[0]), chat.split(":")[1]
+    return "\n".join(handle(ctx, kind, chat_id, text, now=now))
+
+
+def mentions_a_unit(reply: str) -> bool:
+    return any(word in reply for unit in UNITS for word in (unit.code, unit.name))
+
+
+def code_for(ctx, unit: str, now: datetime = NOW) -> str:
+    return issue_code(ctx.store, unit, now=now).code
+
+
+# --- who sees what ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["/trangthai", "/start", "/huongdan", "/thieu", "/nhacnho", "/nhacnho STP", "/xuat",
+                                  "xin chào", "/dangky STP ABCD-EFGH", "/dangky"])
+def test_it_tells_an_unregistered_chat_how_to_register_and_nothing_about_any_unit(ctx, text):
+    reply = ask(ctx, "zalo:555", text)
+
+    assert "/dangky <mã đơn vị> <mã xác nhận>" in reply or "không đúng" in reply
+    assert not mentions_a_unit(reply)
+    assert messages(ctx.store) == []
+
+
+@pytest.mark.parametrize("text", ["/trangthai", "/trangthai SNV"])
+def test_it_shows_a_unit_chat_its_own_report_only(ctx, text):
+    reply = ask(ctx, "zalo:111", text)
+
+    assert reply.splitlines()[0] == "Sở Tư pháp – báo cáo CCHC, kiểm soát TTHC Quý I năm 2026"
+    assert "Hạn nộp: 18/03/2026 (đã quá hạn 2 ngày làm việc)" in reply
+    assert "Tình trạng: đang nhập" in reply and "Mức độ hoàn thành: 40%" in reply
+    assert "Lỗi: 2; cảnh báo: 0" in reply and "II.1 Công tác chỉ đạo" in reply
+    assert "Sở Nội vụ" not in reply and "SNV" not in reply and "Sở Tài chính" not in reply
+
+
+def test_it_keeps_coordinator_commands_from_unit_chats(ctx):
+    for text in ("/thieu", "/nhacnho", "/nhacnho SNV", "/xuat"):
+        assert ask(ctx, "telegram:222", text) == COORDINATOR_ONLY
+    assert messages(ctx.store) == []
+
+
+def test_it_shows_a_coordinator_every_unit(ctx):
+    reply = ask(ctx, "zalo:900", "/trangthai")
+
+    assert "Tổng hợp báo cáo CCHC, kiểm soát TTHC Quý I năm 2026 ngày 20/03/2026" in reply
+    assert "hợp lệ: 1/3" in reply and "trễ hạn: 2" in reply
+    assert "Sở Tư pháp" in reply and "Sở Tài chính" in reply
+    assert "Theo tình trạng: chưa mở 1, đang nhập 1, hợp lệ 1" in reply
+
+
+def test_it_lists_late_units_and_units_with_errors_for_a_coordinator(ctx):
+    reply = ask(ctx, "telegram:901", "/thieu")
+
+    late, errors = reply.split("\n\n")[1:]
+    assert late.splitlines() == ["Trễ hạn (2 đơn vị):", "- Sở Tư pháp (STP): đang nhập, hoàn thành 40%",
+                                 "- Sở Tài chính (STC): chưa mở, hoàn thành 0%"]
+    assert errors.splitlines() == ["Còn lỗi (1 đơn vị):", "- Sở Tư pháp (STP): 2 lỗi"]
+
+
+def test_it_says_so_when_nothing_is_missing(ctx):
+    reply = ask(ctx, "zalo:900", "/thieu", now=datetime(2026, 3, 10, 9, 0, tzinfo=TZ))
+
+    assert "Trễ hạn" not in reply
+    assert "Còn lỗi (1 đơn vị)" in reply  # before the deadline only errors count
+
+
+# --- registration -----------------------------------------------------------------------------------
+
+def test_it_links_a_chat_with_the_code_the_coordinator_issued(ctx):
+    code = code_for(ctx, "STC")
+
+    reply = ask(ctx, "zalo:777", f"/dangky stc {code.lower().replace('-', '')}")
+
+    assert reply.startswith("Đã liên kết chat này với Sở Tài chính (STC).")
+    status = ask(ctx, "zalo:777", "/trangthai")
+    assert "Sở Tài chính" in status and "Sở Tư pháp" not in status
+
+
+@pytest.mark.parametrize("attempt", ["wrong", "other unit", "reused", "expired"])
+def test_it_refuses_a_wrong_reused_or_expired_code(ctx, attempt):
+    code = code_for(ctx, "STC")
+    text, now, expected = f"/dangky STC {code}", NOW, "không đúng"
+    if attempt == "wrong":
+        text = "/dangky STC ABCD-EFGH"
+    elif attempt == "other unit":
+        text = f"/dangky STP {code}"
+    elif attempt == "reused":
+        ask(ctx, "zalo:777", text)
+        expected = "đã được sử dụng"
+    else:
+        now, expected = NOW + timedelta(days=7, minutes=1), "đã hết hạn"
+
+    reply = ask(ctx, "zalo:778", text, now=now)
+
+    assert expected in reply
+    assert ask(ctx, "zalo:778", "/trangthai", now=now) == NOT_REGISTERED
+
+
+def test_it_keeps_only_a_hash_of_each_code(ctx):
+    code = code_for(ctx, "STC")
+
+    stored = json.dumps([dict(r) for r in ctx.store.conn.execute("SELECT * FROM registration_codes")])
+
+    assert code not in stored and code.replace("-", "") not in stored
+
+
+def test_it_issues_a_code_with_instructions_from_the_command_line(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+
+    assert main(["--home", str(home), "code", "--unit", "STP"]) == 0
+
+    out = capsys.readouterr().out
+    code = re.search(r"/dangky STP (\S+)", out).group(1)
+    assert "Mã xác nhận cho Sở Tư pháp (STP)" in out and "dùng được một lần" in out
+    assert main(["--home", str(home), "code", "--unit", "KHONGCO"]) == 2
+    assert "Không có đơn vị mã 'KHONGCO'" in capsys.readouterr().err
+    ctx = open_context(home)
+    assert "Đã liên kết" in handle(ctx, "telegram", "42", f"/dangky STP {code}")[0]
+    ctx.close()
+
+
+# --- coordinator actions ----------------------------------------------------------------------------
+
+def test_it_queues_a_manual_reminder_for_one_unit(ctx):
+    reply = ask(ctx, "zalo:900", "/nhacnho stp")
+
+    (row,) = messages(ctx.store)
+    assert reply == "Đã xếp 1 tin nhắc cho Sở Tư pháp (STP); tin sẽ được gửi ngay."
+    assert (row["unit"], row["stage"], row["channel"], row["address"]) == ("STP", "thucong-20260320T090000", "zalo_bot", "111")
+    assert "đã quá hạn 2 ngày làm việc" in row["text"]
+
+
+def test_it_queues_manual_reminders_for_every_unit_not_yet_valid(ctx):
+    reply = ask(ctx, "zalo:900", "/nhacnho")
+
+    assert reply.startswith("Đã xếp 2 tin nhắc cho 2 đơn vị chưa hợp lệ")
+    assert sorted((r["unit"], r["channel"]) for r in messages(ctx.store)) == [("STC", "email"), ("STP", "zalo_bot")]
+    assert "không cần nhắc" in ask(ctx, "zalo:900", "/nhacnho SNV")
+    assert "Không có đơn vị mã «XYZ»" in ask(ctx, "zalo:900", "/nhacnho XYZ")
+
+
+def test_it_sends_the_latest_export_to_the_coordinator_who_asked(ctx):
+    assert "Chưa có tệp tổng hợp nào của kỳ Quý I năm 2026" in ask(ctx, "zalo:900", "/xuat")
+    folder = ctx.config.exports_dir / "2026-Q1"
+    folder.mkdir(parents=True)
+    (folder / "tong-hop-cu.xlsx").write_bytes(b"PK old")
+    latest = folder / "tong-hop-moi.xlsx"
+    latest.write_bytes(b"PK new")
+    os.utime(folder / "tong-hop-cu.xlsx", (1, 1))
+
+    reply = ask(ctx, "zalo:900", "/xuat")
+    deliver(ctx.store, ctx.extras["channels"], now=lambda: NOW)
+
+    assert reply.startswith("Đang gửi tệp «tong-hop-moi.xlsx»")
+    ((address, message),) = ctx.extras["channels"]["zalo_bot"].calls
+    assert address == "900" and str(message.attachment) == str(latest)
+
+
+def test_it_finds_an_export_named_after_the_period_too(ctx):
+    ctx.config.exports_dir.mkdir(parents=True)
+    (ctx.config.exports_dir / "tong_hop_2026-Q1.xlsx").write_bytes(b"PK")
+    (ctx.config.exports_dir / "tong_hop_2025-N.xlsx").write_bytes(b"PK")
+
+    assert ask(ctx, "zalo:900", "/xuat").startswith("Đang gửi tệp «tong_hop_2026-Q1.xlsx»")
+
+
+def test_it_clears_a_delivery_problem_when_the_chat_writes_again(ctx):
+    with ctx.store.transaction() as conn:
+        flag_problem(conn, "zalo_bot", "111", "Sở Tư pháp", "bị chặn", NOW)
+
+    ask(ctx, "zalo:111", "/start")
+
+    assert problems(ctx.store) == []
+
+
+# --- transports -------------------------------------------------------------------------------------
+
+def test_it_answers_over_zalo_bot_end_to_end(ctx):
+    with FakeZaloBot() as zalo:
+        channel = ZaloBotChannel(token=ZALO_TOKEN, base_url=zalo.base_url)
+        zalo.push_update("555", "/trangthai")
+        zalo.push_update("111", "/trangthai")
+
+        handled = serve_zalo_once(ctx, channel, timeout=1) + serve_zalo_once(ctx, channel, timeout=1)
+        assert serve_zalo_once(ctx, channel, timeout=1) == 0
+
+    assert handled == 2
+    stranger, clerk = zalo.sent()
+    assert stranger == {"chat_id": "555", "text": NOT_REGISTERED}
+    assert clerk["chat_id"] == "111" and clerk["text"].startswith("Sở Tư pháp – báo cáo")
+
+
+def test_it_takes_a_zalo_webhook_only_with_its_secret_token(ctx):
+    body = json.dumps({"ok": True, "result": {"event_name": "message.text.received", "message": {
+        "chat": {"id": "111", "chat_type": "PRIVATE"}, "text": "/trangthai", "message_id": "m1"}}}).encode()
+    with FakeZaloBot() as zalo:
+        channel = ZaloBotChannel(token=ZALO_TOKEN, base_url=zalo.base_url)
+
+        refused = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {"X-Bot-Api-Secret-Token": "doan-bua"}, body)
+        missing = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {}, body)
+        assert zalo.sent() == []
+        accepted = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {"x-bot-api-secret-token": "khoa-bi-mat-123"}, body)
+
+    assert (refused, missing, accepted) == (403, 403, 200)
+    assert [m["chat_id"] for m in zalo.sent()] == ["111"]
+
+
+def test_it_answers_over_telegram_end_to_end_through_an_application(ctx):
+    with FakeTelegram() as telegram:
+        settings = {"token": TELEGRAM_TOKEN, "base_url": telegram.bot_base_url}
+        channel = TelegramChannel(**settings)
+        telegram.push_update(222, "/trangthai")
+        telegram.push_update(901, "/thieu")
+        telegram.push_update(31337, "/trangthai")
+
+        async def poll_once(application):
+            async with application:
+                for update in await application.bot.get_updates(timeout=0):
+                    await application.process_update(update)
+
+        with time_machine.travel(NOW, tick=True):
+            asyncio.run(poll_once(telegram_application(ctx, channel, settings)))
+
+    replies = {r.form["chat_id"]: r.form["text"] for r in telegram.requests_to("sendMessage")}
+    assert replies["222"].startswith("Sở Nội vụ – báo cáo") and "Tình trạng: hợp lệ" in replies["222"]
+    assert replies["901"].startswith("Báo cáo CCHC") and "Sở Tư pháp (STP)" in replies["901"]
+    assert replies["31337"] == NOT_REGISTERED
+
+
+def test_it_runs_the_bot_on_the_console_from_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("/start\n/trangthai\n"))
+
+    assert main(["--home", str(tmp_path), "bot", "--console"]) == 0
+
+    shown = capsys.readouterr().out
+    assert "Xin chào! Đây là bot nhắc việc" in shown and NOT_REGISTERED in shown
+
+
+def test_it_answers_on_the_console_for_trying_locally(ctx):
+    screen = io.StringIO()
+
+    run_console(ctx, io.StringIO("/huongdan\n\n/trangthai\n"), screen)
+
+    shown = screen.getvalue()
+    assert "chế độ thử" in shown and "/dangky <mã đơn vị> <mã xác nhận>" in shown
+    assert not mentions_a_unit(shown)
+
