@@ -6,8 +6,8 @@ State lives in memory so a test can read back exactly what a unit would see
 (``grid(spreadsheet_id, tab)``); every call is recorded (``calls``) and counted by kind
 (``counts["sheets.values.batchGet"]``); faults and latency can be injected.
 
-Pointing gspread at a base URL (the mechanism, reusable by the production backend)
----------------------------------------------------------------------------------
+Pointing gspread at a base URL (the mechanism lives in bot/backends/google.py)
+-----------------------------------------------------------------------------
 gspread 6.2.1 builds absolute URLs from module constants (``gspread.urls``:
 ``SPREADSHEETS_API_V4_BASE_URL = "https://sheets.googleapis.com/v4/spreadsheets"``,
 ``DRIVE_FILES_API_V3_URL = "https://www.googleapis.com/drive/v3/files"``) and sends every
@@ -23,7 +23,10 @@ and ``https://oauth2.googleapis.com`` to ``base_url`` *keeping Google's paths*
     session = GoogleApiSession(creds, base_url="http://127.0.0.1:PORT")
     client = gspread.Client(auth=creds, session=session)   # or gspread_client(creds, base_url)
 
-With ``base_url=None`` nothing is rewritten (production against Google). Token requests go to
+With ``base_url=None`` nothing is rewritten (production against Google). The production
+backend owns these (``bot.backends.google``: ``GoogleApiSession``, ``gspread_client``,
+``rewrite_google_url``, with one base per service from ``google.base_urls``); this module
+re-exports them for the tests. Token requests go to
 the credentials' ``token_uri`` (the service-account JSON's ``token_uri``); if that is Google's
 own endpoint, the session's ``auth_request`` rewrites it too. google-auth signs the JWT with
 ``aud = "https://oauth2.googleapis.com/token"`` whatever ``token_uri`` is (google-auth
@@ -91,16 +94,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import gspread
 import pytest
-import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from google.auth.transport.requests import AuthorizedSession, Request
 
+from bot.backends.google import GoogleApiSession, gspread_client, rewrite_google_url
 from bot.clock import now as vietnam_now
 from tests.fakes.google_keys import ServiceAccountKey, mint_service_account
+
+__all__ = ["FakeGoogle", "GoogleApiSession", "fake_google", "gspread_client", "rewrite_google_url"]
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -126,11 +129,6 @@ MIME_SPREADSHEET = "application/vnd.google-apps.spreadsheet"
 MIME_FOLDER = "application/vnd.google-apps.folder"
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-GOOGLE_API_ORIGINS = (
-    "https://sheets.googleapis.com",
-    "https://www.googleapis.com",
-    "https://oauth2.googleapis.com",
-)
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 STORAGE_QUOTA_MESSAGE = "The user's Drive storage quota has been exceeded."
@@ -150,55 +148,6 @@ DEFAULT_ROWS, DEFAULT_COLUMNS = 1000, 26
 MAX_HOLD_SECONDS = 10.0
 FAULT_KINDS = ("429", "500", "503", "timeout", "drop", "quota")
 ROLE_RANK = {"reader": 1, "commenter": 2, "writer": 3, "fileOrganizer": 4, "organizer": 5, "owner": 6}
-
-# ---------------------------------------------------------------------------------------------
-# Pointing google-auth + gspread at a base URL (to move to bot/backends/google.py)
-# ---------------------------------------------------------------------------------------------
-
-
-def rewrite_google_url(url: str, base_url: str | None) -> str:
-    """``https://sheets.googleapis.com/v4/...`` -> ``<base_url>/v4/...`` (same for Drive, OAuth)."""
-    if not base_url:
-        return url
-    for origin in GOOGLE_API_ORIGINS:
-        if url.startswith(origin + "/"):
-            return base_url.rstrip("/") + url[len(origin) :]
-    return url
-
-
-class _RewritingSession(requests.Session):
-    """Plain session for token requests; sends Google URLs to ``base_url``."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
-        return super().request(method, rewrite_google_url(url, self.base_url), *args, **kwargs)
-
-
-class GoogleApiSession(AuthorizedSession):
-    """An ``AuthorizedSession`` that answers Google's URLs from ``base_url`` (None = Google)."""
-
-    def __init__(self, credentials, base_url: str | None = None, **kwargs) -> None:
-        if base_url:
-            kwargs.setdefault("auth_request", Request(_RewritingSession(base_url)))
-        super().__init__(credentials, **kwargs)
-        self.base_url = base_url
-
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
-        return super().request(method, rewrite_google_url(url, self.base_url), *args, **kwargs)
-
-
-def gspread_client(credentials, base_url: str | None = None, timeout: float | None = None) -> gspread.Client:
-    """A real gspread Client whose every request goes to ``base_url`` with Google's paths."""
-    client = gspread.Client(auth=credentials, session=GoogleApiSession(credentials, base_url=base_url))
-    # HTTPClient skips storing ``auth`` when handed a session; login() and expiry need it.
-    client.http_client.auth = credentials
-    if timeout is not None:
-        client.set_timeout(timeout)
-    return client
-
 
 # ---------------------------------------------------------------------------------------------
 # Google's error shapes
@@ -498,20 +447,26 @@ def apply_mask(value: Any, tree: dict | None) -> Any:
     return value
 
 
-def write_masked(target: dict, source: dict, tree: dict | None) -> None:
-    """Update ``target`` from ``source`` for the masked fields only; absent = cleared."""
+def write_masked(target: dict, source: dict, tree: dict | None, share: bool = False) -> None:
+    """Update ``target`` from ``source`` for the masked fields only; absent = cleared.
+
+    ``share`` stores ``source``'s values without copying them (the caller copied ``source``
+    once for many cells; stored cells are replaced on write, never mutated in place)."""
+    take = (lambda value: value) if share else copy.deepcopy
     if tree is None or "*" in tree:
         target.clear()
-        target.update(copy.deepcopy(source))
+        target.update(take(source))
         return
     for key, sub in tree.items():
         if sub and isinstance(source.get(key, {}), dict):
-            child = target.setdefault(key, {})
-            write_masked(child, source.get(key) or {}, sub)
-            if not child:
-                del target[key]
+            child = dict(target.get(key) or {})
+            write_masked(child, source.get(key) or {}, sub, share)
+            if child:
+                target[key] = child
+            else:
+                target.pop(key, None)
         elif key in source:
-            target[key] = copy.deepcopy(source[key])
+            target[key] = take(source[key])
         else:
             target.pop(key, None)
 
@@ -929,9 +884,9 @@ def _check_within_requested(box: Box, row: int, col: int) -> None:
         )
 
 
-def _write_cell(sheet: Sheet, row: int, col: int, data: dict, mask: dict | None) -> None:
-    cell = copy.deepcopy(sheet.cell(row, col))
-    write_masked(cell, data, mask)
+def _write_cell(sheet: Sheet, row: int, col: int, data: dict, mask: dict | None, share: bool = False) -> None:
+    cell = dict(sheet.cell(row, col))  # stored cells are never mutated: a new dict per write
+    write_masked(cell, data, mask, share)
     sheet.store(row, col, cell)
 
 
@@ -946,9 +901,10 @@ def _repeat_cell(ctx: BatchContext, request: dict) -> None:
     mask = required_mask(request)
     box = grid_range_box(ctx.book, request.get("range", {}))
     top, bottom, left, right = box.clipped()
+    source = copy.deepcopy(request.get("cell", {}))  # once, shared by every cell of the range
     for r in range(top, bottom):
         for c in range(left, right):
-            _write_cell(box.sheet, r, c, request.get("cell", {}), mask)
+            _write_cell(box.sheet, r, c, source, mask, share=True)
 
 
 def _grid_range(box: Box, top: int, bottom: int, left: int, right: int) -> dict:
@@ -1704,6 +1660,24 @@ class FakeGoogle:
         with self._lock:
             box = self.books[spreadsheet_id].parse_range(f"{quote_title(tab)}!{a1}")
             return copy.deepcopy(box.sheet.cell(box.top, box.left))
+
+    def type_as_user(self, spreadsheet_id: str, tab: str, cells: dict[str, Any]) -> None:
+        """What a person typing in the browser leaves behind: each A1 cell's userEnteredValue
+        (numbers as numbers, text as text, "=…" as a formula, None clears) and a new
+        modifiedTime. The caller decides what the browser parsed (a vi_VN sheet turns a typed
+        "1.234" in a number cell into 1234): pass the number or the text accordingly."""
+        with self._lock:
+            book = self.books[spreadsheet_id]
+            for a1, value in cells.items():
+                box = book.parse_range(f"{quote_title(tab)}!{a1}")
+                if value is None:
+                    entered: dict | None = {}
+                elif isinstance(value, str) and value.startswith("="):
+                    entered = {"formulaValue": value}
+                else:
+                    entered = entered_value(value, "RAW")
+                box.sheet.set_value(box.top, box.left, entered or {})
+            self._touch(spreadsheet_id)
 
     # -- recording and faults -------------------------------------------------------------------
 
