@@ -68,6 +68,7 @@ class GoogleSettings(_Settings):
 
 class Config(_Settings):
     home: Path
+    province: str = ""  # e.g. "Tỉnh Lâm Đồng", shown on the master sheet and the Word report
     schema_path: Path = REPO / "sheets_schema.json"
     units_path: Path | None = None
     backend: Literal["workbook", "google"] = "workbook"

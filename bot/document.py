@@ -149,7 +149,7 @@ def _read_table(doc: Document, grid: _Grid, block: Block, specs: list[FieldSpec]
             shift += found - lines
             continue
         if block.label_col and normalise(grid.get(actual, block.label_col)) != normalise(label):
-            if block.label_col and normalise(grid.get(actual, block.label_col)) == _next_label(rows[i + 1 :]):
+            if _row_deleted(grid, block, actual, rows[i + 1 :]):
                 problem = f"Dòng \"{label}\" của bảng đã bị xóa; hãy khôi phục dòng này."
                 shift -= 1
             else:
@@ -159,6 +159,16 @@ def _read_table(doc: Document, grid: _Grid, block: Block, specs: list[FieldSpec]
             continue
         for spec in by_row.get(row_id, []):
             doc.cells[spec.key] = CellValue(spec.key, grid.get(actual, spec.col), block.tab, actual, spec.col, spec)
+
+
+def _row_deleted(grid: _Grid, block: Block, row: int, rest) -> bool:
+    """The row holds what the template puts after the expected one: the expected row is gone."""
+    found = normalise(grid.get(row, block.label_col))
+    following = _next_label(rest)
+    if following is not None:
+        return found == following
+    # the table's last row: after it come the table's note, a blank line or the next block
+    return found == "" or found.startswith("(ghi chú") or found.startswith(("bảng ", "nội dung "))
 
 
 def _next_label(rest) -> str | None:

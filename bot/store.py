@@ -9,6 +9,7 @@ share it from two processes.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,9 +88,14 @@ class Store:
                 (unit, period, backend, sheet_id, url, schema_version, clock.now().isoformat()),
             )
 
-    def mark_ready(self, unit: str, period: str) -> None:
+    def mark_ready(self, unit: str, period: str, carried: dict | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE sheets SET status = 'ready' WHERE unit = ? AND period = ?", (unit, period))
+            conn.execute("UPDATE sheets SET status = 'ready', carried_json = ? WHERE unit = ? AND period = ?",
+                         (json.dumps(carried or {}, ensure_ascii=False, default=str), unit, period))
+
+    def carried(self, unit: str, period: str) -> dict:
+        row = self.conn.execute("SELECT carried_json FROM sheets WHERE unit = ? AND period = ?", (unit, period)).fetchone()
+        return json.loads(row[0]) if row else {}
 
     def sheet(self, unit: str, period: str) -> SheetRecord | None:
         row = self.conn.execute("SELECT * FROM sheets WHERE unit = ? AND period = ?", (unit, period)).fetchone()
@@ -214,6 +220,26 @@ class Store:
                        feedback_written_hash = NULL""",
                 (unit, period, clock.now().isoformat(), approval, comment, clock.now().isoformat()),
             )
+
+
+    # --- small remembered facts ---------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         (key, value))
+
+    def period_signature(self, period: str) -> str:
+        """Changes whenever a snapshot, a check outcome or a decision of the period changes."""
+        snap = self.conn.execute("SELECT MAX(id) FROM snapshots WHERE period = ?", (period,)).fetchone()[0]
+        states = self.conn.execute(
+            "SELECT group_concat(unit || state || errors || warnings || COALESCE(approval, ''), ',') "
+            "FROM (SELECT * FROM unit_states WHERE period = ? ORDER BY unit)", (period,)).fetchone()[0]
+        return f"{snap}|{states}"
 
 
 def _sheet(row: sqlite3.Row) -> SheetRecord:

@@ -44,8 +44,19 @@ def province_of(ctx: Context) -> str:
     return getattr(ctx.config, "province", None) or ""
 
 
-def compile(ctx: Context, period: Period) -> str:
-    """Compile the master and write it; returns where a person opens it."""
+def compile(ctx: Context, period: Period, *, force: bool = False) -> str:
+    """Compile the master and write it; returns where a person opens it. Nothing is rewritten
+    when no snapshot, check outcome or decision changed since the last compile."""
+    signature = ctx.store.period_signature(period.id)
+    record = ctx.store.sheet(MASTER_UNIT, period.id)
+    if not force and record and ctx.store.setting(f"master:{period.id}") == signature:
+        return record.url
+    url = _write_master(ctx, period)
+    ctx.store.set_setting(f"master:{period.id}", signature)
+    return url
+
+
+def _write_master(ctx: Context, period: Period) -> str:
     layout = master_layout(gather(ctx, period), period)
     tags = {"unit": MASTER_UNIT, "period": period.id}
     record = ctx.store.sheet(MASTER_UNIT, period.id)

@@ -43,7 +43,8 @@ def _provision_unit(ctx: Context, unit, period: Period, prefill) -> Provisioned:
     if record and record.status == "ready" and ctx.backend.is_laid_out(ref):
         return Provisioned(unit.code, period.id, ref.url, "existing")
     action = "resumed" if ref else "created"
-    layout = build_layout(ctx.schema, unit, period, prefill=prefill(unit, period) if prefill else None)
+    carried = prefill(unit, period) if prefill else {}
+    layout = build_layout(ctx.schema, unit, period, prefill=carried)
     if ref is None:
         ref = ctx.backend.allocate(layout.title, tags)
     ctx.store.record_sheet(unit.code, period.id, ctx.backend.name, ref.id, ref.url, ctx.schema.version)
@@ -51,7 +52,8 @@ def _provision_unit(ctx: Context, unit, period: Period, prefill) -> Provisioned:
         ctx.backend.lay_out(ref, layout)
     else:
         action = "existing"
-    ctx.store.mark_ready(unit.code, period.id)
+        carried = ctx.store.carried(unit.code, period.id)
+    ctx.store.mark_ready(unit.code, period.id, carried)
     return Provisioned(unit.code, period.id, ref.url, action)
 
 

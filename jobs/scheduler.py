@@ -121,9 +121,21 @@ def run_compile(ctx: Context, now: datetime) -> str:
 
 
 def _compile(ctx: Context, period: Period) -> str:
+    from jobs.compile import NothingPolled
     from jobs.compile import compile as compile_master
 
-    return str(compile_master(ctx, period))
+    try:
+        return str(compile_master(ctx, period))
+    except NothingPolled:
+        return "chưa có số liệu để tổng hợp"
+
+
+def run_sender(ctx: Context, now: datetime) -> str:
+    """Deliver what the outbox holds that is due (retries included)."""
+    from bot.outbox import channels_for, deliver
+
+    result = deliver(ctx.store, channels_for(ctx))
+    return f"gửi {len(result.sent)}, chờ gửi lại {len(result.retrying)}, lỗi {len(result.failed)}"
 
 
 def default_jobs(ctx: Context) -> list[Job]:
@@ -131,6 +143,7 @@ def default_jobs(ctx: Context) -> list[Job]:
     return [
         Job("provision", _daily_from(0), run_provision),
         Job("poll", _poll_slot, run_poll_and_check),
+        Job("send", _poll_slot, run_sender),
         Job("remind", _daily_from(min(policy.hour, policy.digest_hour)), run_reminders),
         Job("remind-digest", _daily_from(policy.digest_hour), run_reminders),
         Job("compile", _daily_from(NIGHTLY_HOUR), run_compile),

@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import zipfile
+from copy import copy
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.hyperlink import Hyperlink
 
@@ -167,12 +169,34 @@ class WorkbookBackend(Backend):
             raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
         if self._held_open(path):
             raise SheetBusy(f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref)
+        if self._replaces_every_tab(path, edits):
+            return self._rewrite(path, [e.tab for e in edits])
         try:
             wb = load_workbook(path)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
             raise SheetUnreadable(f"Không mở được tệp {path.name} ({type(e).__name__})", ref=ref) from None
         for edit in edits:
             _apply(wb, edit)
+        _save_atomically(wb, path)
+
+    def _replaces_every_tab(self, path: Path, edits: list[Edit]) -> bool:
+        """A program-owned workbook (the master sheet) rewritten whole: no need to load it."""
+        if not edits or not all(isinstance(e, ReplaceTab) for e in edits):
+            return False
+        wb = load_workbook(path, read_only=True)
+        try:
+            return set(wb.sheetnames) <= {e.tab.name for e in edits}
+        finally:
+            wb.close()
+
+    def _rewrite(self, path: Path, tabs: list[TabLayout]) -> None:
+        tags = self.tags(path)
+        wb = Workbook()
+        wb.remove(wb.active)
+        for tab in tabs:
+            render_tab(wb.create_sheet(tab.name), tab)
+        for key, value in tags.items():
+            wb.custom_doc_props.append(StringProperty(name=key, value=value))
         _save_atomically(wb, path)
 
     def _held_open(self, path: Path) -> bool:
@@ -216,21 +240,21 @@ def _save_atomically(wb: Workbook, path: Path) -> None:
 
 def render_tab(ws, tab: TabLayout) -> None:
     validations: dict[tuple, DataValidation] = {}
+    styled: dict[tuple[str, bool, bool], object] = {}  # (style, input, text) → the first cell so styled
     for (row, col), spec in tab.cells.items():
         cell = ws.cell(row=row, column=col)
         cell.value = spec.formula if spec.formula else spec.value
-        font, fill, border, align, fmt = STYLES.get(spec.style, STYLES["text"])
-        if font:
-            cell.font = font
-        if fill:
-            cell.fill = fill
-        if border:
-            cell.border = border
-        if align:
-            cell.alignment = align
-        if fmt:
-            cell.number_format = fmt
-        cell.protection = Protection(locked=not spec.input)
+        looks_like_formula = spec.formula is None and isinstance(spec.value, str) and spec.value.startswith("=")
+        if looks_like_formula:
+            cell.data_type = "s"  # text that only looks like a formula (what a unit typed) stays text
+        key = (spec.style, spec.input, looks_like_formula)
+        if key in styled:
+            # openpyxl interns every style object it is given, which is slow; copying the style
+            # ids of a cell already styled the same way is what its own copy does
+            cell._style = copy(styled[key]._style)
+        else:
+            _style_cell(cell, spec, looks_like_formula)
+            styled[key] = cell
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             if key not in validations:
@@ -242,7 +266,9 @@ def render_tab(ws, tab: TabLayout) -> None:
     for dv in validations.values():
         ws.add_data_validation(dv)
     for r1, c1, r2, c2 in tab.merges:
-        ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+        # Registered directly: ws.merge_cells() would also restyle every covered cell, which the
+        # layout has already styled (and which dominates the time of laying out a workbook).
+        ws.merged_cells.add(CellRange(min_col=c1, min_row=r1, max_col=c2, max_row=r2))
     for col, width in tab.col_widths.items():
         ws.column_dimensions[get_column_letter(col)].width = width
     for row, height in tab.row_heights.items():
@@ -253,6 +279,23 @@ def render_tab(ws, tab: TabLayout) -> None:
         ws.protection.insertRows = False  # False means "allowed": units add list lines
         ws.protection.formatColumns = False
         ws.protection.formatRows = False
+
+
+def _style_cell(cell, spec, quote_prefix: bool) -> None:
+    font, fill, border, align, fmt = STYLES.get(spec.style, STYLES["text"])
+    if font:
+        cell.font = font
+    if fill:
+        cell.fill = fill
+    if border:
+        cell.border = border
+    if align:
+        cell.alignment = align
+    if fmt:
+        cell.number_format = fmt
+    cell.protection = Protection(locked=not spec.input)
+    if quote_prefix:
+        cell.quotePrefix = True
 
 
 def _print_setup(ws, tab: TabLayout) -> None:

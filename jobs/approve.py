@@ -1,0 +1,62 @@
+"""The coordinator approves a unit's report, or returns it with a comment.
+
+An approved report is locked for the unit (every cell protected) and counted as final in the
+master sheet; a returned one is unlocked again and goes back with the comment on its cover and
+in a message. The decision is stored first; the workbook is brought up to date by the check
+that follows (now, or at the next pass when the workbook is busy), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.context import Context
+from bot.outbox import channels_for, deliver, queue
+from bot.periods import Period
+from jobs.check import check
+from jobs.remind import unit_messages
+
+
+class ApprovalError(Exception):
+    def user_message(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    unit: str
+    period: str
+    approval: str  # "approved" or "returned"
+    written: bool  # the workbook already shows it (False: it will at the next check)
+
+
+def decide(ctx: Context, unit_code: str, period: Period, approval: str, comment: str | None = None) -> Decision:
+    unit = ctx.unit_by_code.get(unit_code)
+    if unit is None:
+        raise ApprovalError(f"Không có đơn vị mã '{unit_code}' trong danh sách đơn vị.")
+    if ctx.store.sheet(unit_code, period.id) is None:
+        raise ApprovalError(f"Đơn vị {unit_code} chưa có bảng tính kỳ {period.id}.")
+    if approval == "returned" and not (comment or "").strip():
+        raise ApprovalError("Khi trả lại báo cáo cần ghi rõ lý do (--comment \"…\").")
+    ctx.store.set_approval(unit_code, period.id, approval, (comment or "").strip() or None)
+    result = check(ctx, period)
+    _notify(ctx, unit, period, approval, comment)
+    return Decision(unit_code, period.id, approval, unit_code not in result.feedback_pending)
+
+
+def approval_message(unit, period: Period, approval: str, comment: str | None) -> str:
+    if approval == "approved":
+        return (f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị đã được cơ quan tổng hợp duyệt. "
+                "Bảng tính đã được khóa; nếu cần sửa, vui lòng liên hệ đầu mối phụ trách.")
+    return (f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị được trả lại để chỉnh sửa. "
+            f"Ý kiến của cơ quan tổng hợp: {comment}. Sau khi sửa, vui lòng chọn lại \"Đã nộp\" ở trang bìa.")
+
+
+def _notify(ctx: Context, unit, period: Period, approval: str, comment: str | None) -> None:
+    """Tell the unit in the chats it uses (e-mail as fallback), through the durable outbox."""
+    channels = channels_for(ctx)
+    stage = f"{approval}-{ctx.store.unit_state(unit.code, period.id)['approval_at']}"
+    subject = f"Kết quả xem xét báo cáo CCHC {period.label}"
+    queue(ctx.store, unit_messages(ctx, period, unit, stage, approval_message(unit, period, approval, comment),
+                                   channels, subject=subject))
+    deliver(ctx.store, channels)
