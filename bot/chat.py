@@ -67,6 +67,8 @@ COORDINATOR_GUIDE = (
     "/thieu – các đơn vị trễ hạn hoặc còn lỗi\n"
     "/nhacnho [mã đơn vị] – gửi nhắc nhở ngay cho một đơn vị, hoặc cho mọi đơn vị chưa hợp lệ\n"
     "/xuat – nhận tệp tổng hợp mới nhất của kỳ\n"
+    "/duyet <mã đơn vị> – duyệt báo cáo của đơn vị (khóa bảng tính)\n"
+    "/tralai <mã đơn vị> <ý kiến> – trả lại báo cáo để đơn vị sửa, kèm ý kiến\n"
     "/huongdan – xem lại hướng dẫn này\n"
     "Mỗi ngày làm việc bot gửi bản tổng hợp tiến độ tới đầu mối."
 )
@@ -285,7 +287,36 @@ def latest_export(exports_dir, period_id: str):
     return max(files, key=lambda path: (path.stat().st_mtime, path.name), default=None)
 
 
-COORDINATOR_COMMANDS = {"/thieu": _missing, "/nhacnho": _remind_now, "/xuat": _export}
+def _approve(ctx, caller: Caller, args: list[str], moment: datetime) -> list[str]:
+    return _decide(ctx, args, moment, "approved")
+
+
+def _return(ctx, caller: Caller, args: list[str], moment: datetime) -> list[str]:
+    return _decide(ctx, args, moment, "returned")
+
+
+def _decide(ctx, args: list[str], moment: datetime, approval: str) -> list[str]:
+    from jobs.approve import ApprovalError, decide
+
+    usage = "/duyet <mã đơn vị>" if approval == "approved" else "/tralai <mã đơn vị> <ý kiến>"
+    period = current_period(ctx, moment.date())
+    if period is None:
+        return [NO_PERIOD]
+    if not args:
+        return [f"Cần ghi mã đơn vị: {usage}"]
+    code = next((u.code for u in ctx.units if u.code.casefold() == args[0].casefold()), args[0])
+    try:
+        decision = decide(ctx, code, period, approval, " ".join(args[1:]) or None)
+    except ApprovalError as e:
+        return [f"{e.user_message()} Cú pháp: {usage}"]
+    name = ctx.unit_by_code[code].name
+    done = "Đã duyệt" if approval == "approved" else "Đã trả lại"
+    later = "" if decision.written else " Bảng tính đang bận; kết quả sẽ được ghi vào bảng tính ở lần kiểm tra sau."
+    return [f"{done} báo cáo {period.label} của {name} ({code}); đơn vị đã được báo tin.{later}"]
+
+
+COORDINATOR_COMMANDS = {"/thieu": _missing, "/nhacnho": _remind_now, "/xuat": _export,
+                        "/duyet": _approve, "/tralai": _return}
 
 
 def _percent(ratio: float) -> int:

@@ -126,6 +126,11 @@ def _summary(schema: Schema, report: Report, need: np.ndarray, have: np.ndarray,
     return Completeness(int(have.sum()), int(need.sum()), by_section, tuple(incomplete))
 
 
+def percent_filled(filled: int, required: int) -> int:
+    """Whole percent, rounded down: a report with one cell missing never shows 100 %."""
+    return 100 if not required else 100 * filled // required
+
+
 def state_of(
     report: Report | None,
     completeness: Completeness | None,
@@ -162,4 +167,4 @@ def _anything_typed(report: Report) -> bool:
     return any(v is not None and v != "" for v in report.values.values())
 
 
-__all__ = ["STATE_LABELS", "Completeness", "completeness", "completeness_many", "state_of"]
+__all__ = ["STATE_LABELS", "Completeness", "completeness", "completeness_many", "percent_filled", "state_of"]

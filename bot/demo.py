@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import openpyxl
-
 from . import clock
+from .backends.workbook import load_for_edit
 from .config import REPO
 from .context import Context, open_context
 from .layout import build_layout
@@ -100,7 +99,7 @@ def type_into_workbook(ctx: Context, code: str, values: dict) -> None:
     """A clerk typing and saving (what Excel or LibreOffice would write into the file)."""
     layout = build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period(PERIOD))
     path = ctx.store.sheet(code, PERIOD).sheet_id
-    wb = openpyxl.load_workbook(path)
+    wb = load_for_edit(path)  # the spreadsheet program of the simulated clerk
     for key, value in values.items():
         spec = layout.fields[key]
         wb[spec.tab].cell(row=spec.row, column=spec.col).value = value
@@ -132,12 +131,16 @@ def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]
         if p.submit is not None and day == p.submit:
             type_into_workbook(ctx, code, {"_cover/status": "Đã nộp"})
             done.append(f"{code} chọn \"Đã nộp\"")
+        state = ctx.store.unit_state(code, PERIOD)
+        if state and state["state"] == "tra_lai":
+            narrative = "i1_chi_dao"
+            type_into_workbook(ctx, code, {narrative: correct_values(ctx, code, factor)[narrative] + " Đã bổ sung văn bản chứng minh."})
+            done.append(f"{code} bổ sung theo ý kiến trả lại")
     return done
 
 
 def run_demo(home: Path, out=print) -> dict:
     """Run the whole period; returns where the results are."""
-    from jobs.approve import decide
     from jobs.scheduler import default_jobs, run_due
 
     prepare_home(home)
@@ -153,7 +156,7 @@ def run_demo(home: Path, out=print) -> dict:
                 if hour == 10:
                     activity = unit_activity(ctx, n, plan)
                 elif hour == 16 and day > DEADLINE and not returned_one:
-                    returned_one = _coordinator_reviews(ctx, decide)
+                    returned_one = _coordinator_reviews(ctx)
                 else:
                     run_due(ctx, jobs, moment)
         _print_day(ctx, day, activity, out)
@@ -161,14 +164,15 @@ def run_demo(home: Path, out=print) -> dict:
     return _results(ctx, out)
 
 
-def _coordinator_reviews(ctx: Context, decide) -> bool:
+def _coordinator_reviews(ctx: Context) -> bool:
     """After the deadline: approve every valid report, return one with a comment."""
-    period = ctx.period(PERIOD)
+    from jobs.approve import decide_many
+
     valid = [r["unit"] for r in ctx.store.unit_states(PERIOD) if r["state"] == "hop_le"]
-    for code in valid[1:]:
-        decide(ctx, code, period, "approved")
+    decisions = [(code, "approved", None) for code in valid[1:]]
     if valid:
-        decide(ctx, valid[0], period, "returned", "Đề nghị bổ sung văn bản chứng minh tại Bảng 3")
+        decisions.append((valid[0], "returned", "Đề nghị bổ sung văn bản chứng minh tại Bảng 3"))
+    decide_many(ctx, ctx.period(PERIOD), decisions)
     return True
 
 

@@ -11,7 +11,8 @@ import json
 from datetime import datetime
 
 from .backends.base import ReplaceTab, SetCells
-from .layout import CHECK_TAB, COVER_TAB, CellSpec, TabLayout, WorkbookLayout
+from .completeness import percent_filled
+from .layout import CHECK_TAB, COVER_TAB, CellSpec, TabLayout, WorkbookLayout, fit_row_heights
 from .report import Finding
 
 SEVERITY_LABELS = {"error": "Lỗi", "warning": "Cảnh báo"}
@@ -57,6 +58,7 @@ def check_tab(state_label: str, completeness, findings: list[Finding], section_t
     row = len(lines) + 2
     row = _findings_table(tab, row, findings)
     _completeness_table(tab, row + 1, completeness, section_titles)
+    fit_row_heights(tab)
     return tab
 
 
@@ -80,16 +82,20 @@ def _findings_table(tab: TabLayout, row: int, findings: list[Finding]) -> int:
 
 
 def _completeness_table(tab: TabLayout, row: int, completeness, section_titles: dict[str, str]) -> None:
-    for col, text in enumerate(("Phần", "Đã nhập", "Cần nhập", "Tỷ lệ"), start=1):
-        tab.put(row, col, CellSpec(text, style="header"))
-    for i, (section, (filled, required)) in enumerate(completeness.by_section.items(), start=row + 1):
-        values = (section_titles.get(section, section), filled, required, _percent(filled, required))
-        for col, value in enumerate(values, start=1):
-            tab.put(i, col, CellSpec(value, style="label"))
+    """Per section: the share of required cells filled (the section's name spans columns 2–4)."""
+    for i, (section, (filled, required)) in enumerate([(None, (0, 0)), *completeness.by_section.items()], start=row):
+        header = section is None
+        values = ("Tỷ lệ", "Phần", "Đã nhập / cần nhập") if header else (
+            _percent(filled, required), section_titles.get(section, section), f"{filled}/{required}")
+        for col, value in zip((1, 2, 5), values, strict=True):
+            tab.put(i, col, CellSpec(value, style="header" if header else "label"))
+        for col in (3, 4):
+            tab.put(i, col, CellSpec(None, style="header" if header else "label"))
+        tab.merges.append((i, 2, i, 4))
 
 
 def _percent(filled: int, required: int) -> str:
-    return "100%" if not required else f"{100 * filled // required}%"
+    return f"{percent_filled(filled, required)}%"
 
 
 def _link_target(cell: str) -> str:

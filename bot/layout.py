@@ -204,8 +204,8 @@ def _cover_tab(schema: Schema, unit, period: Period, layout: WorkbookLayout, dea
     for text in INSTRUCTIONS:
         tab.put(row, 1, CellSpec(text, style="note"))
         tab.merges.append((row, 1, row, 2))
-        tab.row_heights[row] = 30
         row += 1
+    fit_row_heights(tab)
     return tab
 
 
@@ -240,28 +240,22 @@ def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout
     tab.landscape = width > 8
     for col in range(1, width + 1):
         tab.col_widths.setdefault(col, 12)
-    _span_free_text(tab, width)
-    _fit_row_heights(tab)
+    fit_row_heights(tab)
     return tab
 
 
-def _span_free_text(tab: TabLayout, width: int) -> None:
-    """Titles and headings run across the whole tab, so they wrap at the tab's width."""
-    merged = {(r1, c1) for r1, c1, *_ in tab.merges}
-    for (row, col), spec in tab.cells.items():
-        if col == 1 and spec.style in ("title", "heading") and (row, col) not in merged:
-            tab.merges.append((row, 1, row, width))
-
-
 LINE_HEIGHT = 15  # points per wrapped line at the default font
+# Titles, headings and anchors stay on one line and run over the empty cells to their right:
+# no merge needed (every merge makes a workbook slower to open, for us and for the unit).
+ONE_LINE_STYLES = ("title", "subtitle", "heading", "anchor")
 
 
-def _fit_row_heights(tab: TabLayout) -> None:
+def fit_row_heights(tab: TabLayout) -> None:
     """Grow each row to show its wrapped text (spreadsheets do not do it for merged cells)."""
     spans = {(r1, c1): (r2, c2) for r1, c1, r2, c2 in tab.merges}
     tall = []
     for (row, col), spec in tab.cells.items():
-        if not isinstance(spec.value, str) or not spec.value:
+        if not isinstance(spec.value, str) or not spec.value or spec.style in ONE_LINE_STYLES:
             continue
         r2, c2 = spans.get((row, col), (row, col))
         width = sum(tab.col_widths.get(c, 12) for c in range(col, c2 + 1))
@@ -307,7 +301,6 @@ def _table_block(
     last_col = first_data_col + len(table.columns) - 1
     first = row
     tab.put(row, 1, CellSpec(table_anchor(table), style="anchor"))
-    tab.merges.append((row, 1, row, max(last_col, 2)))
     row += 1
     row = _header_rows(tab, table, stub, first_data_col, row)
     rows = [r for r in table.rows if schema.applies(r.applies_to, unit_kind)]

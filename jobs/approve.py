@@ -31,17 +31,28 @@ class Decision:
 
 
 def decide(ctx: Context, unit_code: str, period: Period, approval: str, comment: str | None = None) -> Decision:
-    unit = ctx.unit_by_code.get(unit_code)
-    if unit is None:
+    return decide_many(ctx, period, [(unit_code, approval, comment)])[0]
+
+
+def decide_many(ctx: Context, period: Period, decisions: list[tuple[str, str, str | None]]) -> list[Decision]:
+    """Record every decision, then bring the workbooks up to date in one check."""
+    for unit_code, approval, comment in decisions:
+        _refuse_unless_possible(ctx, unit_code, period, approval, comment)
+    for unit_code, approval, comment in decisions:
+        ctx.store.set_approval(unit_code, period.id, approval, (comment or "").strip() or None)
+    result = check(ctx, period)
+    for unit_code, approval, comment in decisions:
+        _notify(ctx, ctx.unit_by_code[unit_code], period, approval, comment)
+    return [Decision(code, period.id, approval, code not in result.feedback_pending) for code, approval, _ in decisions]
+
+
+def _refuse_unless_possible(ctx: Context, unit_code: str, period: Period, approval: str, comment: str | None) -> None:
+    if ctx.unit_by_code.get(unit_code) is None:
         raise ApprovalError(f"Không có đơn vị mã '{unit_code}' trong danh sách đơn vị.")
     if ctx.store.sheet(unit_code, period.id) is None:
         raise ApprovalError(f"Đơn vị {unit_code} chưa có bảng tính kỳ {period.id}.")
     if approval == "returned" and not (comment or "").strip():
         raise ApprovalError("Khi trả lại báo cáo cần ghi rõ lý do (--comment \"…\").")
-    ctx.store.set_approval(unit_code, period.id, approval, (comment or "").strip() or None)
-    result = check(ctx, period)
-    _notify(ctx, unit, period, approval, comment)
-    return Decision(unit_code, period.id, approval, unit_code not in result.feedback_pending)
 
 
 def approval_message(unit, period: Period, approval: str, comment: str | None) -> str:

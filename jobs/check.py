@@ -156,7 +156,7 @@ def _comment(ctx: Context, code: str, period: Period) -> str | None:
 
 
 def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
-    titles = {s.id: f"{s.ref}. {s.title}" for s in ctx.schema.sections}
+    titles = {s.id: section_title(s) for s in ctx.schema.sections}
     for o in result.outcomes:
         row = ctx.store.unit_state(o.unit, period.id)
         if row["feedback_hash"] == row["feedback_written_hash"]:
@@ -179,6 +179,13 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
         after = _stamp(ctx.backend.modified_times([ref]).get(ref.id))
         ctx.store.mark_feedback_written(o.unit, period.id, row["feedback_hash"], before, after)
         result.feedback_written.append(o.unit)
+
+
+def section_title(section) -> str:
+    """"I. CÔNG TÁC CHỈ ĐẠO…", "II.1. Ban hành, rà soát…": the outline's numbering, once."""
+    if section.group:
+        return f"{section.group.split('.')[0]}.{section.title}"
+    return section.title
 
 
 def _stamp(moment) -> str | None:

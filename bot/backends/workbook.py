@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
@@ -25,6 +26,7 @@ from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.worksheet import Worksheet
 
 from ..clock import TZ
 from ..layout import TabLayout, WorkbookLayout
@@ -46,6 +48,7 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="center")
 CENTER = Alignment(wrap_text=True, horizontal="center", vertical="center")
 TOP = Alignment(wrap_text=True, vertical="top")
+ONE_LINE = Alignment(vertical="center")  # runs over the empty cells to its right
 
 
 def _fill(rgb: str) -> PatternFill:
@@ -54,10 +57,10 @@ def _fill(rgb: str) -> PatternFill:
 
 # style key → (font, fill, border, alignment, number format)
 STYLES = {
-    "title": (Font(bold=True, size=13), None, None, WRAP, None),
-    "subtitle": (Font(italic=True, size=11), None, None, WRAP, None),
-    "anchor": (Font(bold=True, color="1F3864"), None, None, WRAP, None),
-    "heading": (Font(bold=True), None, None, WRAP, None),
+    "title": (Font(bold=True, size=13), None, None, ONE_LINE, None),
+    "subtitle": (Font(italic=True, size=11), None, None, ONE_LINE, None),
+    "anchor": (Font(bold=True, color="1F3864"), None, None, ONE_LINE, None),
+    "heading": (Font(bold=True), None, None, ONE_LINE, None),
     "prompt": (Font(italic=True), _fill("F2F2F2"), BOX, TOP, None),
     "header": (Font(bold=True), _fill("DCE6F1"), BOX, CENTER, None),
     "label": (None, None, BOX, WRAP, None),
@@ -172,7 +175,7 @@ class WorkbookBackend(Backend):
         if self._replaces_every_tab(path, edits):
             return self._rewrite(path, [e.tab for e in edits])
         try:
-            wb = load_workbook(path)
+            wb = load_for_edit(path)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
             raise SheetUnreadable(f"Không mở được tệp {path.name} ({type(e).__name__})", ref=ref) from None
         for edit in edits:
@@ -201,6 +204,33 @@ class WorkbookBackend(Backend):
 
     def _held_open(self, path: Path) -> bool:
         return any((path.parent / pattern.format(name=path.name)).exists() for pattern in LOCK_FILES)
+
+
+def load_for_edit(path: str | Path) -> Workbook:
+    """Open a workbook to change and save it, keeping every merged cell's own style.
+
+    openpyxl 3.1's loader rebuilds the borders of each merged range cell by cell
+    (``Worksheet._clean_merge_range`` → ``MergedCellRange.format``), which is most of the time
+    spent opening our templates. The cells covered by a merge already carry their style in the
+    file, so for the duration of this load they keep it instead.
+    """
+    original = Worksheet._clean_merge_range
+    Worksheet._clean_merge_range = _keep_covered_styles
+    try:
+        return load_workbook(path)
+    finally:
+        Worksheet._clean_merge_range = original
+
+
+def _keep_covered_styles(ws, merged_range) -> None:
+    cells = merged_range.cells
+    next(cells)  # the top-left cell stays as it is
+    for row, col in cells:
+        covered = ws._cells.get((row, col))
+        merged = MergedCell(ws, row, col)
+        if covered is not None and covered.has_style:
+            merged._style = copy(covered._style)
+        ws._cells[row, col] = merged
 
 
 def _apply(wb: Workbook, edit: Edit) -> None:

@@ -10,7 +10,7 @@ from jobs.poll import poll
 from ..backends.base import BackendError, SheetRef
 from ..backends.workbook import WorkbookBackend
 from ..cli import UsageError, arg, command, print_json
-from ..completeness import STATE_LABELS, completeness, state_of
+from ..completeness import STATE_LABELS, completeness, percent_filled, state_of
 from ..config import load_config
 from ..context import open_context
 from ..document import extract
@@ -73,8 +73,8 @@ def status_command(args):
         return 0
     print(f"{'Đơn vị':<14} {'Tình trạng':<24} {'Hoàn thành':>10} {'Lỗi':>5} {'Cảnh báo':>9}  Thay đổi gần nhất")
     for row in rows:
-        ratio = row["filled"] / row["required"] if row["required"] else 1
-        print(f"{row['unit']:<14} {STATE_LABELS[row['state']]:<24} {ratio:>10.0%} {row['errors']:>5} {row['warnings']:>9}  "
+        done = percent_filled(row["filled"], row["required"])
+        print(f"{row['unit']:<14} {STATE_LABELS[row['state']]:<24} {done:>9}% {row['errors']:>5} {row['warnings']:>9}  "
               f"{(row['last_change'] or '')[:16].replace('T', ' ')}")
     return 0
 
@@ -82,7 +82,8 @@ def status_command(args):
 def _print_summary(ctx, outcomes) -> None:
     print(f"{'Đơn vị':<14} {'Tình trạng':<24} {'Hoàn thành':>10} {'Lỗi':>5} {'Cảnh báo':>9}")
     for o in outcomes:
-        print(f"{o.unit:<14} {STATE_LABELS[o.state]:<24} {o.completeness.ratio:>10.0%} {o.errors:>5} {o.warnings:>9}")
+        done = percent_filled(o.completeness.filled, o.completeness.required)
+        print(f"{o.unit:<14} {STATE_LABELS[o.state]:<24} {done:>9}% {o.errors:>5} {o.warnings:>9}")
     counts = {}
     for o in outcomes:
         counts[o.state] = counts.get(o.state, 0) + 1
@@ -121,10 +122,11 @@ def _check_file(args) -> int:
         print_json({"unit": unit.code, "period": period.id, "state": state, "completeness": round(comp.ratio, 3),
                     "findings": [_finding_json(f) for f in findings]})
     else:
-        print(f"{unit.name} — {period.label}: {STATE_LABELS[state]}, hoàn thành {comp.ratio:.0%}, "
+        print(f"{unit.name} — {period.label}: {STATE_LABELS[state]}, hoàn thành {percent_filled(comp.filled, comp.required)}%, "
               f"{errors} lỗi, {len(findings) - errors} cảnh báo.")
         for f in findings:
-            print(f"  [{'Lỗi' if f.severity == 'error' else 'Cảnh báo'}] {f.message}")
+            where = f" (ô {f.cell})" if f.cell and f.cell not in f.message else ""
+            print(f"  [{'Lỗi' if f.severity == 'error' else 'Cảnh báo'}] {f.message}{where}")
     return 1 if errors else 0
 
 
