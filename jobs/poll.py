@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bot.backends.base import BackendError, SheetRef
 from bot.context import Context
 from bot.document import Document, extract
+from bot.google_forms import FormsConfigError, FormsResult, intake_forms, load_form_settings
 from bot.layout import build_layout
 from bot.periods import Period
 from bot.report import report_from_document, report_to_json
@@ -28,6 +29,7 @@ class PollResult:
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # unit → Vietnamese reason
     reads: int = 0  # spreadsheets actually read
+    forms: FormsResult | None = None  # Google Forms answers written into units' narratives
 
 
 def poll(ctx: Context, period: Period) -> PollResult:
@@ -37,7 +39,19 @@ def poll(ctx: Context, period: Period) -> PollResult:
     times = ctx.backend.modified_times(list(refs.values()))
     for code, ref in refs.items():
         _poll_unit(ctx, period, code, ref, times.get(ref.id), result)
+    _take_form_answers(ctx, period, result)
     return result
+
+
+def _take_form_answers(ctx: Context, period: Period, result: PollResult) -> None:
+    """Answers given through a Google Form go into the units' narrative fields; the workbooks
+    written are read (and snapshotted) by the next poll."""
+    try:
+        forms = load_form_settings(ctx.config.home)
+        if forms:
+            result.forms = intake_forms(ctx, period, forms)
+    except FormsConfigError as e:
+        result.failed["_forms"] = e.user_message()
 
 
 def _poll_unit(ctx: Context, period: Period, code: str, ref: SheetRef, modified, result: PollResult) -> None:
