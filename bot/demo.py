@@ -23,9 +23,9 @@ from .context import Context, open_context
 from .layout import build_layout
 
 PERIOD = "2026-Q1"
-FIRST_DAY = date(2026, 3, 5)
+FIRST_DAY = date(2026, 3, 6)
 DEADLINE = date(2026, 3, 18)
-LAST_DAY = date(2026, 3, 20)
+LAST_DAY = date(2026, 3, 19)  # two weeks: the deadline, then the coordinator's review
 MARKER = ".demo-home"
 
 
@@ -49,7 +49,7 @@ def personas(codes: list[str]) -> dict[str, Persona]:
         elif slot < 6:
             plan[code] = Persona("careless", 2 + slot % 3, 3 + slot % 3, fix=7 + slot % 2)
         elif slot < 8:
-            plan[code] = Persona("late", 6, 13 + slot % 2)
+            plan[code] = Persona("late", 6, 12 + slot % 2)  # on the deadline, or a day late
         elif slot == 8:
             plan[code] = Persona("forgetful", 4, 11)
         else:
@@ -65,7 +65,7 @@ MISTAKES = {  # what a careless clerk gets wrong first (fixed after reading the 
 }
 
 
-def prepare_home(home: Path) -> None:
+def prepare_home(home: Path, units_csv: Path | None = None) -> None:
     """A fresh home folder: refuse to wipe anything the demo did not create itself."""
     if home.exists() and any(home.iterdir()):
         if not (home / MARKER).exists():
@@ -73,7 +73,7 @@ def prepare_home(home: Path) -> None:
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
     (home / MARKER).write_text("Thư mục do `python -m bot demo` tạo; có thể xóa.\n", encoding="utf-8")
-    shutil.copy(REPO / "examples" / "units.csv", home / "units.csv")
+    shutil.copy(units_csv or REPO / "examples" / "units.csv", home / "units.csv")
     config = {
         "periods": {PERIOD: {"opens": FIRST_DAY.isoformat(), "deadline": DEADLINE.isoformat()}},
         "coordinators": [{"name": "Phòng CCHC, Sở Nội vụ", "emails": ["cchc@snv.tinh.example.vn"], "chats": ["zalo:900001"]}],
@@ -139,15 +139,15 @@ def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]
     return done
 
 
-def run_demo(home: Path, out=print) -> dict:
+def run_demo(home: Path, out=print, units_csv: Path | None = None) -> dict:
     """Run the whole period; returns where the results are."""
     from jobs.scheduler import default_jobs, run_due
 
-    prepare_home(home)
+    prepare_home(home, units_csv)
     ctx = open_context(home)
     jobs = default_jobs(ctx)
     plan = personas([u.code for u in ctx.units])
-    day, returned_one = FIRST_DAY, False
+    day = FIRST_DAY
     while day <= LAST_DAY:
         n = (day - FIRST_DAY).days
         for hour in (8, 10, 16, 22):
@@ -155,17 +155,17 @@ def run_demo(home: Path, out=print) -> dict:
             with clock.simulate(moment):
                 if hour == 10:
                     activity = unit_activity(ctx, n, plan)
-                elif hour == 16 and day > DEADLINE and not returned_one:
-                    returned_one = _coordinator_reviews(ctx)
-                else:
-                    run_due(ctx, jobs, moment)
+                    continue
+                run_due(ctx, jobs, moment)
+                if hour == 8 and day == DEADLINE + timedelta(days=1):
+                    _coordinator_reviews(ctx)
         _print_day(ctx, day, activity, out)
         day += timedelta(days=1)
     return _results(ctx, out)
 
 
-def _coordinator_reviews(ctx: Context) -> bool:
-    """After the deadline: approve every valid report, return one with a comment."""
+def _coordinator_reviews(ctx: Context) -> None:
+    """The morning after the deadline: approve every valid report, return one with a comment."""
     from jobs.approve import decide_many
 
     valid = [r["unit"] for r in ctx.store.unit_states(PERIOD) if r["state"] == "hop_le"]
@@ -173,7 +173,6 @@ def _coordinator_reviews(ctx: Context) -> bool:
     if valid:
         decisions.append((valid[0], "returned", "Đề nghị bổ sung văn bản chứng minh tại Bảng 3"))
     decide_many(ctx, ctx.period(PERIOD), decisions)
-    return True
 
 
 STATE_NAMES = {"chua_mo": "chưa mở", "dang_nhap": "đang nhập", "da_nop": "đã nộp", "da_nop_con_loi": "còn lỗi",
@@ -197,6 +196,9 @@ def _messages_on(ctx: Context, day: date) -> int:
 
 
 def _results(ctx: Context, out) -> dict:
+    from jobs.compile import export_files
+
+    export_files(ctx, ctx.period(PERIOD))  # the coordinator's xlsx and Word report, as of now
     home = ctx.config.home
     exports = sorted(p for p in (home / "exports").rglob("*") if p.is_file()) if (home / "exports").exists() else []
     results = {

@@ -71,3 +71,27 @@ def _write_master(ctx: Context, period: Period) -> str:
         ctx.backend.lay_out(ref, layout)
         ctx.store.mark_ready(MASTER_UNIT, period.id)
     return ref.url
+
+
+SUFFIXES = {"xlsx": ".xlsx", "csv": ".zip", "json": ".json", "docx": ".docx"}
+
+
+def export_path(ctx: Context, period: Period, fmt: str):
+    """Where exports go unless told otherwise: <home>/exports/tong_hop_<period>.<ext>."""
+    return ctx.config.exports_dir / f"tong_hop_{period.id}{SUFFIXES[fmt]}"
+
+
+def export_files(ctx: Context, period: Period, formats=("xlsx", "docx"), *, force: bool = True) -> list:
+    """The coordinator's files of the period (what /xuat sends), from the latest snapshots;
+    without ``force``, files already written from the same data are left as they are."""
+    from bot.export import export
+
+    signature = ctx.store.period_signature(period.id)
+    paths = [export_path(ctx, period, fmt) for fmt in formats]
+    key = f"exports:{period.id}:{','.join(formats)}"
+    if not force and ctx.store.setting(key) == signature and all(p.exists() for p in paths):
+        return paths
+    master = gather(ctx, period)
+    written = [export(master, fmt, path) for fmt, path in zip(formats, paths, strict=True)]
+    ctx.store.set_setting(key, signature)
+    return written

@@ -248,8 +248,6 @@ def _apply(wb: Workbook, edit: Edit) -> None:
             unlocked = set() if edit.whole else set(edit.input_cells.get(ws.title, ()))
             for row in ws.iter_rows():
                 for cell in row:
-                    if cell.coordinate in ws.merged_cells and (cell.row, cell.column) not in unlocked:
-                        continue
                     cell.protection = Protection(locked=(cell.row, cell.column) not in unlocked)
             ws.protection.sheet = True
 

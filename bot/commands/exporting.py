@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.compile import NothingPolled, compile, gather
+from jobs.compile import NothingPolled, compile, export_path, gather
 
 from ..backends.base import BackendError
 from ..cli import UsageError, arg, command
 from ..context import open_context
 from ..export import FORMATS, ExportError, export
-
-SUFFIXES = {"xlsx": ".xlsx", "csv": ".zip", "json": ".json", "docx": ".docx"}
 
 
 @arg("--period", required=True, help="kỳ báo cáo, ví dụ 2026-Q1")
@@ -40,7 +38,7 @@ def export_command(args):
         master = gather(ctx, period)
     except NothingPolled as e:
         raise UsageError(e.user_message()) from None
-    out = Path(args.out) if args.out else ctx.config.exports_dir / f"tong_hop_{period.id}{SUFFIXES[args.fmt]}"
+    out = Path(args.out) if args.out else export_path(ctx, period, args.fmt)
     try:
         written = export(master, args.fmt, out)
     except ExportError as e:
