@@ -183,3 +183,13 @@ def test_it_refuses_a_unit_file_missing_a_column(home, capsys):
 def test_it_refuses_an_unknown_period(home, capsys):
     assert main(["--home", str(home), "provision", "--period", "2026-Q5"]) == 2
     assert "2026-Q5" in capsys.readouterr().err
+
+
+def test_it_reads_a_percentage_excel_stored_as_a_fraction_as_typed(workbook):
+    backend, ref, layout = workbook
+    spec = layout.fields["t_chu_ky_so/lanh_dao_ky_so/ty_le"]
+    wb = openpyxl.load_workbook(ref.id)
+    cell = wb[spec.tab][spec.a1]
+    cell.value, cell.number_format = 0.455, "0.0%"  # what Excel saves when a clerk types 45,5%
+    wb.save(ref.id)
+    assert extract(layout, backend.read(ref)).cells[spec.key].raw == 45.5

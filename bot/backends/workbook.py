@@ -140,7 +140,7 @@ class WorkbookBackend(Backend):
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
             raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
         try:
-            return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+            return {ws.title: [[_as_typed(c) for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
         finally:
             wb.close()
 
@@ -204,6 +204,15 @@ class WorkbookBackend(Backend):
 
     def _held_open(self, path: Path) -> bool:
         return any((path.parent / pattern.format(name=path.name)).exists() for pattern in LOCK_FILES)
+
+
+def _as_typed(cell):
+    """What the clerk typed. Excel turns "45,5%" typed in a number cell into 0.455 shown as a
+    percentage; the project keeps percentages on 0–100, so such a cell reads as 45.5."""
+    value = cell.value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
+        return round(value * 100, 10)
+    return value
 
 
 def load_for_edit(path: str | Path) -> Workbook:
