@@ -53,12 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="lệnh")
     from . import commands  # noqa: F401  (registers the commands)
 
-    for name, (fn, help_text) in COMMANDS.items():
+    for name, (fn, help_text) in sorted(COMMANDS.items(), key=lambda item: _order(item[0])):
         p = sub.add_parser(name, help=help_text)
         for args, kwargs in getattr(fn, "arguments", []):
             p.add_argument(*args, **kwargs)
         p.set_defaults(func=fn)
     return parser
+
+
+ORDER = ("demo", "provision", "read", "poll", "check", "status", "remind", "outbox", "code", "bot",
+         "approve", "return", "compile", "export", "run")
+
+
+def _order(name: str) -> tuple[int, str]:
+    """Commands in the order of a reporting period; any new one after them."""
+    return (ORDER.index(name) if name in ORDER else len(ORDER), name)
 
 
 def arg(*args, **kwargs):
