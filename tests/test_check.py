@@ -1,0 +1,116 @@
+"""Checking a period: states and findings stored, feedback in each unit's own workbook."""
+
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pytest
+
+from bot.cli import main
+from bot.context import open_context
+from bot.layout import CHECK_TAB, COVER_TAB, build_layout
+from jobs.check import check
+from jobs.poll import poll
+from jobs.provision import provision
+
+from .conftest import type_into
+
+UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
+WRONG_TOTAL = {"t_van_ban_dien_tu/don_vi[1]/vb_tong": 402, "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,
+               "t_van_ban_dien_tu/don_vi[1]/vb_nhan": 260, "_cover/status": "Đã nộp"}
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "units.csv").write_text(UNITS, encoding="utf-8")
+    context = open_context(home)
+    provision(context, context.period("2026-Q1"))
+    yield context
+    context.close()
+
+
+def path_of(ctx, code):
+    return ctx.store.sheet(code, "2026-Q1").sheet_id
+
+
+def fill(ctx, code, values):
+    type_into(path_of(ctx, code), build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period("2026-Q1")), values)
+
+
+def check_tab_rows(ctx, code):
+    ws = openpyxl.load_workbook(path_of(ctx, code))[CHECK_TAB]
+    return [[c.value for c in row] for row in ws.iter_rows()], ws
+
+
+def test_it_shows_each_unit_its_mistakes_with_links_to_the_cells(ctx):
+    period = ctx.period("2026-Q1")
+    fill(ctx, "STP", WRONG_TOTAL)
+    poll(ctx, period)
+    result = check(ctx, period)
+    assert {o.unit: o.state for o in result.outcomes} == {"STP": "da_nop_con_loi", "SYT": "chua_mo"}
+    rows, ws = check_tab_rows(ctx, "STP")
+    at = next(i for i, r in enumerate(rows, start=1) if r[5] and "402" in str(r[5]))
+    total_cell = build_layout(ctx.schema, ctx.unit_by_code["STP"], period).fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"]
+    assert rows[at - 1][0] == "Lỗi" and rows[at - 1][4] == total_cell.a1
+    assert ws.cell(at, 5).hyperlink.location == f"'{total_cell.tab}'!{total_cell.a1}"
+    cover = [c.value for c in openpyxl.load_workbook(path_of(ctx, "STP"))[COVER_TAB]["B"]]
+    assert "đã nộp nhưng còn lỗi" in cover
+
+
+def test_it_never_touches_what_the_unit_typed_when_writing_feedback(ctx):
+    period = ctx.period("2026-Q1")
+    fill(ctx, "STP", {**WRONG_TOTAL, "i1_chi_dao": "=1+1 là công thức?"})
+    poll(ctx, period)
+    before = ctx.backend.read(ctx.backend.find({"unit": "STP", "period": "2026-Q1"}))
+    check(ctx, period)
+    after = ctx.backend.read(ctx.backend.find({"unit": "STP", "period": "2026-Q1"}))
+    for tab, grid in before.items():
+        if tab in (CHECK_TAB, COVER_TAB):
+            continue
+        assert after[tab] == grid, tab
+
+
+def test_it_keeps_feedback_for_a_workbook_open_elsewhere_and_writes_it_later(ctx):
+    period = ctx.period("2026-Q1")
+    fill(ctx, "STP", WRONG_TOTAL)
+    poll(ctx, period)
+    lock = ctx.config.sheets_dir / "2026-Q1" / ".~lock.STP.xlsx#"
+    lock.write_text("LibreOffice", encoding="utf-8")
+    first = check(ctx, period)
+    assert "STP" in first.feedback_pending and "STP" not in first.feedback_written
+    lock.unlink()
+    second = check(ctx, period)
+    assert "STP" in second.feedback_written
+    rows, _ = check_tab_rows(ctx, "STP")
+    assert any(r[5] and "402" in str(r[5]) for r in rows)
+
+
+def test_it_does_not_rewrite_unchanged_feedback_nor_reread_its_own_write(ctx):
+    period = ctx.period("2026-Q1")
+    fill(ctx, "STP", WRONG_TOTAL)
+    poll(ctx, period)
+    assert "STP" in check(ctx, period).feedback_written
+    assert poll(ctx, period).reads == 0  # our own feedback write is not a change by the unit
+    assert check(ctx, period).feedback_written == []
+
+
+def test_it_checks_a_lone_file_and_exits_non_zero_on_errors(ctx, capsys):
+    fill(ctx, "STP", WRONG_TOTAL)
+    assert main(["--home", str(ctx.config.home), "check", path_of(ctx, "STP"), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    finding = next(f for f in out["findings"] if f["rule"] == "r14_vb_tong")
+    assert set(finding) >= {"table", "row", "column", "cell", "severity", "message"}
+    assert finding["table"] == "t_van_ban_dien_tu" and finding["severity"] == "error"
+
+
+def test_it_prints_a_summary_and_the_states(ctx, capsys):
+    fill(ctx, "STP", WRONG_TOTAL)
+    home = str(ctx.config.home)
+    assert main(["--home", home, "check", "--period", "2026-Q1"]) == 1
+    summary = capsys.readouterr().out
+    assert "STP" in summary and "đã nộp nhưng còn lỗi" in summary and "SYT" in summary
+    assert main(["--home", home, "status", "--period", "2026-Q1"]) == 0
+    assert "chưa mở" in capsys.readouterr().out
