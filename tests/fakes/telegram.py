@@ -33,7 +33,7 @@ MAX_TEXT = 4096
 
 
 class FakeTelegram(FakeServer):
-    """Speaks getMe, sendMessage, sendPhoto, sendDocument (multipart) and getUpdates.
+    """Speaks getMe, sendMessage, sendPhoto, sendDocument (multipart), getUpdates, deleteWebhook.
 
     Faults (``fail_next``) apply to send* methods: ``"rate_limit"`` (429 with
     ``parameters.retry_after``), ``"server_error"`` (500), ``"blocked"`` (403),
@@ -77,6 +77,8 @@ class FakeTelegram(FakeServer):
             while self.updates and self.updates[0]["update_id"] < offset:
                 self.updates.popleft()
             return _ok(list(self.updates))
+        if method in ("deleteWebhook", "setWebhook"):  # Application.run_polling starts with deleteWebhook
+            return _ok(True)
         if method == "sendMessage":
             if len(form.get("text", "")) > MAX_TEXT:
                 return _error(400, "Bad Request: message is too long")
