@@ -39,14 +39,14 @@ def open_context(home: str | Path, *, backend: Backend | None = None, environ: d
     schema = load_schema(config.schema_path)
     units = load_units(config.units_file, schema)
     store = Store(config.state_path)
-    return Context(config, schema, units, store, backend or make_backend(config))
+    return Context(config, schema, units, store, backend or make_backend(config, units))
 
 
-def make_backend(config: Config) -> Backend:
+def make_backend(config: Config, units: list[Unit]) -> Backend:
     if config.backend == "google":
         from .backends.google import GoogleBackend  # imported only when configured
 
-        return GoogleBackend.from_config(config)
+        return GoogleBackend.from_config(config, unit_emails={u.code: u.emails for u in units})
     from .backends.workbook import WorkbookBackend
 
     return WorkbookBackend(config.sheets_dir)
