@@ -198,7 +198,8 @@ def _messages_on(ctx: Context, day: date) -> int:
 def _results(ctx: Context, out) -> dict:
     from jobs.compile import export_files
 
-    export_files(ctx, ctx.period(PERIOD))  # the coordinator's xlsx and Word report, as of now
+    with clock.simulate(datetime.combine(LAST_DAY, time(22, 30), clock.TZ)):
+        export_files(ctx, ctx.period(PERIOD))  # the coordinator's xlsx and Word report
     home = ctx.config.home
     exports = sorted(p for p in (home / "exports").rglob("*") if p.is_file()) if (home / "exports").exists() else []
     results = {
