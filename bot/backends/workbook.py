@@ -21,6 +21,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import MergedCell
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.cell_range import CellRange
@@ -253,12 +254,21 @@ def _apply(wb: Workbook, edit: Edit) -> None:
             del wb[edit.tab.name]
         render_tab(wb.create_sheet(edit.tab.name, index), edit.tab)
     elif isinstance(edit, Protect):
-        for ws in wb.worksheets:
-            unlocked = set() if edit.whole else set(edit.input_cells.get(ws.title, ()))
-            for row in ws.iter_rows():
-                for cell in row:
-                    cell.protection = Protection(locked=(cell.row, cell.column) not in unlocked)
-            ws.protection.sheet = True
+        _protect(wb, edit)
+
+
+def _protect(wb: Workbook, edit: Protect) -> None:
+    # Setting cell.protection interns a new style per cell (slow); the two protections are
+    # interned once and their ids set on copies of each cell's style ids.
+    ids = {locked: wb._protections.add(Protection(locked=locked)) for locked in (True, False)}
+    for ws in wb.worksheets:
+        unlocked = set() if edit.whole else set(edit.input_cells.get(ws.title, ()))
+        for row in ws.iter_rows():
+            for cell in row:
+                style = copy(cell._style) if cell._style else StyleArray()
+                style.protectionId = ids[(cell.row, cell.column) not in unlocked]
+                cell._style = style
+        ws.protection.sheet = True
 
 
 def _save_atomically(wb: Workbook, path: Path) -> None:
