@@ -11,12 +11,13 @@ import json
 import os
 import sys
 
+from .channels.base import ChannelConfigError
 from .config import ConfigError
 from .periods import PeriodError
 from .schema import SchemaError
 from .units import UnitFileError
 
-USER_ERRORS = (SchemaError, UnitFileError, ConfigError, PeriodError)
+USER_ERRORS = (SchemaError, UnitFileError, ConfigError, PeriodError, ChannelConfigError)
 COMMANDS = {}
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except (*USER_ERRORS, UsageError) as e:
-        print(e.user_message() if hasattr(e, "user_message") else str(e), file=sys.stderr)
+        print(e.user_message() if hasattr(e, "user_message") else str(e), file=sys.stderr)  # never a traceback
         return 2
 
 

@@ -126,9 +126,19 @@ def load_config(home: str | Path, environ: dict | None = None) -> Config:
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
         raise ConfigError(f"{path}: {problems}") from None
+    _check_calendar(config, path)
     if config.backend == "google" and config.google is None:
         raise ConfigError(f"{path}: backend là 'google' nhưng thiếu mục 'google' (folder_id, credentials).")
     return config
+
+
+def _check_calendar(config: Config, path: Path) -> None:
+    from .workdays import CalendarConfigError, calendar_from_config
+
+    try:
+        calendar_from_config(config.calendar.model_dump())
+    except CalendarConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _secrets_from_env(raw: dict, environ) -> None:

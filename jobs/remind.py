@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 
 from bot import clock
 from bot.channels import Channel
@@ -74,8 +75,7 @@ def unit_status(ctx: Context, period: Period, unit: Unit) -> UnitStatus:
 
 
 def _status(ctx: Context, period: Period, unit: Unit, row) -> UnitStatus:
-    sheet = ctx.store.sheet(unit.code, period.id)
-    url = sheet.url if sheet and sheet.url.startswith(("https://", "http://")) else None
+    url = sheet_link(ctx, ctx.store.sheet(unit.code, period.id))
     if row is None:
         return UnitStatus(unit.code, unit.name, unit.kind, "chua_mo", 0.0, 0, 0, (), url)
     return UnitStatus(
@@ -86,6 +86,18 @@ def _status(ctx: Context, period: Period, unit: Unit, row) -> UnitStatus:
         incomplete_sections=tuple(str(s) for s in json.loads(row["incomplete_sections"] or "[]")),
         sheet_url=url, submitted_at=_moment(row["submitted_at"]), last_change=_moment(row["last_change"]),
     )
+
+
+def sheet_link(ctx: Context, sheet) -> str | None:
+    """A link a unit can open: the spreadsheet's own web address, or a local workbook as
+    published under ``public_base_url`` (a file path on the bot's machine helps no one)."""
+    if sheet is None:
+        return None
+    if sheet.url.startswith(("https://", "http://")):
+        return sheet.url
+    base = ctx.config.public_base_url
+    path = Path(sheet.sheet_id)
+    return f"{base.rstrip('/')}/{path.parent.name}/{path.name}" if base else None
 
 
 def _moment(text: str | None) -> datetime | None:

@@ -166,6 +166,17 @@ def test_it_sends_and_lists_from_the_command_line(tmp_path, capsys):
     assert "Kính gửi Sở Tư pháp" in (home / "outbox" / "messages.log").read_text(encoding="utf-8")
 
 
+def test_it_links_a_local_workbook_only_where_units_can_open_it(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    assert main(["--home", str(home), "provision", "--period", "2026-Q1"]) == 0
+    main(["--home", str(home), "remind", "--period", "2026-Q1", "--now", "2026-03-11T08:30", "--dry-run"])
+    assert "Bảng báo cáo:" not in capsys.readouterr().out  # a path on the bot's machine helps no one
+    (home / "config.json").write_text('{"public_base_url": "https://snv.example.vn/baocao/"}', encoding="utf-8")
+    main(["--home", str(home), "remind", "--period", "2026-Q1", "--now", "2026-03-11T08:30", "--dry-run"])
+    assert "Bảng báo cáo: https://snv.example.vn/baocao/2026-Q1/STP.xlsx" in capsys.readouterr().out
+
+
 def test_it_refuses_a_moment_it_cannot_read(tmp_path, capsys):
     assert main(["--home", str(tmp_path), "remind", "--period", "2026-Q1", "--now", "mai"]) == 2
     assert "--now 'mai' không hợp lệ" in capsys.readouterr().err
