@@ -45,6 +45,7 @@ from bot.reminders import STATES, UnitStatus, digest, reminder_text
 from bot.store import Store
 from bot.units import Unit
 from bot.workdays import WorkCalendar
+from jobs.compile import NothingPolled, export_files
 from jobs.remind import period_label, unit_messages, unit_status, unit_statuses, work_calendar
 
 log = logging.getLogger(__name__)
@@ -269,9 +270,11 @@ def _export(ctx, caller: Caller, args, moment: datetime) -> list[str]:
     period = current_period(ctx, moment.date())
     if period is None:
         return [NO_PERIOD]
+    try:
+        export_files(ctx, period, ("xlsx",), force=False)  # rewritten only when the data changed
+    except NothingPolled:
+        return [f"Chưa có tệp tổng hợp nào của kỳ {period.label}: chưa đọc được bảng tính của đơn vị nào."]
     latest = latest_export(ctx.config.exports_dir, period.id)
-    if latest is None:
-        return [f"Chưa có tệp tổng hợp nào của kỳ {period.label}."]
     text = f"Tệp tổng hợp báo cáo {period_label(period)}: {latest.name}"
     queue(ctx.store, [Outgoing(COORDINATORS, caller.coordinator, period.id, f"xuat-{moment:%Y%m%dT%H%M%S}",
                                caller.channel, caller.address, text, text, str(latest))], now=moment)

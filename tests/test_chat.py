@@ -10,6 +10,7 @@ import os
 import re
 from datetime import datetime, timedelta
 
+import openpyxl
 import pytest
 import time_machine
 
@@ -30,6 +31,8 @@ from bot.context import open_context
 from bot.outbox import deliver, flag_problem, messages, problems
 from bot.registration import issue_code
 from bot.units import Unit
+from jobs.poll import poll
+from jobs.provision import provision
 from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.zalo_bot import VALID_TOKEN as ZALO_TOKEN
@@ -200,29 +203,30 @@ def test_it_queues_manual_reminders_for_every_unit_not_yet_valid(ctx):
     assert "Không có đơn vị mã «XYZ»" in ask(ctx, "zalo:900", "/nhacnho XYZ")
 
 
-def test_it_sends_the_latest_export_to_the_coordinator_who_asked(ctx):
+def test_it_sends_a_fresh_export_to_the_coordinator_who_asked(ctx):
     assert "Chưa có tệp tổng hợp nào của kỳ Quý I năm 2026" in ask(ctx, "zalo:900", "/xuat")
-    folder = ctx.config.exports_dir / "2026-Q1"
-    folder.mkdir(parents=True)
-    (folder / "tong-hop-cu.xlsx").write_bytes(b"PK old")
-    latest = folder / "tong-hop-moi.xlsx"
-    latest.write_bytes(b"PK new")
-    os.utime(folder / "tong-hop-cu.xlsx", (1, 1))
+    period = ctx.period("2026-Q1")
+    provision(ctx, period)
+    poll(ctx, period)
 
     reply = ask(ctx, "zalo:900", "/xuat")
     deliver(ctx.store, ctx.extras["channels"], now=lambda: NOW)
 
-    assert reply.startswith("Đang gửi tệp «tong-hop-moi.xlsx»")
+    assert reply.startswith("Đang gửi tệp «tong_hop_2026-Q1.xlsx»")
     ((address, message),) = ctx.extras["channels"]["zalo_bot"].calls
-    assert address == "900" and str(message.attachment) == str(latest)
+    assert address == "900" and message.attachment.name == "tong_hop_2026-Q1.xlsx"
+    assert "Tình trạng" in openpyxl.load_workbook(message.attachment, read_only=True).sheetnames
 
 
-def test_it_finds_an_export_named_after_the_period_too(ctx):
-    ctx.config.exports_dir.mkdir(parents=True)
-    (ctx.config.exports_dir / "tong_hop_2026-Q1.xlsx").write_bytes(b"PK")
-    (ctx.config.exports_dir / "tong_hop_2025-N.xlsx").write_bytes(b"PK")
-
-    assert ask(ctx, "zalo:900", "/xuat").startswith("Đang gửi tệp «tong_hop_2026-Q1.xlsx»")
+def test_it_does_not_rebuild_an_export_whose_data_did_not_change(ctx):
+    period = ctx.period("2026-Q1")
+    provision(ctx, period)
+    poll(ctx, period)
+    ask(ctx, "zalo:900", "/xuat")
+    export = ctx.config.exports_dir / "tong_hop_2026-Q1.xlsx"
+    os.utime(export, (1, 1))
+    ask(ctx, "zalo:900", "/xuat")
+    assert export.stat().st_mtime == 1
 
 
 def test_it_clears_a_delivery_problem_when_the_chat_writes_again(ctx):
