@@ -48,3 +48,25 @@ def type_into(path: str, layout, values: dict) -> None:
         spec = layout.fields[key]
         wb[spec.tab].cell(row=spec.row, column=spec.col).value = value
     wb.save(path)
+
+
+@pytest.fixture
+def provisioned(tmp_path):
+    """``provisioned(units_csv)``: a home folder with that unit list and Quarter I provisioned."""
+    from bot.context import open_context
+    from jobs.provision import provision
+
+    opened = []
+
+    def make(units_csv: str, period: str = "2026-Q1"):
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "units.csv").write_text(units_csv, encoding="utf-8")
+        ctx = open_context(home)
+        provision(ctx, ctx.period(period))
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        ctx.close()

@@ -6,24 +6,18 @@ import openpyxl
 import pytest
 
 from bot.cli import main
-from bot.context import open_context
 from bot.layout import COVER_TAB, build_layout
 from jobs.approve import ApprovalError, decide
 from jobs.poll import poll
-from jobs.provision import provision
+
+UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\n"
 
 
 @pytest.fixture
-def ctx(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "units.csv").write_text("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\n",
-                                    encoding="utf-8")
-    context = open_context(home)
-    provision(context, context.period("2026-Q1"))
+def ctx(provisioned):
+    context = provisioned(UNITS)
     poll(context, context.period("2026-Q1"))
-    yield context
-    context.close()
+    return context
 
 
 def workbook(ctx):

@@ -8,11 +8,9 @@ import openpyxl
 import pytest
 
 from bot.cli import main
-from bot.context import open_context
 from bot.layout import CHECK_TAB, COVER_TAB, build_layout
 from jobs.check import check
 from jobs.poll import poll
-from jobs.provision import provision
 
 from .conftest import type_into
 
@@ -22,14 +20,8 @@ WRONG_TOTAL = {"t_van_ban_dien_tu/don_vi[1]/vb_tong": 402, "t_van_ban_dien_tu/do
 
 
 @pytest.fixture
-def ctx(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "units.csv").write_text(UNITS, encoding="utf-8")
-    context = open_context(home)
-    provision(context, context.period("2026-Q1"))
-    yield context
-    context.close()
+def ctx(provisioned):
+    return provisioned(UNITS)
 
 
 def path_of(ctx, code):

@@ -7,7 +7,6 @@ import os
 
 import pytest
 
-from bot.context import open_context
 from bot.layout import build_layout
 from bot.report import report_from_json
 from jobs.poll import poll
@@ -19,14 +18,8 @@ UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.exam
 
 
 @pytest.fixture
-def ctx(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "units.csv").write_text(UNITS, encoding="utf-8")
-    context = open_context(home)
-    provision(context, context.period("2026-Q1"))
-    yield context
-    context.close()
+def ctx(provisioned):
+    return provisioned(UNITS)
 
 
 def sheet_path(ctx, code, period="2026-Q1"):
