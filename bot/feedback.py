@@ -13,9 +13,8 @@ from datetime import datetime
 from .backends.base import ReplaceTab, SetCells
 from .completeness import percent_filled
 from .layout import CHECK_TAB, COVER_TAB, CellSpec, TabLayout, WorkbookLayout, fit_row_heights
-from .report import Finding
+from .report import SEVERITIES, SEVERITY_LABELS, Finding
 
-SEVERITY_LABELS = {"error": "Lỗi", "warning": "Cảnh báo"}
 HEADERS = ("Mức độ", "Bảng", "Dòng", "Cột", "Ô", "Nội dung")
 WIDTHS = (11, 28, 28, 24, 10, 70)
 
@@ -43,7 +42,7 @@ def check_tab(state_label: str, completeness, findings: list[Finding], section_t
               checked_at: datetime) -> TabLayout:
     tab = TabLayout(name=CHECK_TAB, landscape=True, col_widths=dict(enumerate(WIDTHS, start=1)))
     errors = sum(f.severity == "error" for f in findings)
-    warnings = len(findings) - errors
+    warnings = sum(f.severity == "warning" for f in findings)
     lines = [
         ("KẾT QUẢ KIỂM TRA BÁO CÁO", "title"),
         (f"Thời điểm kiểm tra: {checked_at:%H:%M ngày %d/%m/%Y}", "text"),
@@ -68,7 +67,7 @@ def _findings_table(tab: TabLayout, row: int, findings: list[Finding]) -> int:
         return row + 1
     for col, text in enumerate(HEADERS, start=1):
         tab.put(row, col, CellSpec(text, style="header"))
-    ordered = sorted(findings, key=lambda f: (f.severity != "error", f.cell or ""))
+    ordered = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.cell or ""))
     for i, f in enumerate(ordered, start=row + 1):
         style = "error" if f.severity == "error" else "warning"
         a1 = (f.cell or "").rpartition("!")[2]

@@ -17,7 +17,10 @@ from .layout import COVER_TAB
 from .schema import Schema
 from .values import is_formula
 
-SEVERITIES = ("error", "warning")
+# "missing": a required value not yet typed. It is shown to the unit like a finding, but it is
+# counted by completeness, not as an error (a report being filled in is not a wrong report).
+SEVERITIES = ("error", "missing", "warning")
+SEVERITY_LABELS = {"error": "Lỗi", "missing": "Chưa nhập", "warning": "Cảnh báo"}
 
 
 @dataclass(frozen=True)

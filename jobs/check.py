@@ -8,7 +8,7 @@ busy (open in another program, quota) keeps its feedback pending for the next ch
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot import clock
 from bot.backends.base import BackendError, Protect, SheetRef, input_cells
@@ -67,10 +67,13 @@ def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> Check
     return result
 
 
-def check_reports(ctx_schema, reports: list[Report], read_findings: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
+def check_reports(schema, reports: list[Report], read_findings: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
     """Findings per unit for ``reports``: what reading found, then what the rules find."""
     by_unit = {r.unit: list(read_findings.get(r.unit, [])) for r in reports}
-    for f in evaluate(ctx_schema, reports, [f for found in read_findings.values() for f in found]):
+    required = {rule.id for table in schema.tables for rule in table.rules if rule.kind == "required"}
+    for f in evaluate(schema, reports, [f for found in read_findings.values() for f in found]):
+        if f.rule in required and f.severity == "error":
+            f = replace(f, severity="missing")
         by_unit.setdefault(f.unit, []).append(f)
     return by_unit
 

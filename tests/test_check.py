@@ -106,3 +106,15 @@ def test_it_prints_a_summary_and_the_states(ctx, capsys):
     assert "STP" in summary and "đã nộp nhưng còn lỗi" in summary and "SYT" in summary
     assert main(["--home", home, "status", "--period", "2026-Q1"]) == 0
     assert "chưa mở" in capsys.readouterr().out
+
+
+def test_it_counts_blank_required_cells_as_missing_not_as_errors(ctx):
+    period = ctx.period("2026-Q1")
+    fill(ctx, "STP", {"t_to_chuc_bo_may/phong_ban/bao_cao": 7})
+    poll(ctx, period)
+    stp = next(o for o in check(ctx, period).outcomes if o.unit == "STP")
+    assert stp.state == "dang_nhap" and stp.errors == 0
+    assert any(f.severity == "missing" for f in stp.findings)
+    assert ctx.store.unit_state("STP", "2026-Q1")["errors"] == 0
+    rows, _ = check_tab_rows(ctx, "STP")
+    assert any(r[0] == "Chưa nhập" for r in rows)

@@ -16,7 +16,7 @@ from ..context import open_context
 from ..document import extract
 from ..layout import build_layout
 from ..periods import parse_period
-from ..report import report_from_document
+from ..report import SEVERITY_LABELS, report_from_document
 from ..schema import load_schema
 from ..units import Unit, UnitFileError, load_units
 
@@ -122,11 +122,12 @@ def _check_file(args) -> int:
         print_json({"unit": unit.code, "period": period.id, "state": state, "completeness": round(comp.ratio, 3),
                     "findings": [_finding_json(f) for f in findings]})
     else:
+        warnings = sum(f.severity == "warning" for f in findings)
         print(f"{unit.name} — {period.label}: {STATE_LABELS[state]}, hoàn thành {percent_filled(comp.filled, comp.required)}%, "
-              f"{errors} lỗi, {len(findings) - errors} cảnh báo.")
+              f"{errors} lỗi, {warnings} cảnh báo.")
         for f in findings:
             where = f" (ô {f.cell})" if f.cell and f.cell not in f.message else ""
-            print(f"  [{'Lỗi' if f.severity == 'error' else 'Cảnh báo'}] {f.message}{where}")
+            print(f"  [{SEVERITY_LABELS[f.severity]}] {f.message}{where}")
     return 1 if errors else 0
 
 
