@@ -18,6 +18,7 @@ between jobs.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import signal
@@ -73,6 +74,13 @@ def _daily_from(hour: int):
         return now.date().isoformat() if now.hour >= hour else None
 
     return due
+
+
+def _provision_key(ctx: Context, now: datetime) -> str:
+    """Daily, and again as soon as a period opens or a unit is added (configuration changed)."""
+    periods = ",".join(p.id for p in opening_periods(ctx, now.date()))
+    units = hashlib.sha256(",".join(sorted(ctx.unit_by_code)).encode()).hexdigest()[:8]
+    return f"{now.date().isoformat()}:{periods or '-'}:{units}"
 
 
 def _poll_slot(ctx: Context, now: datetime) -> str:
@@ -142,7 +150,7 @@ def run_sender(ctx: Context, now: datetime) -> str:
 def default_jobs(ctx: Context) -> list[Job]:
     policy = ctx.config.reminders
     return [
-        Job("provision", _daily_from(0), run_provision),
+        Job("provision", _provision_key, run_provision),
         Job("poll", _poll_slot, run_poll_and_check),
         Job("send", _poll_slot, run_sender),
         Job("remind", _daily_from(min(policy.hour, policy.digest_hour)), run_reminders),

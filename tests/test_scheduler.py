@@ -12,8 +12,18 @@ import pytest
 import time_machine
 
 from bot.clock import TZ
+from bot.config import PeriodSettings
 from bot.context import open_context
-from jobs.scheduler import AlreadyRunning, InstanceLock, Job, Runner, _daily_from, _poll_slot, run_due
+from jobs.scheduler import (
+    AlreadyRunning,
+    InstanceLock,
+    Job,
+    Runner,
+    _daily_from,
+    _poll_slot,
+    default_jobs,
+    run_due,
+)
 
 
 @pytest.fixture
@@ -114,3 +124,13 @@ def test_it_stops_cleanly_on_sigterm_between_jobs(ctx):
     assert runner.stopping
     assert sorted(c[0] for c in calls) == ["poll", "remind"]  # caught up at start, then stopped
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_it_provisions_a_period_as_soon_as_it_opens_not_the_next_day(ctx):
+    with time_machine.travel(vn(2026, 11, 27, 9, 0), tick=False):
+        run_due(ctx, default_jobs(ctx))
+        assert ctx.store.sheets("2026-N") == []
+        ctx.config.periods["2026-N"] = PeriodSettings(opens="2026-11-20")  # the coordinator opens it today
+        ran = [name for name, _, ok in run_due(ctx, default_jobs(ctx)) if ok]
+    assert "provision" in ran
+    assert len(ctx.store.sheets("2026-N")) == 1
