@@ -423,16 +423,9 @@ def plain_value(value):
     return value
 
 
-def quote_equals(value: str) -> str:
-    """A quote before text starting with "=": the workbook backend's renderer (openpyxl) takes
-    such a value for a formula. Other leading characters are safe in a cell value, and quoting
-    them would mark the many narratives that start with "- "."""
-    return "'" + value if value.startswith("=") else value
-
-
-def master_layout(master: Master, period, *, text=quote_equals) -> WorkbookLayout:
+def master_layout(master: Master, period) -> WorkbookLayout:
     """The master as tabs: a title, the period, a header row, then one row per frame row
-    (province rows in bold). ``text`` makes unit-typed text safe for the backend."""
+    (province rows in bold). Backends write text as text, so what a unit typed never runs."""
     stamp = f"{clock.local(master.compiled_at):%d/%m/%Y %H:%M}" if master.compiled_at else ""
     subtitle = f"{period.label} — tổng hợp lúc {stamp}" + (f" — {master.province}" if master.province else "")
     return WorkbookLayout(
@@ -442,7 +435,7 @@ def master_layout(master: Master, period, *, text=quote_equals) -> WorkbookLayou
         unit_kind="",
         period_id=period.id,
         schema_version=master.schema.version,
-        tabs=[frame_tab(s, subtitle, text) for s in master.sheets()],
+        tabs=[frame_tab(s, subtitle) for s in master.sheets()],
         fields={},
         blocks=[],
     )
@@ -451,7 +444,7 @@ def master_layout(master: Master, period, *, text=quote_equals) -> WorkbookLayou
 MASTER_UNIT = "_master"
 
 
-def frame_tab(sheet: Sheet, subtitle: str, text=quote_equals) -> TabLayout:
+def frame_tab(sheet: Sheet, subtitle: str) -> TabLayout:
     frame = sheet.frame
     columns = list(frame.columns)
     tab = TabLayout(name=sheet.name, landscape=True)
@@ -467,9 +460,7 @@ def frame_tab(sheet: Sheet, subtitle: str, text=quote_equals) -> TabLayout:
         style = "total" if units[i - 4] == PROVINCE else "label"
         for j, value in enumerate(row, start=1):
             value = _shown(plain_value(value))
-            if isinstance(value, str):
-                value = text(value) if value else None
-            tab.put(i, j, CellSpec(value, style=style))
+            tab.put(i, j, CellSpec(value if value != "" else None, style=style))
     return tab
 
 

@@ -76,8 +76,15 @@ _FIRST_SERIAL = (date(1950, 1, 1) - _SERIAL_EPOCH).days
 _LAST_SERIAL = (date(2099, 12, 31) - _SERIAL_EPOCH).days
 
 
+class Text(str):
+    """Text the spreadsheet stores as text although it begins with "=" (a clerk typed '=…):
+    backends that can tell return it as this type, so it is read as text, not as a formula."""
+
+
 def is_formula(raw) -> bool:
     """Whether ``raw`` is a formula rather than a value (openpyxl array formulas included)."""
+    if isinstance(raw, Text):
+        return False
     if isinstance(raw, str):
         return raw.startswith("=")
     # openpyxl's formula objects, recognised by name to keep this module free of openpyxl

@@ -193,3 +193,16 @@ def test_it_reads_a_percentage_excel_stored_as_a_fraction_as_typed(workbook):
     cell.value, cell.number_format = 0.455, "0.0%"  # what Excel saves when a clerk types 45,5%
     wb.save(ref.id)
     assert extract(layout, backend.read(ref)).cells[spec.key].raw == 45.5
+
+
+def test_it_reads_text_that_begins_with_an_equals_sign_as_text(workbook, schema):
+    backend, ref, layout = workbook
+    spec = layout.fields["i1_chi_dao"]
+    wb = openpyxl.load_workbook(ref.id)
+    cell = wb[spec.tab][spec.a1]
+    cell.value = "=1+1 là cách viết tắt của chúng tôi"
+    cell.data_type = "s"  # what Excel saves when a clerk types '=1+1 …
+    wb.save(ref.id)
+    doc = to_json(extract(layout, backend.read(ref)), schema)
+    assert doc["narratives"]["i1_chi_dao"]["value"] == "=1+1 là cách viết tắt của chúng tôi"
+    assert "formula" not in doc["narratives"]["i1_chi_dao"]

@@ -31,6 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..clock import TZ
 from ..layout import TabLayout, WorkbookLayout
+from ..values import Text
 from .base import (
     Backend,
     Edit,
@@ -209,10 +210,13 @@ class WorkbookBackend(Backend):
 
 def _as_typed(cell):
     """What the clerk typed. Excel turns "45,5%" typed in a number cell into 0.455 shown as a
-    percentage; the project keeps percentages on 0–100, so such a cell reads as 45.5."""
+    percentage; the project keeps percentages on 0–100, so such a cell reads as 45.5. Text that
+    begins with "=" (typed '=…) stays text."""
     value = cell.value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
         return round(value * 100, 10)
+    if isinstance(value, str) and value.startswith("=") and cell.data_type == "s":
+        return Text(value)  # typed as '=… : text, not a formula
     return value
 
 
