@@ -164,7 +164,7 @@ def state_of(
 
 
 def _anything_typed(report: Report) -> bool:
-    return any(v is not None and v != "" for v in report.values.values())
+    return bool(report.unparsed) or any(v is not None and v != "" for v in report.values.values())
 
 
 __all__ = ["STATE_LABELS", "Completeness", "completeness", "completeness_many", "percent_filled", "state_of"]

@@ -58,6 +58,7 @@ class Report:
     formulas: set[str] = field(default_factory=set)  # keys whose cell still holds the template's formula
     list_lines: dict[tuple[str, str], int] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)  # blocks ("t_x") or rows ("t_x/row") not read
+    unparsed: set[str] = field(default_factory=set)  # keys holding something typed that is not a value
     status: str | None = None  # the unit's own "Chưa nộp / Đã nộp" switch on the cover
 
     @property
@@ -87,9 +88,8 @@ def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple
         column = schema.table_by_id[spec.table].column_by_id.get(spec.col_id) if spec.table else None
         parsed = field_value(cell, column.choices if column else None)
         report.values[key] = parsed.value
-        if parsed.problem and spec.input:
-            findings.append(_parse_finding(doc.unit, schema, spec, cell.where, parsed.problem))
-        elif parsed.problem:  # a computed cell overwritten with something unreadable
+        if parsed.problem:  # an input, or a computed cell overwritten, holding no usable value
+            report.unparsed.add(key)
             findings.append(_parse_finding(doc.unit, schema, spec, cell.where, parsed.problem))
     return report, findings
 
@@ -127,7 +127,7 @@ def report_to_json(report: Report, findings: list[Finding]) -> str:
         "values": {k: _encode(v) for k, v in report.values.items()},
         "cells": report.cells, "formulas": sorted(report.formulas),
         "list_lines": [[t, r, n] for (t, r), n in report.list_lines.items()],
-        "unreadable": sorted(report.unreadable),
+        "unreadable": sorted(report.unreadable), "unparsed": sorted(report.unparsed),
         "findings": [f.as_dict() for f in findings],
     }, ensure_ascii=False)  # fmt: skip
 
@@ -139,7 +139,7 @@ def report_from_json(text: str) -> tuple[Report, list[Finding]]:
         values={k: _decode(v) for k, v in data["values"].items()},
         cells=data["cells"], formulas=set(data["formulas"]),
         list_lines={(t, r): n for t, r, n in data["list_lines"]},
-        unreadable=set(data["unreadable"]), status=data["status"],
+        unreadable=set(data["unreadable"]), unparsed=set(data.get("unparsed", [])), status=data["status"],
     )  # fmt: skip
     return report, [finding_from_dict(f) for f in data["findings"]]
 

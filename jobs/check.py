@@ -126,7 +126,7 @@ def _opened(ctx: Context, code: str, period: Period, report: Report | None) -> b
     """Whether the unit touched its workbook: anything other than the values carried into it."""
     if report is None:
         return False
-    if report.submitted:
+    if report.submitted or report.unparsed:
         return True
     carried = ctx.store.carried(code, period.id)
     return any(value not in (None, "") and carried.get(key) != _jsonable(value) for key, value in report.values.items())
@@ -164,6 +164,8 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
         row = ctx.store.unit_state(o.unit, period.id)
         if row["feedback_hash"] == row["feedback_written_hash"]:
             continue
+        if o.state == "chua_mo" and row["feedback_written_hash"] is None:
+            continue  # a workbook nobody opened yet: its blank template says all there is to say
         record = ctx.store.sheet(o.unit, period.id)
         ref = SheetRef(record.sheet_id, record.url)
         layout = build_layout(ctx.schema, ctx.unit_by_code[o.unit], period)
