@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from bot import clock
-from bot.backends.base import BackendError, Protect, SheetRef, input_cells
+from bot.backends.base import Protect, SheetRef, input_cells
 from bot.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
 from bot.context import Context
 from bot.feedback import feedback_edits, feedback_hash
@@ -159,7 +159,9 @@ def _comment(ctx: Context, code: str, period: Period) -> str | None:
 
 
 def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
+    """Every unit whose feedback changed, in one batch (one change-time listing before and after)."""
     titles = {s.id: section_title(s) for s in ctx.schema.sections}
+    batch, hashes = [], {}
     for o in result.outcomes:
         row = ctx.store.unit_state(o.unit, period.id)
         if row["feedback_hash"] == row["feedback_written_hash"]:
@@ -168,22 +170,32 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
             continue  # a workbook nobody opened yet: its blank template says all there is to say
         record = ctx.store.sheet(o.unit, period.id)
         ref = SheetRef(record.sheet_id, record.url)
-        layout = build_layout(ctx.schema, ctx.unit_by_code[o.unit], period)
-        edits = feedback_edits(layout, STATE_LABELS[o.state], o.completeness, o.findings, titles, clock.now(),
-                               _comment(ctx, o.unit, period))
-        if row["approval"] == "approved":
-            edits.append(Protect(whole=True))
-        elif row["approval"] == "returned":
-            edits.append(Protect(whole=False, input_cells=input_cells(layout)))
-        before = _stamp(ctx.backend.modified_times([ref]).get(ref.id))
-        try:
-            ctx.backend.write(ref, edits)
-        except BackendError as e:
-            result.feedback_pending[o.unit] = str(e)
+        batch.append((ref, _feedback_for(ctx, period, o, row, titles)))
+        hashes[ref.id] = (o.unit, row["feedback_hash"])
+    if not batch:
+        return
+    refs = [ref for ref, _ in batch]
+    before = ctx.backend.modified_times(refs)
+    failed = ctx.backend.write_many(batch)
+    after = ctx.backend.modified_times(refs)
+    for ref in refs:
+        unit, feedback = hashes[ref.id]
+        if failed.get(ref.id):
+            result.feedback_pending[unit] = str(failed[ref.id])
             continue
-        after = _stamp(ctx.backend.modified_times([ref]).get(ref.id))
-        ctx.store.mark_feedback_written(o.unit, period.id, row["feedback_hash"], before, after)
-        result.feedback_written.append(o.unit)
+        ctx.store.mark_feedback_written(unit, period.id, feedback, _stamp(before.get(ref.id)), _stamp(after.get(ref.id)))
+        result.feedback_written.append(unit)
+
+
+def _feedback_for(ctx: Context, period: Period, o: UnitOutcome, row, titles) -> list:
+    layout = build_layout(ctx.schema, ctx.unit_by_code[o.unit], period)
+    edits = feedback_edits(layout, STATE_LABELS[o.state], o.completeness, o.findings, titles, clock.now(),
+                           _comment(ctx, o.unit, period))
+    if row["approval"] == "approved":
+        edits.append(Protect(whole=True))
+    elif row["approval"] == "returned":
+        edits.append(Protect(whole=False, input_cells=input_cells(layout)))
+    return edits
 
 
 def section_title(section) -> str:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 
 import openpyxl
 import pytest
 
+from bot.backends.base import ReplaceTab, SheetRef
+from bot.backends.workbook import PARALLEL_FROM, WorkbookBackend
 from bot.cli import main
+from bot.completeness import Completeness
 from bot.context import open_context
 from bot.document import extract, to_json
-from bot.layout import CHECK_TAB, COVER_TAB
+from bot.feedback import check_tab
+from bot.layout import CHECK_TAB, COVER_TAB, build_layout
+from bot.units import Unit
 from jobs.provision import provision
 
 from .conftest import REPO, type_into
@@ -206,3 +212,19 @@ def test_it_reads_text_that_begins_with_an_equals_sign_as_text(workbook, schema)
     doc = to_json(extract(layout, backend.read(ref)), schema)
     assert doc["narratives"]["i1_chi_dao"]["value"] == "=1+1 là cách viết tắt của chúng tôi"
     assert "formula" not in doc["narratives"]["i1_chi_dao"]
+
+
+def test_it_writes_many_workbooks_side_by_side_and_reports_each_failure(tmp_path, schema, period):
+    backend = WorkbookBackend(tmp_path / "sheets")
+    refs = []
+    for i in range(PARALLEL_FROM + 1):
+        layout = build_layout(schema, Unit(f"U{i}", f"Đơn vị {i}", "so_nganh"), period)
+        refs.append(backend.allocate(layout.title, {"unit": f"U{i}", "period": period.id}))
+        backend.lay_out(refs[-1], layout)
+    missing = SheetRef(str(tmp_path / "sheets" / "2026-Q1" / "DA_XOA.xlsx"), "")
+    tab = check_tab("đang nhập", Completeness(1, 2, {}), [], {}, datetime(2026, 3, 10, 8, 0))
+    failed = backend.write_many([(ref, [ReplaceTab(tab)]) for ref in [*refs, missing]])
+    assert [failed[ref.id] for ref in refs] == [None] * len(refs)
+    assert "DA_XOA.xlsx" in str(failed[missing.id])
+    assert all(openpyxl.load_workbook(ref.id, read_only=True)[CHECK_TAB]["A3"].value == "Tình trạng: đang nhập"
+               for ref in refs)

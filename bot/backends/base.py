@@ -107,6 +107,18 @@ class Backend(ABC):
     def modified_times(self, refs: list[SheetRef]) -> dict[str, datetime | None]:
         """Last change time of each spreadsheet (by ref id), from one listing where possible."""
 
+    def write_many(self, batch: list[tuple[SheetRef, list[Edit]]]) -> dict[str, BackendError | None]:
+        """Apply each spreadsheet's edits (one ``write`` each); what failed, by ref id, without
+        stopping the others. Backends that can do them side by side override this."""
+        failed: dict[str, BackendError | None] = {}
+        for ref, edits in batch:
+            try:
+                self.write(ref, edits)
+                failed[ref.id] = None
+            except BackendError as e:
+                failed[ref.id] = e
+        return failed
+
 
 def input_cells(layout: WorkbookLayout) -> dict[str, list[tuple[int, int]]]:
     """The cells a unit may edit, per tab, as the layout marks them."""
