@@ -56,8 +56,8 @@ def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> Check
         if code in ctx.unit_by_code:
             reports[code], read_findings[code] = report_from_json(row["report_json"])
     findings = _all_findings(ctx, period, reports, read_findings)
-    completeness = completeness_many(ctx.schema, list(reports.values()))
-    outcomes = [_outcome(ctx, period, code, reports.get(code), completeness.get(code), snapshots.get(code),
+    filled = completeness_many(ctx.schema, list(reports.values()))
+    outcomes = [_outcome(ctx, period, code, reports.get(code), filled.get(code), snapshots.get(code),
                          findings.get(code, []))
                 for code in _provisioned_units(ctx, period)]
     _save(ctx, period, outcomes)
