@@ -363,6 +363,7 @@ def _settings_for(kind: str, settings: dict, home: Path) -> dict:
             settings.setdefault("secret_key", settings.pop("app_secret"))
         settings.update(_load_zalo_oa_tokens(home))
         settings["on_tokens"] = lambda access, refresh: _save_zalo_oa_tokens(home, access, refresh)
+        settings["load_tokens"] = lambda: _load_zalo_oa_tokens(home)
     return settings
 
 

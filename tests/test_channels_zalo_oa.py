@@ -97,6 +97,19 @@ def test_it_keeps_using_the_renewed_token_without_refreshing_again(oa):
     assert oa.requests_to("cs")[-1].headers["access_token"] == "oa-access-2"
 
 
+def test_it_takes_a_pair_another_process_renewed_instead_of_spending_its_own(oa):
+    other = channel_for(oa)  # e.g. the chat bot, renewing first and saving the new pair
+    oa.fail_next("token_expired")
+    other.send("u1", Message("Lần một"))
+    saved = {"access_token": oa.access_token, "refresh_token": oa.refresh_token}
+    stale = channel_for(oa, access_token="oa-access-1", refresh_token="oa-refresh-1", load_tokens=lambda: saved)
+
+    stale.send("u1", Message("Lần hai"))
+
+    assert oa.calls("access_token") == 1  # the spent refresh token was never sent again
+    assert oa.requests_to("cs")[-1].headers["access_token"] == saved["access_token"]
+
+
 def test_it_gives_up_when_the_renewed_token_is_rejected_too(oa):
     oa.fail_next("token_invalid", times=2)
 

@@ -38,6 +38,7 @@ class ZaloOAChannel(Channel):
         app_id: str,
         secret_key: str,
         on_tokens: TokensCallback,
+        load_tokens: Callable[[], dict] | None = None,
         base_url: str = DEFAULT_BASE_URL,
         oauth_url: str = DEFAULT_OAUTH_URL,
         timeout: float = DEFAULT_TIMEOUT,
@@ -49,6 +50,7 @@ class ZaloOAChannel(Channel):
         self._access_token, self._refresh_token = access_token, refresh_token
         self._app_id, self._secret_key = app_id, secret_key
         self._on_tokens = on_tokens
+        self._load_tokens = load_tokens  # the pair as last saved, by this or another process
         self._message_url = f"{base_url.rstrip('/')}/v3.0/oa/message/cs"
         self._oauth_url = oauth_url
         self._http = HttpClient("Zalo OA", timeout=timeout)
@@ -86,6 +88,8 @@ class ZaloOAChannel(Channel):
         with self._refresh_lock:
             if self._access_token != stale_token:
                 return  # another send renewed it while this one waited
+            if self._adopt_saved_tokens(stale_token):
+                return  # another process (the chat bot, the scheduler) renewed it already
             form = {"refresh_token": self._refresh_token, "app_id": self._app_id, "grant_type": "refresh_token"}
             reply = self._http.post(self._oauth_url, data=form, headers={"secret_key": self._secret_key})
             access_token, refresh_token = reply.body.get("access_token"), reply.body.get("refresh_token")
@@ -95,6 +99,18 @@ class ZaloOAChannel(Channel):
             register_secret(refresh_token)
             self._access_token, self._refresh_token = access_token, refresh_token
             self._on_tokens(access_token, refresh_token)
+
+
+    def _adopt_saved_tokens(self, stale_token: str) -> bool:
+        """The refresh token is single-use: before spending ours, take a newer saved pair."""
+        saved = self._load_tokens() if self._load_tokens else {}
+        access_token, refresh_token = saved.get("access_token"), saved.get("refresh_token")
+        if not (access_token and refresh_token) or access_token == stale_token:
+            return False
+        register_secret(access_token)
+        register_secret(refresh_token)
+        self._access_token, self._refresh_token = access_token, refresh_token
+        return True
 
 
 def _error_code(reply: HttpReply) -> int | None:
