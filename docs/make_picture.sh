@@ -1,6 +1,8 @@
+#!/usr/bin/env bash
 # Renders table 14's tab of a provisioned workbook to docs/table14.png (needs LibreOffice and poppler-utils).
 set -e
-cd /work/main && rm -rf /tmp/pic && mkdir -p /tmp/pic && .venv/bin/python - <<'PY'
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo" && rm -rf /tmp/pic && mkdir -p /tmp/pic && .venv/bin/python - <<'PY'
 import openpyxl
 from bot.schema import load_schema; from bot.units import Unit; from bot.periods import parse_period
 from bot.layout import build_layout; from bot.backends.workbook import WorkbookBackend
@@ -15,10 +17,9 @@ for i,v in vals.items():
     for c,x in zip(cols,v):
         f=l.fields[f't_van_ban_dien_tu/don_vi[{i}]/{c}']; ws.cell(f.row,f.col).value=x
 wb.security=None
-keep = tab if len(__import__('sys').argv) < 2 else __import__('sys').argv[1]
 for name in list(wb.sheetnames):
     if name!=tab: del wb[name]
 wb.save('/tmp/pic/table14.xlsx')
 PY
 cd /tmp/pic && timeout 120 soffice --headless --convert-to pdf table14.xlsx >/dev/null 2>&1
-pdftoppm -png -r 110 -f 1 -l 1 table14.pdf /tmp/pic/t14 && cp /tmp/pic/t14-1.png /work/main/docs/table14.png
+pdftoppm -png -r 110 -f 1 -l 1 table14.pdf /tmp/pic/t14 && cp /tmp/pic/t14-1.png "$repo/docs/table14.png"
