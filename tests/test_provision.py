@@ -228,3 +228,14 @@ def test_it_writes_many_workbooks_side_by_side_and_reports_each_failure(tmp_path
     assert "DA_XOA.xlsx" in str(failed[missing.id])
     assert all(openpyxl.load_workbook(ref.id, read_only=True)[CHECK_TAB]["A3"].value == "Tình trạng: đang nhập"
                for ref in refs)
+
+
+def test_it_asks_a_commune_what_the_outline_asks_a_district(schema, period):
+    narrative = next(n for n in schema.narratives if "huyen" in n.prompt_by_kind)
+    prompts = {}
+    for kind in ("huyen", "xa", "so_nganh"):
+        layout = build_layout(schema, Unit("X", "X", kind), period)
+        spec = layout.fields.get(narrative.id)
+        prompts[kind] = layout.tab(spec.tab).cells[(spec.row - 1, 1)].value if spec else None
+    assert prompts["xa"] == prompts["huyen"] == narrative.prompt_by_kind["huyen"]
+    assert prompts["so_nganh"] != prompts["huyen"]
