@@ -37,6 +37,8 @@ from bot.context import open_context
 from bot.document import extract
 from bot.layout import CHECK_TAB, COVER_TAB, build_layout
 from bot.report import report_from_document
+from jobs.check import check
+from jobs.compile import compile
 from jobs.poll import poll
 from jobs.provision import provision
 from tests.fakes.google import GOOGLE_TOKEN_URI, SCOPE_SPREADSHEETS, FakeGoogle, drive_error
@@ -431,14 +433,7 @@ def test_it_keeps_polling_the_others_when_one_spreadsheet_keeps_failing(ctx, fak
 # --- feedback, approval, master -----------------------------------------------------------------------
 
 
-def check_job():
-    from jobs.check import check
-
-    return check
-
-
 def test_it_writes_each_units_feedback_in_one_batch_update(ctx, fake, provisioned):
-    check = check_job()
     layout = layout_of(ctx, "STP")
     type_in_browser(fake, sheet_id_of(ctx, "STP"), layout, {"t_van_ban_dien_tu/don_vi[1]/vb_tong": "hai trăm"})
     poll(ctx, provisioned)
@@ -490,14 +485,12 @@ def test_it_locks_an_approved_report_and_unlocks_only_inputs_when_returned(ctx, 
 
 
 def test_it_creates_the_master_once_and_updates_it_in_place(ctx, fake, provisioned):
-    check_job()
-    compile_job = pytest.importorskip("jobs.compile", reason="the master job is not written yet")
     poll(ctx, provisioned)
 
-    url = compile_job.compile(ctx, provisioned)
+    url = compile(ctx, provisioned)
     tabs = [s.title for s in fake.spreadsheet(url.split("/d/")[1].split("/")[0]).sheets]
     fake.reset_calls()
-    again = compile_job.compile(ctx, provisioned, force=True)
+    again = compile(ctx, provisioned, force=True)
 
     assert again == url
     master_id = url.split("/d/")[1].split("/")[0]
