@@ -38,7 +38,7 @@ from bot.document import extract
 from bot.layout import CHECK_TAB, COVER_TAB, build_layout
 from bot.report import report_from_document
 from jobs.check import check
-from jobs.compile import compile
+from jobs.compile import compile as compile_master
 from jobs.poll import poll
 from jobs.provision import provision
 from tests.fakes.google import GOOGLE_TOKEN_URI, SCOPE_SPREADSHEETS, FakeGoogle, drive_error
@@ -487,10 +487,10 @@ def test_it_locks_an_approved_report_and_unlocks_only_inputs_when_returned(ctx, 
 def test_it_creates_the_master_once_and_updates_it_in_place(ctx, fake, provisioned):
     poll(ctx, provisioned)
 
-    url = compile(ctx, provisioned)
+    url = compile_master(ctx, provisioned)
     tabs = [s.title for s in fake.spreadsheet(url.split("/d/")[1].split("/")[0]).sheets]
     fake.reset_calls()
-    again = compile(ctx, provisioned, force=True)
+    again = compile_master(ctx, provisioned, force=True)
 
     assert again == url
     master_id = url.split("/d/")[1].split("/")[0]
