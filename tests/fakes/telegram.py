@@ -21,12 +21,11 @@ What the real API looks like (looked up with the search tool):
 from __future__ import annotations
 
 import itertools
-import re
 import time
 from collections import deque
 from typing import Any
 
-from tests.fakes.zalo_bot import Answer, FakeServer, Fault, Recorded
+from tests.fakes.zalo_bot import Answer, FakeServer, Fault, Recorded, bot_api_route
 
 VALID_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 MAX_TEXT = 4096
@@ -59,14 +58,10 @@ class FakeTelegram(FakeServer):
         return [r.form["text"] for r in self.requests_to("sendMessage")]
 
     def respond(self, request: Recorded) -> Answer:
-        match = re.fullmatch(r"/bot(?P<token>[^/]+)/(?P<method>\w+)", request.path)
-        if not match:
-            return _error(404, "Not Found")
-        if match["token"] != self.token:
-            return _error(401, "Unauthorized")
-        method = match["method"]
-        fault = self.take_fault() if method.startswith("send") else None
-        return _faulty(fault) if fault else self._method(method, request)
+        return bot_api_route(self, request, _error)
+
+    def _faulty(self, fault: Fault) -> Answer:
+        return _faulty(fault)
 
     def _method(self, method: str, request: Recorded) -> Answer:
         form = request.form

@@ -163,6 +163,20 @@ def _parse_body(request: Recorded, content_type: str, raw: bytes) -> None:
 VALID_TOKEN = "1459232241454765289:ZaloBotSecretTokenAbc"
 
 
+def bot_api_route(fake, request: Recorded, error) -> Answer:
+    """The Telegram-style ``/bot<TOKEN>/<method>`` routing both bot APIs share: an unknown path
+    is 404, a wrong token 401, and injected faults hit the send methods only. ``fake`` answers
+    with its ``_faulty(fault)`` and ``_method(method, request)``."""
+    match = re.fullmatch(r"/bot(?P<token>[^/]+)/(?P<method>\w+)", request.path)
+    if not match:
+        return error(404, "Not Found")
+    if match["token"] != fake.token:
+        return error(401, "Unauthorized")
+    method = match["method"]
+    fault = fake.take_fault() if method.startswith("send") else None
+    return fake._faulty(fault) if fault else fake._method(method, request)
+
+
 class FakeZaloBot(FakeServer):
     """Speaks sendMessage, sendPhoto, getUpdates, setWebhook, getMe.
 
@@ -190,18 +204,10 @@ class FakeZaloBot(FakeServer):
         return [r.json for r in self.requests_to(endpoint)]
 
     def respond(self, request: Recorded) -> Answer:
-        match = re.fullmatch(r"/bot(?P<token>[^/]+)/(?P<method>\w+)", request.path)
-        if not match:
-            return _error(404, "Not Found")
-        if match["token"] != self.token:
-            return _error(401, "Unauthorized")
-        method = match["method"]
-        fault = self.take_fault() if method.startswith("send") else None
-        if fault:
-            return self._faulty(fault)
-        return self._method(method, request.json or {})
+        return bot_api_route(self, request, _error)
 
-    def _method(self, method: str, body: dict[str, Any]) -> Answer:
+    def _method(self, method: str, request: Recorded) -> Answer:
+        body = request.json or {}
         if method in ("sendMessage", "sendPhoto"):
             text = body.get("text", body.get("caption", ""))
             if method == "sendMessage" and not 1 <= len(text) <= 2000:
