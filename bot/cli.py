@@ -1,7 +1,9 @@
 """A thin command line over the library: parse arguments, call one function, print.
 
 Errors that a user can fix (a broken schema, unit list or configuration, an unknown period
-or unit) are turned into Vietnamese messages here, at the edge, with exit code 2.
+or unit) are turned into Vietnamese messages here, at the edge, with exit code 2. A spreadsheet
+service that fails (an outage, rejected credentials) ends the command with its one-line
+message and exit code 3, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import sys
 
+from .backends.base import BackendError, BackendStopped
 from .channels.base import ChannelConfigError
 from .config import ConfigError
 from .periods import PeriodError
@@ -18,6 +21,7 @@ from .schema import SchemaError
 from .units import UnitFileError
 
 USER_ERRORS = (SchemaError, UnitFileError, ConfigError, PeriodError, ChannelConfigError)
+SERVICE_ERRORS = (BackendError, BackendStopped)
 COMMANDS = {}
 
 
@@ -45,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except (*USER_ERRORS, UsageError) as e:
         print(e.user_message() if hasattr(e, "user_message") else str(e), file=sys.stderr)  # never a traceback
         return 2
+    except SERVICE_ERRORS as e:
+        print(" ".join(str(e).split()) or e.__class__.__name__, file=sys.stderr)  # one line, never a traceback
+        return 3
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from google.oauth2 import service_account
 
 from bot.backends.base import (
     BackendError,
+    BackendStopped,
     Protect,
     ReplaceTab,
     SetCells,
@@ -363,7 +364,7 @@ def test_it_reads_what_a_unit_typed_exactly_as_the_workbook_backend_does(ctx, fa
     assert [f.message for f in google_findings] == [f.message for f in book_findings] != []
 
 
-def test_it_reads_a_unit_in_one_values_batch_get_with_formulas_and_empty_cells_as_none(ctx, fake, provisioned):
+def test_it_reads_a_unit_in_one_call_with_formulas_and_empty_cells_as_none(ctx, fake, provisioned):
     layout = layout_of(ctx, "STP")
     ref = ref_of(ctx, "STP")
     ctx.backend.modified_times([ref_of(ctx, c) for c in ("STP", "H_A")])
@@ -371,9 +372,9 @@ def test_it_reads_a_unit_in_one_values_batch_get_with_formulas_and_empty_cells_a
 
     grids = ctx.backend.read(ref)
 
-    assert fake.counts == {"sheets.values.batchGet": 1}
+    assert fake.counts == {"sheets.spreadsheets.get": 1}
     (call,) = fake.calls
-    assert call.query["valueRenderOption"] == ["FORMULA"]
+    assert call.query["includeGridData"] == ["true"] and "numberFormat" in call.query["fields"][0]
     assert list(grids) == [t.name for t in layout.tabs]
     ratio = next(s for s in layout.fields.values() if s.computed and s.type == "percent")
     assert str(grids[ratio.tab][ratio.row - 1][ratio.col - 1]).startswith("=IF(")
@@ -416,18 +417,18 @@ def test_it_lists_the_folder_once_per_poll_and_reads_only_what_changed(ctx, fake
     second = poll(ctx, provisioned)
 
     assert second.read == ["H_A"] and sorted(second.unchanged) == ["STP", "X_B"]
-    assert fake.counts == {"drive.files.list": 1, "sheets.values.batchGet": 1}
+    assert fake.counts == {"drive.files.list": 1, "sheets.spreadsheets.get": 1}
 
 
 def test_it_keeps_polling_the_others_when_one_spreadsheet_keeps_failing(ctx, fake, provisioned):
     broken = sheet_id_of(ctx, "STP")
-    fake.inject("500", times=100, match=broken + "/values:batchGet")
+    fake.inject("500", times=100, match=broken + "$")
 
     result = poll(ctx, provisioned)
 
     assert sorted(result.read) == ["H_A", "X_B"]
     assert "thử lại" in result.failed["STP"]
-    assert fake.counts["sheets.values.batchGet"] == 4 + 2  # STP's bounded attempts, then one each
+    assert fake.counts["sheets.spreadsheets.get"] == 4 + 2  # STP's bounded attempts, then one each
 
 
 # --- feedback, approval, master -----------------------------------------------------------------------
@@ -521,12 +522,12 @@ def test_it_survives_injected_429_500_and_timeouts_with_growing_waits(ctx, fake,
     ctx.backend.read(ref)
     fake.reset_calls()
     for kind in ("429", "500", "timeout"):
-        fake.inject(kind, match="values:batchGet", hold=2)
+        fake.inject(kind, match=r"/v4/spreadsheets/[^/]+$", hold=2)
 
     grids = ctx.backend.read(ref)
 
     assert COVER_TAB in grids
-    assert fake.counts["sheets.values.batchGet"] == 4
+    assert fake.counts["sheets.spreadsheets.get"] == 4
     assert len(ticks.sleeps) == 3 and ticks.sleeps[0] < ticks.sleeps[2]
 
 
@@ -534,13 +535,13 @@ def test_it_gives_up_as_a_retryable_sheet_busy_within_its_bounds(ctx, fake, tick
     ref = ref_of(ctx, "STP")
     ctx.backend.read(ref)
     fake.reset_calls()
-    fake.inject("503", times=1000, match="values:batchGet")
+    fake.inject("503", times=1000, match=r"/v4/spreadsheets/[^/]+$")
 
     with pytest.raises(SheetBusy) as caught:
         ctx.backend.read(ref)
 
     assert caught.value.retryable
-    assert fake.counts["sheets.values.batchGet"] == 4  # the policy's attempts
+    assert fake.counts["sheets.spreadsheets.get"] == 4  # the policy's attempts
     assert sum(ticks.sleeps) <= 30  # the policy's budget
 
 
@@ -570,7 +571,7 @@ def test_it_keeps_sheets_calls_under_the_configured_reads_per_minute(home, ticks
         backend.read(ref)
 
     assert quota.waited >= 59  # the third read waited for the minute to pass
-    assert fake.counts["sheets.values.batchGet"] == 3
+    assert fake.counts["sheets.spreadsheets.get"] == 3
 
 
 def test_it_explains_a_folder_outside_a_shared_drive_and_does_not_retry(tmp_path, fake, ticks):
@@ -712,7 +713,23 @@ def test_it_explains_a_service_account_key_google_no_longer_accepts(tmp_path, fa
     revoked = mint_service_account(fake.token_uri, "bot-cu@fake-project.iam.gserviceaccount.com", key_slot=1).info
     (home / "bot-key.json").write_text(json.dumps(revoked), encoding="utf-8")
 
-    with pytest.raises(BackendError, match="Google từ chối khóa của tài khoản dịch vụ bot-cu@") as caught:
+    with pytest.raises(BackendStopped, match="Google từ chối khóa của tài khoản dịch vụ bot-cu@"):
         make_backend(home, ticks).find({"unit": "STP", "period": PERIOD})
 
-    assert not caught.value.retryable
+
+def test_it_stops_the_whole_run_once_with_one_clean_message_when_the_key_is_revoked(tmp_path, fake, folder, ticks):
+    home = write_home(tmp_path, fake, folder)
+    revoked = mint_service_account(fake.token_uri, "bot-cu@fake-project.iam.gserviceaccount.com", key_slot=1).info
+    (home / "bot-key.json").write_text(json.dumps(revoked), encoding="utf-8")
+    context = open_context(home, backend=make_backend(home, ticks))
+
+    with pytest.raises(BackendStopped) as caught:
+        provision(context, context.period(PERIOD))  # three units: one refusal stops them all
+    with pytest.raises(BackendStopped):
+        context.backend.read(SheetRef("any", ""))  # and later calls fail without asking again
+
+    assert fake.counts["oauth.token"] == 1
+    message = str(caught.value)
+    assert "invalid_grant" in message and "(" + "'" not in message and "{" not in message
+    assert revoked["private_key_id"] not in message and "BEGIN PRIVATE KEY" not in message
+    context.close()

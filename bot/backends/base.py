@@ -36,6 +36,15 @@ class BackendError(Exception):
         self.ref = ref
 
 
+class BackendStopped(Exception):
+    """The backend cannot work for anybody (its credentials were rejected): the whole run
+    stops with this one message instead of failing again for every unit. Deliberately not a
+    :class:`BackendError`, which callers handle per spreadsheet and go on."""
+
+    def user_message(self) -> str:
+        return str(self)
+
+
 class SheetMissing(BackendError):
     """The spreadsheet is gone (deleted or moved)."""
 
@@ -131,6 +140,7 @@ def input_cells(layout: WorkbookLayout) -> dict[str, list[tuple[int, int]]]:
 __all__ = [
     "Backend",
     "BackendError",
+    "BackendStopped",
     "CellSpec",
     "Edit",
     "Grids",

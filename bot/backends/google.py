@@ -12,7 +12,8 @@ is_laid_out                 free after an allocate; else from the folder listing
 lay_out                     1 Sheets ``spreadsheets.batchUpdate`` (tabs, values, formulas,
                             formats, merges, sizes, validations, protections) + 1 Drive
                             ``permissions.create`` per e-mail + 1 Drive ``files.update`` (marker)
-read                        1 Sheets ``values.batchGet`` (FORMULA render) over the template's tabs
+read                        1 Sheets ``spreadsheets.get`` (grid data: entered values and number
+                            formats) over the template's tabs
 write                       1 Sheets ``spreadsheets.batchUpdate`` (+ 1 ``spreadsheets.get`` when
                             the edits include a :class:`Protect`, whose ids Google assigns)
 ==========================  =====================================================================
@@ -33,17 +34,24 @@ Decisions worth knowing:
   the API are parsed in the spreadsheet's locale, so they go with ";" between arguments and
   decimal commas (";" is accepted whatever the locale). Read back, a formula is still a string
   starting with "=" like openpyxl's; nothing reads its text.
-* **Reading.** ``valueRenderOption=FORMULA``: formulas as "=…", numbers unformatted, dates as
-  serial numbers (``bot.values`` reads those), empty cells as None. Our templates never format
-  an input cell as a percentage (percent columns are typed as 0–100 numbers), so no value needs
-  rescaling. Tabs a unit adds are not read (nothing reads them); a renamed or deleted template
-  tab makes the batch fail, and the read then asks for the real tab titles and reads those,
-  like the workbook backend does.
+* **Reading.** One ``spreadsheets.get`` with grid data restricted by ``fields`` to each cell's
+  ``userEnteredValue`` and number format: formulas as "=…", numbers unformatted, dates as serial
+  numbers (``bot.values`` reads those), empty cells as None. A clerk typing "12,5%" makes Google
+  store 0.125 and format the cell as a percentage (USER_ENTERED input is parsed as typed in the
+  UI, in the spreadsheet's locale); the project keeps percentages on 0–100, so a number in a
+  percent-formatted cell reads ×100 (12.5), as the workbook backend does. That is why the read
+  asks for formats: ``values.batchGet`` cannot return them, and a second call per read would
+  double the read quota. Tabs a unit adds are not read (nothing reads them); a renamed or
+  deleted template tab makes the call fail, and the read then asks for every tab with its data
+  (one more call), like the workbook backend does.
 * **Sharing.** Each unit e-mail becomes a ``writer`` permission (never a link), with Google's
   notification e-mail (the clerk gets the link from Google too); coordinators are shared
   without notification. An address Drive refuses (no Google account on a shared drive,
   sharing outside the domain forbidden…) is reported in :attr:`GoogleBackend.sharing_problems`
-  and does not stop provisioning. Protected
+  (by address in :attr:`GoogleBackend.refused`, which the store keeps until it is fixed) and
+  does not stop provisioning. A 403 ``insufficientFilePermissions`` on sharing means the bot may
+  not share this file at all (it is not a manager / content manager of the Shared Drive, or the
+  domain forbids sharing outside): reported the same way, with that explanation. Protected
   ranges cover every tab except the input cells, editable only by the bot and coordinators.
   The unit e-mails come from ``unit_emails`` (by default the unit list of the configuration);
   :meth:`GoogleBackend.share` shares an existing spreadsheet with more addresses.
@@ -52,10 +60,14 @@ Decisions worth knowing:
   limited here (Drive's quota is two orders of magnitude larger); a 429 from either is retried.
 * **Failures.** 429, 5xx, Drive's 403 rate limits, timeouts and dropped connections are retried
   with exponential backoff and jitter (tenacity), bounded in attempts and total time; after the
-  bound the call raises :class:`SheetBusy` (retryable: the next poll tries again). When
+  bound the call raises :class:`SheetBusy` (retryable: the next poll tries again). Each HTTP
+  call times out after ``REQUEST_TIMEOUT`` (20 s), well inside the retry budget (60 s), so a
+  call that timed out is tried again. When
   ``breaker`` calls in a row gave up, the backend fails fast for ``cooldown`` seconds, so a
   poll of 200 units during an outage ends quickly, while one broken spreadsheet does not
   hold up the others. gspread's own ``BackOffHTTPClient`` is not used: it never gives up.
+  Credentials Google rejects (a revoked key: ``invalid_grant``) or a 401 stop the whole run
+  with one :class:`BackendStopped` message; later calls fail the same way without a request.
 * **Finding by tags** matches ``unit`` and ``period`` (not ``schema_version``), like the
   workbook backend's file names: a schema change never creates a second spreadsheet.
 * appProperties are private to the OAuth client that wrote them: switching the service account
@@ -70,7 +82,12 @@ Drive file properties: at most 30 private properties per app, 124 bytes per key 
 UTF-8 (Drive API Property reference); formulas parsed with the spreadsheet locale's separators
 (github.com/googleapis/google-api-nodejs-client/issues/1994) and ";" accepted in every locale
 (github.com/mricon/ingress-fieldplan/issues/5); Drive's cannotShareTeamDriveWithNonGoogleAccounts
-(github.com/googleapis/google-api-dotnet-client/issues/1315); ``sendNotificationEmail`` and
+(github.com/googleapis/google-api-dotnet-client/issues/1315); 403 ``insufficientFilePermissions``
+"The user does not have sufficient permissions for this file." answering permissions.create
+(github.com/breakdowns/slam-mirrorbot/issues/93, taers232c/GAMADV-XTD3/issues/181);
+USER_ENTERED "parsed as if the user typed them into the UI" with formats inferred
+(developers.google.com/sheets/api/reference/rest/v4/ValueInputOption,
+docs.sheetdb.io/value-render-input-option); ``sendNotificationEmail`` and
 ``emailMessage`` are query parameters of permissions.create (github.com/burnash/gspread/pull/1107).
 """
 
@@ -102,6 +119,7 @@ from ..layout import TabLayout, WorkbookLayout
 from .base import (
     Backend,
     BackendError,
+    BackendStopped,
     Edit,
     Grids,
     Protect,
@@ -128,7 +146,7 @@ GOOGLE_ORIGINS = {
     "oauth2": "https://oauth2.googleapis.com",
 }
 LOCALE, TIME_ZONE = "vi_VN", "Asia/Ho_Chi_Minh"
-REQUEST_TIMEOUT = 60.0  # seconds per HTTP call; a whole-workbook batch can take a while
+REQUEST_TIMEOUT = 20.0  # seconds per HTTP call: well inside RetryPolicy.budget, so a timeout is retried
 LISTING_TTL = 120.0  # seconds a folder listing stands in for find / is_laid_out
 MAX_APP_PROPERTIES = 30  # Drive: at most 30 private properties per app and file
 MAX_PROPERTY_BYTES = 124  # Drive: key + value, UTF-8
@@ -418,7 +436,10 @@ class GoogleBackend(Backend):
         self.quota = quota or Quota(sleep=self.retry.sleep, monotonic=self.retry.monotonic)
         self.client = gspread_client(identity.credentials, base_urls, timeout)
         self.http = self.client.http_client
+        self.timeout = timeout
         self.sharing_problems: dict[str, list[str]] = {}  # spreadsheet id → Vietnamese messages
+        self.refused: dict[str, dict[str, str]] = {}  # spreadsheet id → {e-mail: message} of the last share
+        self._stopped: BackendStopped | None = None  # credentials rejected: nothing can work
         self._files: dict[str, _FileInfo] = {}
         self._listed_at: float | None = None
         self._fresh: set[str] = set()  # allocated by this process, nothing shared yet
@@ -530,13 +551,15 @@ class GoogleBackend(Backend):
         have = set() if ref.id in self._fresh else self._run(lambda: self._shared_with(ref.id), ref=ref)
         self._fresh.discard(ref.id)  # from here on, a retry must look at what is already shared
         notify = {e.casefold() for e in notify}
-        problems = []
+        refused: dict[str, str] = {}
         for email in wanted:
             if email.casefold() in have:
                 continue
             problem = self._run(lambda email=email: self._grant(ref.id, email, email.casefold() in notify), ref=ref)
             if problem:
-                problems.append(problem)
+                refused[email] = problem
+        self.refused[ref.id] = refused
+        problems = list(refused.values())
         if problems:
             self.sharing_problems[ref.id] = problems
             log.warning("sharing %s: %s", ref.id, "; ".join(problems))
@@ -563,7 +586,12 @@ class GoogleBackend(Backend):
             self._drive("post", f"{DRIVE_FILES}/{spreadsheet_id}/permissions", params=params,
                         json={"type": "user", "role": "writer", "emailAddress": email})
         except APIError as e:
-            if e.code == 400 or (e.code == 403 and SHARING_REFUSALS & set(_reasons(e))):
+            reasons = set(_reasons(e))
+            if e.code == 403 and "insufficientFilePermissions" in reasons:
+                return (f"Không chia sẻ được bảng tính cho {email}: {self.identity.who} không được phép chia sẻ tệp này. "
+                        "Trên Drive dùng chung, tài khoản của bot cần quyền Người quản lý hoặc Người quản lý nội dung; "
+                        "hoặc quản trị tên miền đã cấm chia sẻ ra ngoài tổ chức. Hãy nhờ quản trị Drive kiểm tra.")
+            if e.code == 400 or (e.code == 403 and SHARING_REFUSALS & reasons):
                 return f"Không chia sẻ được bảng tính cho {email}: {_google_message(e)}"
             raise
         return None
@@ -580,14 +608,16 @@ class GoogleBackend(Backend):
                 return self._run(lambda: self._read_tabs(ref.id, names), ref=ref)
             except SheetUnreadable:
                 pass  # a template tab was renamed or deleted: read the tabs it really has
-        return self._run(lambda: self._read_tabs(ref.id, self._sheet_list(ref.id)), ref=ref)
+        return self._run(lambda: self._read_tabs(ref.id, None), ref=ref)
 
-    def _read_tabs(self, spreadsheet_id: str, names: list[str]) -> Grids:
-        params = {"valueRenderOption": "FORMULA", "dateTimeRenderOption": "SERIAL_NUMBER", "majorDimension": "ROWS"}
-        answer = self._values_batch_get(spreadsheet_id, [quote_tab(n) for n in names], params)
-        ranges = answer.get("valueRanges", [])
-        return {name: [[None if v == "" else v for v in row] for row in vr.get("values", [])]
-                for name, vr in zip(names, ranges, strict=True)}
+    def _read_tabs(self, spreadsheet_id: str, names: list[str] | None) -> Grids:
+        """The tabs ``names`` (None: every tab) as rows of typed values, in one call."""
+        params: dict[str, Any] = {"includeGridData": "true", "fields": GRID_FIELDS}
+        if names is not None:
+            params["ranges"] = [quote_tab(n) for n in names]
+        answer = self._sheets_get_params(spreadsheet_id, params)
+        grids = {s["properties"]["title"]: _grid_rows(s.get("data") or []) for s in answer.get("sheets", [])}
+        return grids if names is None else {name: grids.get(name, []) for name in names}
 
     def read_range(self, spreadsheet_id: str, a1: str) -> list[list[object]]:
         """One range of any spreadsheet shared with the bot (a form's responses), unformatted:
@@ -644,13 +674,12 @@ class GoogleBackend(Backend):
         self.quota.acquire("write")
         return self.http.batch_update(spreadsheet_id, {"requests": requests_})
 
-    def _values_batch_get(self, spreadsheet_id: str, ranges: list[str], params: dict) -> dict:
-        self.quota.acquire("read")
-        return self.http.values_batch_get(spreadsheet_id, ranges, params=params)
-
     def _sheets_get(self, spreadsheet_id: str, fields: str) -> dict:
+        return self._sheets_get_params(spreadsheet_id, {"fields": fields})
+
+    def _sheets_get_params(self, spreadsheet_id: str, params: dict) -> dict:
         self.quota.acquire("read")
-        return self.http.fetch_sheet_metadata(spreadsheet_id, params={"fields": fields})
+        return self.http.fetch_sheet_metadata(spreadsheet_id, params=params)
 
     def _sheet_list(self, spreadsheet_id: str) -> list[str]:
         meta = self._sheets_get(spreadsheet_id, "sheets.properties.title")
@@ -717,6 +746,8 @@ class GoogleBackend(Backend):
 
     def _run(self, action: Callable[[], T], *, ref: SheetRef | None = None, folder: bool = False) -> T:
         """``action`` with retries; Google's errors become the backend's typed errors."""
+        if self._stopped:
+            raise self._stopped
         if self.retry.monotonic() < self._busy_until:
             raise SheetBusy("Google đang quá tải hoặc tạm thời không trả lời; sẽ thử lại ở lần sau.", ref=ref)
         try:
@@ -726,13 +757,21 @@ class GoogleBackend(Backend):
         except APIError as e:
             if is_transient(e):
                 raise self._gave_up(ref, f"Google trả lời lỗi {e.code}") from None
+            if e.code == 401:
+                raise self._stop(f"Google không chấp nhận thông tin đăng nhập của {self.identity.who}: "
+                                 f"{_google_message(e)}") from None
             raise self._translate(e, ref, folder) from None
         except auth_exceptions.RefreshError as e:
             if is_transient(e):
                 raise self._gave_up(ref, "không lấy được mã truy cập") from None
-            raise BackendError(self._login_refused(e), ref=ref) from None
+            raise self._stop(self._login_refused(e)) from None
         except (requests.exceptions.RequestException, auth_exceptions.TransportError) as e:
             raise self._gave_up(ref, f"mất kết nối ({e.__class__.__name__})") from None
+
+    def _stop(self, message: str) -> BackendStopped:
+        """Credentials rejected: every later call fails with this same message, without a request."""
+        self._stopped = BackendStopped(message)
+        return self._stopped
 
     def _gave_up(self, ref: SheetRef | None, what: str) -> SheetBusy:
         self._give_ups += 1
@@ -756,8 +795,6 @@ class GoogleBackend(Backend):
         if e.code == 403 and ({"accessNotConfigured", "SERVICE_DISABLED"} & reasons or "has not been used" in message):
             return BackendError("Google Sheets API hoặc Google Drive API chưa được bật trong dự án Google Cloud của "
                                 f"{who}: hãy bật cả hai API (APIs & Services → Library) rồi chạy lại. ({message})", ref=ref)
-        if e.code == 401:
-            return BackendError(f"Google không chấp nhận thông tin đăng nhập của {who}: {message}", ref=ref)
         if folder and e.code in (403, 404):
             return BackendError(
                 f"Thư mục Google Drive {self.folder_id} chưa được chia sẻ cho {who} (hoặc chỉ được chia sẻ quyền xem). "
@@ -771,11 +808,67 @@ class GoogleBackend(Backend):
         return BackendError(f"Google trả lời lỗi {e.code}: {message}", ref=ref)
 
     def _login_refused(self, e: auth_exceptions.RefreshError) -> str:
+        why = _refresh_reason(e)
         if self.identity.kind == "user":
-            return (f"Đăng nhập Google (oauth_token) đã hết hạn hoặc bị thu hồi ({e}). Hãy đăng nhập lại để tạo "
+            return (f"Đăng nhập Google (oauth_token) đã hết hạn hoặc bị thu hồi ({why}). Hãy đăng nhập lại để tạo "
                     "tệp oauth_token mới.")
-        return (f"Google từ chối khóa của tài khoản dịch vụ {self.identity.email} ({e}). Khóa có thể đã bị xóa "
+        return (f"Google từ chối khóa của tài khoản dịch vụ {self.identity.email} ({why}). Khóa có thể đã bị xóa "
                 "hoặc thu hồi: hãy tạo khóa JSON mới trong Google Cloud Console và cập nhật google.credentials.")
+
+
+def _refresh_reason(e: auth_exceptions.RefreshError) -> str:
+    """Google's own words from a refused token request, e.g. "invalid_grant: Invalid JWT
+    Signature." — never the raw exception (google-auth puts the whole response in a tuple)."""
+    first = e.args[0] if e.args else ""
+    text = first if isinstance(first, str) else ""
+    return " ".join(text.split())[:200] or "mã lỗi không rõ"
+
+
+GRID_FIELDS = ("sheets(properties(title),data(startRow,startColumn,"
+               "rowData(values(userEnteredValue,userEnteredFormat(numberFormat(type,pattern))))))")
+
+
+def _grid_rows(data: list[dict]) -> list[list[object]]:
+    """A tab's GridData (whole-tab ranges start at A1) as rows of typed values, trailing empties cut."""
+    rows: list[list[object]] = []
+    for block in data:
+        top, left = block.get("startRow", 0), block.get("startColumn", 0)
+        for i, row in enumerate(block.get("rowData") or []):
+            while len(rows) <= top + i:
+                rows.append([])
+            cells = [None] * left + [_typed(cell) for cell in row.get("values") or []]
+            rows[top + i] = _trimmed(cells)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def _trimmed(cells: list[object]) -> list[object]:
+    while cells and cells[-1] is None:
+        cells.pop()
+    return cells
+
+
+def _typed(cell: dict) -> object:
+    """What the clerk typed: a formula as "=…", a percent-formatted number on 0–100."""
+    value = cell.get("userEnteredValue") or {}
+    if "formulaValue" in value:
+        return value["formulaValue"]
+    if "numberValue" in value:
+        number = value["numberValue"]
+        if _is_percent((cell.get("userEnteredFormat") or {}).get("numberFormat") or {}):
+            number = round(number * 100, 10)
+        return int(number) if isinstance(number, float) and number.is_integer() and abs(number) < 1e15 else number
+    if "boolValue" in value:
+        return value["boolValue"]
+    text = value.get("stringValue")
+    return text if text else None
+
+
+def _is_percent(number_format: dict) -> bool:
+    """A PERCENT format, or a pattern with an unquoted "%" (which scales the number by 100)."""
+    pattern = re.sub(r'"[^"]*"|\\.', "", str(number_format.get("pattern") or ""))
+    return number_format.get("type") == "PERCENT" or "%" in pattern
 
 
 def _google_message(e: APIError) -> str:

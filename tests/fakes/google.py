@@ -66,10 +66,24 @@ Sources looked up (search tool) for the shapes emulated here
 * Service-account JWT claims (iss, scope, aud, exp, iat; exp at most 1 h after iat) —
   https://developers.google.com/identity/protocols/oauth2/service-account .
 
+* USER_ENTERED: "The values will be parsed as if the user typed them into the UI. Numbers will
+  stay as numbers, but strings may be converted to numbers, dates, etc. following the same rules
+  that are applied when entering text into a cell via the Google Sheets UI" —
+  https://developers.google.com/sheets/api/reference/rest/v4/ValueInputOption ; "Formats may
+  also be inferred, so "$100.15" becomes a number with currency formatting" —
+  https://docs.sheetdb.io/value-render-input-option . SpreadsheetProperties.locale ("a
+  combination of the ISO language code and country code, such as en_US") decides those rules
+  (Sheets v4 SpreadsheetProperties, e.g. pub.dev/documentation/googleapis/latest/sheets_v4/
+  SpreadsheetProperties/locale.html). So the fake parses typed text in the book's locale: in
+  vi_VN "1.234" → 1234, "12,5" → 12.5, "12,5%" → 0.125 with a PERCENT number format (the
+  format Sheets infers); en_US keeps "." as the decimal point and "," for thousands.
+  :meth:`FakeGoogle.type_text` is the same parsing for text a person types in the browser.
+
 Known simplifications (a backend must not rely on them): formulas are stored, never evaluated
-(FORMATTED/UNFORMATTED render them as empty); USER_ENTERED parses numbers with en_US rules
-whatever the spreadsheet locale (a vi_VN sheet on Google reads "1.5" differently — send numbers
-as JSON numbers with RAW); dates stay text; number formats do not change formatted values;
+(FORMATTED/UNFORMATTED render them as empty); locales other than those of
+:data:`DECIMAL_COMMA_LANGUAGES` parse like en_US; text that is not a number in the locale ("1.5"
+in vi_VN, which Google may take for a date) stays text; dates stay text; number formats do not
+change formatted values;
 ``values.append`` finds the table as "after the last non-empty row in the range's columns";
 insert/delete dimension and other unlisted batchUpdate kinds are recorded and accepted.
 Exact wording of a few 400 messages for malformed requests is approximate.
@@ -485,36 +499,71 @@ def required_mask(request: dict) -> dict | None:
 # ---------------------------------------------------------------------------------------------
 
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# Locales whose decimal separator is "," and grouping separator "." (as a clerk types in them)
+DECIMAL_COMMA_LANGUAGES = frozenset({"vi", "de", "id", "it", "es", "pt", "nl", "tr", "da"})
+PERCENT_FORMAT = {"type": "PERCENT", "pattern": "0.00%"}  # what Sheets applies to a typed "12%"
 
 
-def entered_value(raw: Any, input_option: str) -> dict | None:
+def separators(locale: str) -> tuple[str, str]:
+    """(decimal, grouping) separators of ``locale`` ("vi_VN" → (",", "."), "en_US" → (".", ","))."""
+    return (",", ".") if locale.split("_")[0].lower() in DECIMAL_COMMA_LANGUAGES else (".", ",")
+
+
+def entered_value(raw: Any, input_option: str, locale: str = "en_US") -> dict | None:
     """The ExtendedValue a raw JSON value becomes; None = skip the cell, {} = clear it."""
+    entered = entered_cell(raw, input_option, locale)
+    return None if entered is None else entered[0]
+
+
+def entered_cell(raw: Any, input_option: str, locale: str = "en_US") -> tuple[dict, dict | None] | None:
+    """(ExtendedValue, inferred numberFormat or None) of a raw JSON value; None = skip the cell."""
     if raw is None:
         return None
     if isinstance(raw, bool):
-        return {"boolValue": raw}
+        return {"boolValue": raw}, None
     if isinstance(raw, int | float):
-        return {"numberValue": raw}
+        return {"numberValue": raw}, None
     if not isinstance(raw, str):
         raise TypeError(raw)
     if raw == "":
-        return {}
+        return {}, None
     if input_option == "RAW":
-        return {"stringValue": raw}
-    return _user_entered(raw)
+        return {"stringValue": raw}, None
+    return _user_entered(raw, locale)
 
 
-def _user_entered(text: str) -> dict:
+def _user_entered(text: str, locale: str) -> tuple[dict, dict | None]:
     if text.startswith("="):
-        return {"formulaValue": text}
+        return {"formulaValue": text}, None
     if text.startswith("'"):
-        return {"stringValue": text[1:]}
+        return {"stringValue": text[1:]}, None
     if text.upper() in ("TRUE", "FALSE"):
-        return {"boolValue": text.upper() == "TRUE"}
-    if _NUMBER_RE.match(text.strip()):
-        number = float(text)
-        return {"numberValue": int(number) if number.is_integer() and abs(number) < 1e15 else number}
-    return {"stringValue": text}
+        return {"boolValue": text.upper() == "TRUE"}, None
+    stripped = text.strip()
+    percent = stripped.endswith("%")
+    number = parse_localised_number(stripped[:-1].rstrip() if percent else stripped, locale)
+    if number is None:
+        return {"stringValue": text}, None
+    if percent:
+        number = round(number / 100, 15)
+    return {"numberValue": _plain(number)}, PERCENT_FORMAT if percent else None
+
+
+def parse_localised_number(text: str, locale: str) -> float | None:
+    """A number as a person types it in ``locale``: "1.234,5" in vi_VN, "1,234.5" in en_US
+    (grouping optional, in threes); None when it is not a number there (e.g. "1.5" in vi_VN)."""
+    decimal, group = separators(locale)
+    d, g = re.escape(decimal), re.escape(group)
+    grouped = rf"^[+-]?(\d{{1,3}}({g}\d{{3}})+|\d+)({d}\d*)?$|^[+-]?{d}\d+$"
+    if re.match(grouped, text):
+        return float(text.replace(group, "").replace(decimal, "."))
+    if decimal == "." and _NUMBER_RE.match(text):  # en_US also takes 1e3
+        return float(text)
+    return None
+
+
+def _plain(number: float) -> int | float:
+    return int(number) if float(number).is_integer() and abs(number) < 1e15 else number
 
 
 def format_number(number: float) -> str:
@@ -542,6 +591,16 @@ def display_value(cell: dict, render: str) -> Any:
             ("TRUE" if value["boolValue"] else "FALSE") if render == "FORMATTED_VALUE" else value["boolValue"]
         )
     return value.get("stringValue", "")
+
+
+def put_entered(sheet: Sheet, row: int, col: int, value: dict, number_format: dict | None) -> None:
+    """Store a parsed entry; a format inferred from it ("12%" → percent) replaces the cell's
+    number format, as typing it in the UI does. Cell dicts are replaced, never mutated."""
+    sheet.set_value(row, col, value)
+    if number_format:
+        data = dict(sheet.cell(row, col))
+        data["userEnteredFormat"] = {**(data.get("userEnteredFormat") or {}), "numberFormat": dict(number_format)}
+        sheet.store(row, col, data)
 
 
 def trimmed_rows(found: dict[tuple[int, int], Any], top: int, left: int) -> list[list]:
@@ -696,6 +755,11 @@ class Spreadsheet:
         }
         self.sheets: list[Sheet] = []
         self.named_ranges: list[dict] = []
+
+    @property
+    def locale(self) -> str:
+        """How typed text is parsed here (USER_ENTERED input and :meth:`FakeGoogle.type_text`)."""
+        return str(self.properties.get("locale") or "en_US")
 
     def sheet_by_id(self, sheet_id: int) -> Sheet:
         for sheet in self.sheets:
@@ -1679,6 +1743,16 @@ class FakeGoogle:
                 box.sheet.set_value(box.top, box.left, entered or {})
             self._touch(spreadsheet_id)
 
+    def type_text(self, spreadsheet_id: str, tab: str, cells: dict[str, str]) -> None:
+        """Type text into A1 cells as a person in the browser does: parsed in the spreadsheet's
+        locale like USER_ENTERED ("12,5%" in vi_VN → 0.125 with a percent format)."""
+        with self._lock:
+            book = self.books[spreadsheet_id]
+            for a1, text in cells.items():
+                box = book.parse_range(f"{quote_title(tab)}!{a1}")
+                put_entered(box.sheet, box.top, box.left, *entered_cell(text, "USER_ENTERED", book.locale))
+            self._touch(spreadsheet_id)
+
     # -- recording and faults -------------------------------------------------------------------
 
     def reset_calls(self) -> None:
@@ -2236,20 +2310,21 @@ class FakeGoogle:
         if data.get("majorDimension") == "COLUMNS":
             width = max((len(column) for column in rows), default=0)
             rows = [[column[i] if i < len(column) else None for column in rows] for i in range(width)]
-        return self._put_rows(box, rows, input_option, book.id, response)
+        return self._put_rows(box, rows, input_option, book.id, response, book.locale)
 
-    def _put_rows(self, box: Box, rows: list[list], input_option: str, book_id: str, response: dict) -> dict:
+    def _put_rows(self, box: Box, rows: list[list], input_option: str, book_id: str, response: dict,
+                  locale: str = "en_US") -> dict:
         written: set[tuple[int, int]] = set()
         for i, row in enumerate(rows):
             for j, raw in enumerate(row):
                 r, c = box.top + i, box.left + j
                 self._check_write_target(box, r, c)
                 try:
-                    value = entered_value(raw, input_option)
+                    entered = entered_cell(raw, input_option, locale)
                 except TypeError as exc:
                     raise sheets_error(400, f"Invalid values[{i}][{j}]: {json.dumps(raw)}") from exc
-                if value is not None:
-                    box.sheet.set_value(r, c, value)
+                if entered is not None:
+                    put_entered(box.sheet, r, c, *entered)
                     written.add((r, c))
         height, width = len(rows), max((len(row) for row in rows), default=0)
         result = {"spreadsheetId": book_id}
@@ -2329,7 +2404,8 @@ class FakeGoogle:
         options = {"includeValuesInResponse": request.flag("includeValuesInResponse")}
         updates = self._atomically(
             book,
-            lambda: self._put_rows(target, rows, request.param("valueInputOption") or "", book.id, options),
+            lambda: self._put_rows(target, rows, request.param("valueInputOption") or "", book.id, options,
+                                   book.locale),
         )
         self._touch(book.id)
         result = {"spreadsheetId": book.id, "updates": updates}
