@@ -3,11 +3,13 @@ few calls and within quota, through the real gspread + google-auth against the l
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+import requests
 from google.oauth2 import service_account
 
 from bot.backends.base import (
@@ -22,6 +24,7 @@ from bot.backends.base import (
     input_cells,
 )
 from bot.backends.google import (
+    REQUEST_TIMEOUT,
     SCOPES,
     GoogleBackend,
     Identity,
@@ -31,7 +34,9 @@ from bot.backends.google import (
     rewrite_google_url,
     tab_sheet_id,
 )
+from bot.backends import google as google_backend
 from bot.backends.workbook import WorkbookBackend
+from bot.cli import main
 from bot.clock import TZ
 from bot.config import ConfigError, load_config
 from bot.context import open_context
@@ -119,9 +124,25 @@ def write_home(tmp_path, fake, folder, **google):
     return home
 
 
+def time_out_calls(backend, ticks, match: str, times: int = 1) -> list[str]:
+    """The next ``times`` requests whose URL contains ``match`` time out on the client, as if
+    ``backend.timeout`` seconds had passed (injected: no real clock is raced)."""
+    session, send, timed_out = backend.http.session, backend.http.session.request, []
+
+    def request(method, url, *args, **kwargs):
+        if match in url and len(timed_out) < times:
+            timed_out.append(url)
+            ticks.now += backend.timeout
+            raise requests.exceptions.ReadTimeout(f"Read timed out. (read timeout={backend.timeout})")
+        return send(method, url, *args, **kwargs)
+
+    session.request = request
+    return timed_out
+
+
 def make_backend(home, ticks, **overrides):
     policy = RetryPolicy(attempts=4, budget=30, sleep=ticks.sleep, monotonic=ticks.monotonic)
-    overrides = {"retry": policy, "quota": NoQuota(), "timeout": 0.5, **overrides}
+    overrides = {"retry": policy, "quota": NoQuota(), "timeout": 10, **overrides}  # timeouts are injected
     return GoogleBackend.from_config(load_config(home), **overrides)
 
 
@@ -382,6 +403,21 @@ def test_it_reads_a_unit_in_one_call_with_formulas_and_empty_cells_as_none(ctx, 
     assert status_row[1:] in ([], [None])
 
 
+def test_it_reads_a_percentage_typed_in_vi_vn_as_the_clerk_typed_it(ctx, fake, provisioned):
+    layout = layout_of(ctx, "STP")
+    ref = ref_of(ctx, "STP")
+    percent = next(s for s in layout.fields.values() if s.input and s.type == "percent")
+    count = next(s for s in layout.fields.values() if s.input and s.type == "count")
+    fake.type_text(ref.id, percent.tab, {percent.a1: "12,5%"})
+    fake.type_text(ref.id, count.tab, {count.a1: "1.234"})
+
+    grids = ctx.backend.read(ref)
+
+    assert grids[percent.tab][percent.row - 1][percent.col - 1] == 12.5
+    assert grids[count.tab][count.row - 1][count.col - 1] == 1234
+    assert fake.counts["sheets.spreadsheets.get"] == 1
+
+
 def test_it_reads_the_tabs_a_spreadsheet_really_has_when_a_unit_renamed_one(ctx, fake, provisioned):
     layout = layout_of(ctx, "STP")
     spreadsheet = sheet_id_of(ctx, "STP")
@@ -521,14 +557,26 @@ def test_it_survives_injected_429_500_and_timeouts_with_growing_waits(ctx, fake,
     ref = ref_of(ctx, "STP")
     ctx.backend.read(ref)
     fake.reset_calls()
-    for kind in ("429", "500", "timeout"):
-        fake.inject(kind, match=r"/v4/spreadsheets/[^/]+$", hold=2)
+    for kind in ("429", "500"):
+        fake.inject(kind, match=r"/v4/spreadsheets/[^/]+$")
+    timed_out = time_out_calls(ctx.backend, ticks, "/v4/spreadsheets/")
 
     grids = ctx.backend.read(ref)
 
     assert COVER_TAB in grids
-    assert fake.counts["sheets.spreadsheets.get"] == 4
+    assert len(timed_out) == 1 and fake.counts["sheets.spreadsheets.get"] == 3  # + the one that timed out
     assert len(ticks.sleeps) == 3 and ticks.sleeps[0] < ticks.sleeps[2]
+
+
+def test_it_retries_a_call_that_timed_out_with_the_default_timeout_and_budget(home, ticks, fake, ctx, provisioned):
+    backend = make_backend(home, ticks, retry=RetryPolicy(sleep=ticks.sleep, monotonic=ticks.monotonic), timeout=REQUEST_TIMEOUT)
+    ref = ref_of(ctx, "STP")
+    backend.modified_times([ref, ref_of(ctx, "H_A")])
+    timed_out = time_out_calls(backend, ticks, "/v4/spreadsheets/")
+
+    grids = backend.read(ref)
+
+    assert COVER_TAB in grids and len(timed_out) == 1
 
 
 def test_it_gives_up_as_a_retryable_sheet_busy_within_its_bounds(ctx, fake, ticks, provisioned):
@@ -679,6 +727,19 @@ def test_it_reports_an_address_google_refuses_without_stopping_provisioning(ctx,
     assert refused in problem
 
 
+def test_it_says_what_failed_when_the_bot_may_not_share_the_file(ctx, fake, backend, monkeypatch):
+    def not_a_manager(request, params, principal):
+        raise drive_error(403, "The user does not have sufficient permissions for this file.", "insufficientFilePermissions")
+
+    monkeypatch.setattr(fake, "_permission_create", not_a_manager)
+    results = provision(ctx, ctx.period(PERIOD))
+
+    assert {r.unit: r.action for r in results}["STP"] == "created"
+    problems = backend.sharing_problems[sheet_id_of(ctx, "STP")]
+    assert all("không được phép chia sẻ" in p and "Người quản lý nội dung" in p for p in problems)
+    assert not any("không còn quyền mở" in p for p in problems)
+
+
 def test_it_points_each_google_service_at_its_configured_base_url():
     bases = {"oauth2": "http://127.0.0.1:1", "sheets": "http://proxy:8080/sheets"}
 
@@ -733,3 +794,18 @@ def test_it_stops_the_whole_run_once_with_one_clean_message_when_the_key_is_revo
     assert "invalid_grant" in message and "(" + "'" not in message and "{" not in message
     assert revoked["private_key_id"] not in message and "BEGIN PRIVATE KEY" not in message
     context.close()
+
+
+def test_it_ends_poll_check_and_read_with_one_vietnamese_line_during_an_outage(home, fake, ticks, monkeypatch, capsys):
+    monkeypatch.setattr(google_backend, "RetryPolicy",
+                        functools.partial(RetryPolicy, sleep=ticks.sleep, monotonic=ticks.monotonic))
+    assert main(["--home", str(home), "provision", "--period", PERIOD]) == 0
+    capsys.readouterr()
+    fake.inject("503", times=10_000)
+
+    for command in (["poll", "--period", PERIOD], ["check", "--period", PERIOD],
+                    ["read", "--unit", "STP", "--period", PERIOD]):
+        code = main(["--home", str(home), *command])
+        err = capsys.readouterr().err
+        assert code == 3, command
+        assert len(err.strip().splitlines()) == 1 and "Google" in err and "Traceback" not in err
