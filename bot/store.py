@@ -108,6 +108,34 @@ class Store:
     def periods(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT period FROM sheets ORDER BY period")]
 
+    # --- sharing refused by the spreadsheet service -------------------------------------------
+
+    def set_sharing_problems(self, unit: str, period: str, refused: dict[str, str]) -> None:
+        """After sharing the unit's spreadsheet with every address it needs: ``refused`` (e-mail →
+        message) is what is still unshared; any other address recorded before is fixed."""
+        now = clock.now().isoformat()
+        with self.transaction() as conn:
+            marks = ",".join("?" * len(refused))
+            conn.execute(f"DELETE FROM sharing_problems WHERE unit = ? AND period = ? AND email NOT IN ({marks})",
+                         (unit, period, *refused))
+            for email, problem in refused.items():
+                conn.execute(
+                    """INSERT INTO sharing_problems (unit, period, email, problem, first_seen, last_seen)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (unit, period, email) DO UPDATE SET problem = excluded.problem,
+                       last_seen = excluded.last_seen""",
+                    (unit, period, email, problem, now, now))
+
+    def sharing_problems(self, period: str | None = None, unit: str | None = None) -> list[sqlite3.Row]:
+        """Addresses still unshared (unit, period, email, problem, first_seen, last_seen), by unit."""
+        where, args = [], []
+        for column, value in (("period", period), ("unit", unit)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM sharing_problems" + (" WHERE " + " AND ".join(where) if where else "")
+        return self.conn.execute(sql + " ORDER BY period, unit, email", args).fetchall()
+
     # --- job log ------------------------------------------------------------------------------
 
     def log_job(self, job: str, due_key: str, started: datetime, ok: bool, detail: str = "") -> None:

@@ -14,6 +14,7 @@ from bot.backends.base import BackendError, SheetRef
 from bot.context import Context
 from bot.layout import build_layout
 from bot.periods import Period
+from bot.sharing import record_sharing, share_again
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def _provision_unit(ctx: Context, unit, period: Period, prefill) -> Provisioned:
     record = ctx.store.sheet(unit.code, period.id)
     ref = SheetRef(record.sheet_id, record.url) if record else ctx.backend.find(tags)
     if record and record.status == "ready" and ctx.backend.is_laid_out(ref):
+        share_again(ctx, unit.code, period.id, ref)
         return Provisioned(unit.code, period.id, ref.url, "existing")
     action = "resumed" if ref else "created"
     carried = prefill(unit, period) if prefill else {}
@@ -50,6 +52,7 @@ def _provision_unit(ctx: Context, unit, period: Period, prefill) -> Provisioned:
     ctx.store.record_sheet(unit.code, period.id, ctx.backend.name, ref.id, ref.url, ctx.schema.version)
     if not ctx.backend.is_laid_out(ref):
         ctx.backend.lay_out(ref, layout)
+        record_sharing(ctx, unit.code, period.id, ref)
     else:
         action = "existing"
         carried = ctx.store.carried(unit.code, period.id)

@@ -36,6 +36,7 @@ from bot.outbox import (
 from bot.periods import Period
 from bot.registration import unit_chats
 from bot.reminders import STATES, ReminderPolicy, UnitStatus, digest, due_reminders
+from bot.sharing import sharing_text
 from bot.units import Unit
 from bot.workdays import WorkCalendar, calendar_from_config
 
@@ -166,6 +167,7 @@ def digest_messages(ctx: Context, period: Period, statuses: list[UnitStatus], no
     if not _digest_due(clock.local(now), period, statuses, policy, calendar):
         return []
     text = digest(now, period_label(period), period.deadline, statuses, calendar) + _problems_text(ctx)
+    text += sharing_text(ctx.store, period.id)
     subject = f"Tổng hợp báo cáo {period_label(period)} ngày {today:%d/%m/%Y}"
     return coordinator_messages(ctx, period, f"digest-{today.isoformat()}", text, channels, subject)
 

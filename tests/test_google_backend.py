@@ -12,6 +12,7 @@ import pytest
 import requests
 from google.oauth2 import service_account
 
+from bot.backends import google as google_backend
 from bot.backends.base import (
     BackendError,
     BackendStopped,
@@ -34,7 +35,6 @@ from bot.backends.google import (
     rewrite_google_url,
     tab_sheet_id,
 )
-from bot.backends import google as google_backend
 from bot.backends.workbook import WorkbookBackend
 from bot.cli import main
 from bot.clock import TZ
@@ -809,3 +809,27 @@ def test_it_ends_poll_check_and_read_with_one_vietnamese_line_during_an_outage(h
         err = capsys.readouterr().err
         assert code == 3, command
         assert len(err.strip().splitlines()) == 1 and "Google" in err and "Traceback" not in err
+
+
+def test_it_keeps_a_refused_address_listed_until_provision_shares_it_again(ctx, fake, home, monkeypatch, capsys):
+    refused = "phong.hc@stp.example.vn"
+    grant = fake._permission_create
+
+    def refuse_one_address(request, params, principal):
+        if (request.body or {}).get("emailAddress") == refused:
+            raise drive_error(400, "Bad Request. User message: \"Không có tài khoản Google\"", "invalidSharingRequest")
+        return grant(request, params, principal)
+
+    monkeypatch.setattr(fake, "_permission_create", refuse_one_address)
+    provision(ctx, ctx.period(PERIOD))
+    (row,) = ctx.store.sharing_problems(PERIOD)
+    assert (row["unit"], row["email"]) == ("STP", refused)
+    assert main(["--home", str(home), "status", "--period", PERIOD]) == 0
+    assert refused in capsys.readouterr().out
+
+    monkeypatch.setattr(fake, "_permission_create", grant)  # the address now has a Google account
+    results = provision(ctx, ctx.period(PERIOD))
+
+    assert {r.action for r in results} == {"existing"}
+    assert refused in {p.get("emailAddress") for p in fake.permissions(sheet_id_of(ctx, "STP"))}
+    assert ctx.store.sharing_problems(PERIOD) == []

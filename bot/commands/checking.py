@@ -18,6 +18,7 @@ from ..layout import build_layout
 from ..periods import parse_period
 from ..report import SEVERITY_LABELS, report_from_document
 from ..schema import load_schema
+from ..sharing import sharing_lines
 from ..units import Unit, UnitFileError, load_units
 
 
@@ -54,6 +55,7 @@ def check_command(args):
         _print_summary(ctx, result.outcomes)
         for unit, reason in result.feedback_pending.items():
             print(f"Chưa ghi được kết quả kiểm tra vào bảng tính của {unit} ({reason}); sẽ ghi lại lần sau.")
+        _print_sharing(ctx.store, period.id)
     return 1 if any(o.errors for o in result.outcomes) else 0
 
 
@@ -70,13 +72,23 @@ def status_command(args):
         return 0
     if not rows:
         print(f"Chưa có kết quả kiểm tra cho kỳ {period.id}; hãy chạy: python -m bot check --period {period.id}")
+        _print_sharing(ctx.store, period.id)
         return 0
     print(f"{'Đơn vị':<14} {'Tình trạng':<24} {'Hoàn thành':>10} {'Lỗi':>5} {'Cảnh báo':>9}  Thay đổi gần nhất")
     for row in rows:
         done = percent_filled(row["filled"], row["required"])
         print(f"{row['unit']:<14} {STATE_LABELS[row['state']]:<24} {done:>9}% {row['errors']:>5} {row['warnings']:>9}  "
               f"{(row['last_change'] or '')[:16].replace('T', ' ')}")
+    _print_sharing(ctx.store, period.id)
     return 0
+
+
+def _print_sharing(store, period: str) -> None:
+    lines = sharing_lines(store, period)
+    if lines:
+        print(f"Chưa chia sẻ được bảng tính tới {len(lines)} địa chỉ (provision sẽ thử lại):")
+        for line in lines:
+            print(f"  {line}")
 
 
 def _print_summary(ctx, outcomes) -> None:
