@@ -3,7 +3,7 @@ with a latency per call, side by side with the naive gspread way.
 
 * batched: the real jobs (jobs.provision / jobs.poll) on :class:`bot.backends.google.GoogleBackend`
   — one files.create + one batchUpdate + one permission per e-mail + one marker per unit; a
-  poll is one folder listing plus one values.batchGet per changed spreadsheet.
+  poll is one folder listing plus one spreadsheets.get (values with their number formats) per changed spreadsheet.
 * naive: the usual gspread script, written here only — ``client.create`` then
   ``add_worksheet`` per tab and ``update_acell`` per cell (no formats, merges or protection,
   which only flatters it); a poll asks Drive for each file's change time, then opens each
