@@ -196,11 +196,13 @@ def _count_list_lines(grid: _Grid, block: Block, rest, first: int, template_line
 
 def field_value(cell: CellValue, choices: list[str] | None = None):
     """The parsed value of one located cell (see :mod:`bot.values`)."""
-    from .values import parse_cell
+    from .values import is_formula, parse_cell, parse_typed_formula
 
     col_type = "text" if cell.spec.type == "narrative" else cell.spec.type
     if col_type == "choice" and not choices:
         col_type = "text"
+    if cell.spec.input and is_formula(cell.raw):
+        return parse_typed_formula(cell.raw, col_type)  # typed by the clerk, not the template's
     return parse_cell(cell.raw, col_type, choices)
 
 
