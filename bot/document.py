@@ -4,7 +4,13 @@ Fields are found from their block's anchor (the text in column A that opens ever
 narrative), never from hard-coded coordinates: a unit that inserts list lines above a total
 row shifts the rest of the tab, and we follow. A tab renamed or deleted, an anchor edited, or
 a fixed row deleted is reported as a structural problem at its place, and the fields it would
-have held are left unread rather than read from the wrong cells.
+have held are left unread rather than read from the wrong cells. So is a table whose header
+(column titles, numbered row) no longer matches the template: a column was inserted or
+deleted, or typed over. A workbook whose tags name another unit or period is not read at all.
+Labels are compared in NFC, single-spaced and case-folded (:func:`normalise`).
+
+Not reported yet: values typed beside a table (right of its last column), and a copy saved
+under another name (``STP.xlsm``) beside the workbook; both are simply not read.
 """
 
 from __future__ import annotations
