@@ -4,7 +4,13 @@ Fields are found from their block's anchor (the text in column A that opens ever
 narrative), never from hard-coded coordinates: a unit that inserts list lines above a total
 row shifts the rest of the tab, and we follow. A tab renamed or deleted, an anchor edited, or
 a fixed row deleted is reported as a structural problem at its place, and the fields it would
-have held are left unread rather than read from the wrong cells.
+have held are left unread rather than read from the wrong cells. So is a table whose header
+(column titles, numbered row) no longer matches the template: a column was inserted or
+deleted, or typed over. A workbook whose tags name another unit or period is not read at all.
+Labels are compared in NFC, single-spaced and case-folded (:func:`normalise`).
+
+Not reported yet: values typed beside a table (right of its last column), and a copy saved
+under another name (``STP.xlsm``) beside the workbook; both are simply not read.
 """
 
 from __future__ import annotations
@@ -84,9 +90,17 @@ class _Grid:
         return None
 
 
-def extract(layout: WorkbookLayout, grids: dict[str, list[list[object]]]) -> Document:
-    """Locate every field of ``layout`` in ``grids`` (one workbook's tabs)."""
+def extract(layout: WorkbookLayout, grids: dict[str, list[list[object]]], tags: dict[str, str] | None = None) -> Document:
+    """Locate every field of ``layout`` in ``grids`` (one workbook's tabs).
+
+    ``tags``: the unit and period the workbook itself says it belongs to (written when it was
+    provisioned), when the backend can tell. A workbook of another unit (a neighbour's file
+    copied over this one) or of another period (last quarter's file saved under this name) is
+    one structural problem and none of its values is taken: they are not this report's.
+    """
     doc = Document(layout.unit_code, layout.period_id)
+    if _foreign(doc, layout, tags or {}):
+        return doc
     fields_by_block: dict[str, list[FieldSpec]] = {}
     for spec in layout.fields.values():
         fields_by_block.setdefault(spec.block, []).append(spec)
@@ -107,12 +121,55 @@ def extract(layout: WorkbookLayout, grids: dict[str, list[list[object]]]) -> Doc
                 doc.unreadable_blocks.add(block.id)
                 continue
             shift = found - block.first_row
+            if block.kind == "table" and _columns_moved(doc, grid, tab, block, shift):
+                search_from = found + 1
+                continue
             if block.kind == "narrative":
                 _read_narrative(doc, grid, block, fields_by_block[block.id], shift)
             else:
                 _read_table(doc, grid, block, fields_by_block.get(block.id, []), shift)
             search_from = found + 1
     return doc
+
+
+def _foreign(doc: Document, layout: WorkbookLayout, tags: dict[str, str]) -> bool:
+    expected = {"unit": layout.unit_code, "period": layout.period_id}
+    found = {k: normalise(tags[k]).upper() for k in expected if tags.get(k)}
+    if all(found[k] == normalise(v).upper() for k, v in expected.items() if k in found):
+        return False
+    owner = f"đơn vị {tags.get('unit', '?')}" + (f" ({tags['unit_name']})" if tags.get("unit_name") else "")
+    doc.problems.append(Problem(COVER_TAB, COVER_TAB, None,
+        f"Tệp này là báo cáo của {owner}, kỳ {tags.get('period', '?')}, không phải của đơn vị {layout.unit_code} "
+        f"kỳ {layout.period_id}: có thể tệp đã bị chép đè bằng tệp khác. Số liệu trong tệp chưa được đọc; "
+        "hãy đặt lại đúng tệp của đơn vị cho kỳ này."))  # fmt: skip
+    doc.unreadable_blocks.update(b.id for b in layout.blocks)
+    return True
+
+
+def _columns_moved(doc: Document, grid: _Grid, tab, block: Block, shift: int) -> bool:
+    """The header (column titles and the numbered row "1 2 3 …") as the template has it; a
+    column inserted or deleted shifts them, and the block is then not read at all: every value
+    would be taken for the indicator of the column next to it."""
+    first_body = block.rows[0][2] if block.rows else block.last_row + 1
+    header = sorted((pos, spec.value) for pos, spec in tab.cells.items()
+                    if block.first_row < pos[0] < first_body and spec.style == "header" and spec.value is not None)
+    for (row, col), expected in header:
+        found = grid.get(row + shift, col)
+        if normalise(_as_label(found)) != normalise(expected):
+            a1 = f"{get_column_letter(col)}{row + shift}"
+            doc.problems.append(Problem(block.id, block.tab, a1,
+                f"Ô {a1} phải là tiêu đề cột \"{expected}\" nhưng đang là \"{_as_label(found)}\": một cột đã bị chèn "
+                "thêm, bị xóa hoặc tiêu đề đã bị sửa. Bảng này chưa được đọc; hãy khôi phục đúng các cột như mẫu."))  # fmt: skip
+            doc.unreadable_blocks.add(block.id)
+            return True
+    return False
+
+
+def _as_label(value) -> str:
+    """A header cell as text: the numbered row may come back as numbers (1 or 1.0)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "" if value is None else str(value)
 
 
 def _extract_cover(doc: Document, layout: WorkbookLayout, grids, specs: list[FieldSpec]) -> None:
@@ -196,11 +253,13 @@ def _count_list_lines(grid: _Grid, block: Block, rest, first: int, template_line
 
 def field_value(cell: CellValue, choices: list[str] | None = None):
     """The parsed value of one located cell (see :mod:`bot.values`)."""
-    from .values import parse_cell
+    from .values import is_formula, parse_cell, parse_typed_formula
 
     col_type = "text" if cell.spec.type == "narrative" else cell.spec.type
     if col_type == "choice" and not choices:
         col_type = "text"
+    if cell.spec.input and is_formula(cell.raw):
+        return parse_typed_formula(cell.raw, col_type)  # typed by the clerk, not the template's
     return parse_cell(cell.raw, col_type, choices)
 
 

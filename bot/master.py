@@ -38,6 +38,7 @@ from .layout import CellSpec, TabLayout, WorkbookLayout
 from .report import Report
 from .rules import derived_values, ratio_values
 from .schema import Row, Schema, Table
+from .values import is_formula_like  # the one guard every writer uses (bot.values)
 
 PROVINCE = "_tinh"  # the unit code of province rows in a frame's index
 PROVINCE_NAME = "Toàn tỉnh"
@@ -394,14 +395,8 @@ def prompt_head(prompt: str, limit: int = 100) -> str:
 
 # --- the master as tabs ------------------------------------------------------------------------
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 WIDTHS = {CODE: 12, NAME: 30, KIND: 22, LINE: 40, APPROVED: 9, "Nội dung báo cáo": 90, "Nội dung đề cương": 40,
           "Liên kết bảng tính": 50, "Tình trạng": 20, "Thay đổi gần nhất": 17, "Thời điểm nộp": 17}
-
-
-def is_formula_like(value) -> bool:
-    """Text a spreadsheet program would take for a formula (OWASP CSV injection)."""
-    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
 
 
 def quote_formula_like(value):

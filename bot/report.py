@@ -9,13 +9,14 @@ report plus the findings of reading it (a cell that cannot be parsed, a deleted 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from .document import Document, field_value
-from .layout import COVER_TAB
+from .layout import COVER_TAB, STATUS_CHOICES
 from .schema import Schema
-from .values import is_formula
+from .values import is_formula, parse_cell
 
 # "missing": a required value not yet typed. It is shown to the unit like a finding, but it is
 # counted by completeness, not as an error (a report being filled in is not a wrong report).
@@ -63,7 +64,8 @@ class Report:
 
     @property
     def submitted(self) -> bool:
-        return (self.status or "").strip().casefold() == "đã nộp"
+        # NFC: "Đã nộp" typed in decomposed Unicode (some keyboards) is the same choice
+        return " ".join(unicodedata.normalize("NFC", self.status or "").split()).casefold() == "đã nộp"
 
 
 def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple[Report, list[Finding]]:
@@ -79,10 +81,10 @@ def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple
         report.cells[key] = cell.where
         if spec.block == "_cover":
             if key == "_cover/status":
-                report.status = str(cell.raw).strip() if cell.raw is not None else None
+                report.status = _cover_status(doc.unit, cell, findings)
             continue
-        if is_formula(cell.raw):
-            report.formulas.add(key)
+        if is_formula(cell.raw) and not spec.input:
+            report.formulas.add(key)  # the template's own formula
             report.values[key] = None
             continue
         column = schema.table_by_id[spec.table].column_by_id.get(spec.col_id) if spec.table else None
@@ -91,7 +93,19 @@ def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple
         if parsed.problem:  # an input, or a computed cell overwritten, holding no usable value
             report.unparsed.add(key)
             findings.append(_parse_finding(doc.unit, schema, spec, cell.where, parsed.problem))
+        elif parsed.warning:
+            findings.append(replace(_parse_finding(doc.unit, schema, spec, cell.where, parsed.warning), severity="warning"))
     return report, findings
+
+
+def _cover_status(unit: str, cell, findings: list[Finding]) -> str | None:
+    """The cover's "Chưa nộp / Đã nộp" as one of its choices (NFC, any case); anything else is
+    a finding at the cell, and the report counts as not submitted."""
+    parsed = parse_cell(cell.raw, "choice", list(STATUS_CHOICES))
+    if parsed.problem:
+        findings.append(Finding(unit, "parse", "error", f"Tình trạng báo cáo (ô {cell.where}): {parsed.problem}",
+                                cell=cell.where, row_label="Tình trạng báo cáo"))
+    return parsed.value
 
 
 def _table_label(schema: Schema, table_id: str | None) -> str | None:

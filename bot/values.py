@@ -19,7 +19,19 @@ Conventions, all Vietnamese:
 * Dates are day first ("05/03/2026" is 5 March); two-digit years 00–69 are 20xx and 70–99 are
   19xx; a raw number in a date column is an Excel/Google serial day (1 = 1900-01-01, epoch
   1899-12-30) and must fall between 1950 and 2099 to count as a date.
-* Formulas (strings starting with "=") are not values: they parse to missing without a finding.
+* Formulas (strings starting with "=") are not values: :func:`parse_cell` parses them to missing
+  without a finding (a computed cell holds the template's formula). A formula a clerk typed into
+  an input cell goes through :func:`parse_typed_formula` instead: plain arithmetic on numbers
+  ("=12+3", "=(10-2)*1.5") is computed by a small parser (never ``eval``) and read as if the
+  result had been typed; anything else (cell references, functions) is a finding at its cell.
+* Bounds: a count above 10^12 and any number above 10^15 in absolute value (the limit of the
+  template's data validation and of a spreadsheet's 15 significant digits) is a finding, not a
+  value: "1e20" is not a headcount, and a 400-digit number must not reach the rules as an int
+  that no float can hold. A count typed as "+" followed by nine or more digits
+  ("+84912345678") is a telephone number typed in the wrong cell: a finding as well.
+* Percent cells: a number strictly between 0 and 1 (0,5) is read as it is (0,5 %), with a
+  warning asking whether 50 % was meant: a percentage typed as a fraction would otherwise be a
+  hundred times too small without anyone noticing, and a real rate below 1 % is possible.
 
 Findings are short Vietnamese sentences that say what was found and what is expected; the
 caller adds the table, row, column and cell.
@@ -43,6 +55,7 @@ class Parsed:
 
     value: object | None
     problem: str | None = None
+    warning: str | None = None  # the value is kept, but the clerk should look at it again
 
 
 MISSING = Parsed(None)
@@ -71,6 +84,11 @@ _FALSE_WORDS = {"không", "khong", "ko", "0", "sai", "false"}
 # Excel's 1900 date system as Google Sheets and openpyxl count it (Excel's phantom 29 Feb 1900
 # only shifts serials below 61, long before any report).
 _SERIAL_EPOCH = date(1899, 12, 30)
+MAX_COUNT = Decimal(10) ** 12
+MAX_NUMBER = Decimal(10) ** 15
+MAX_DIGITS = 40  # longer digit strings are refused before Decimal or int ever sees them
+# What a spreadsheet program takes for the start of a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # Serials outside 1950–2099 are more likely a year or a count typed in the wrong cell.
 _FIRST_SERIAL = (date(1950, 1, 1) - _SERIAL_EPOCH).days
 _LAST_SERIAL = (date(2099, 12, 31) - _SERIAL_EPOCH).days
@@ -89,6 +107,11 @@ def is_formula(raw) -> bool:
         return raw.startswith("=")
     # openpyxl's formula objects, recognised by name to keep this module free of openpyxl
     return type(raw).__name__ in ("ArrayFormula", "DataTableFormula")
+
+
+def is_formula_like(value) -> bool:
+    """Text a spreadsheet program would take for a formula (OWASP CSV injection)."""
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
 
 
 def parse_cell(raw, col_type: str, choices: list[str] | None = None) -> Parsed:
@@ -155,6 +178,8 @@ def _shown(raw) -> str:
     """``raw`` as a clerk would recognise it inside a finding."""
     if isinstance(raw, bool):
         return "Có" if raw else "Không"
+    if isinstance(raw, int) and raw.bit_length() > 128:
+        return "một số có hàng trăm chữ số"  # str() of a huge int is slow, and refused past 4300 digits
     if isinstance(raw, int):
         return str(raw)  # plain: a year typed into a date cell reads "2026", not "2.026"
     if isinstance(raw, float | Decimal):
@@ -185,6 +210,7 @@ _NUMBER_CHARS = re.compile(r"[0-9.,\s]*[0-9][0-9.,\s]*")
 _SPACE_GROUPED = re.compile(r"([0-9]{1,3}(?:\s[0-9]{3})+)(?:[.,]([0-9]+))?")
 _PARENTHESISED = re.compile(r"\(\s*([0-9][0-9.,\s]*)\s*\)")
 _PERCENT_SIGN = re.compile(r"\s*%$")
+_PHONE_LIKE = re.compile(r"\+\s*[0-9](?:[\s.]?[0-9]){8,}")
 
 
 def _parse_number(raw, col_type: str) -> Parsed:
@@ -202,6 +228,10 @@ def _parse_number(raw, col_type: str) -> Parsed:
 
 def _parse_number_text(text: str, col_type: str) -> Parsed:
     expected = _EXPECTED[col_type]
+    if sum(ch.isdigit() for ch in text) > MAX_DIGITS:
+        return Parsed(None, f'Số "{_shown(text)}" quá dài: ô này cần {expected}')
+    if col_type == "count" and _PHONE_LIKE.fullmatch(text):
+        return Parsed(None, f'"{_shown(text)}" trông như số điện thoại, không phải số lượng: ô này cần {expected}')
     body = _PERCENT_SIGN.sub("", text)
     if body != text and col_type != "percent" and _NUMBER_CHARS.fullmatch(_SIGN.match(body).group(2)):
         return Parsed(None, f'"{_shown(text)}" là tỉ lệ phần trăm nhưng ô này cần {expected}')
@@ -217,6 +247,12 @@ def _parse_number_text(text: str, col_type: str) -> Parsed:
 def _typed_number(number: Decimal, raw, col_type: str) -> Parsed:
     if not number.is_finite():
         return Parsed(None, f"Giá trị không phải là số hữu hạn: ô này cần {_EXPECTED[col_type]}")
+    limit = MAX_COUNT if col_type == "count" else MAX_NUMBER
+    if abs(number) > limit:
+        return Parsed(None, f'Số "{_shown(raw)}" quá lớn (vượt {format_number(limit, 0)}): hãy kiểm tra lại; ô này cần {_EXPECTED[col_type]}')
+    if col_type == "percent" and 0 < number < 1:
+        return Parsed(float(number), warning=f"Tỉ lệ {format_number(number, 6)} % rất nhỏ: nếu là "
+                                             f"{format_number(number * 100, 4)} %, hãy nhập {format_number(number * 100, 4)}")
     if col_type != "count":
         return Parsed(float(number))
     whole = number.to_integral_value(rounding=ROUND_HALF_UP)
@@ -413,3 +449,77 @@ def _checked_date(text: str, day: int, month: int, year: int) -> Parsed:
             None,
             f'Không có ngày "{_shown(text)}": tháng {month} năm {year} không có ngày {day}',
         )
+
+
+# --- formulas typed into input cells ------------------------------------------------------
+
+_FORMULA_TOKEN = re.compile(r"\s*(?:([0-9]+(?:\.[0-9]+)?)|([-+*/()]))")
+_MAX_FORMULA = 200  # characters: longer arithmetic is not what a clerk types into one cell
+
+
+def parse_typed_formula(raw, col_type: str) -> Parsed:
+    """A formula a clerk typed into an input cell: its result when it is plain arithmetic on
+    numbers (``=12+3``), else a finding asking for a number (or for text, in a text cell)."""
+    if col_type in _EXPECTED:
+        number = evaluate_arithmetic(str(raw))
+        if number is not None:
+            return _typed_number(number, str(raw), col_type)
+        return Parsed(None, f'Ô đang chứa công thức "{_shown(str(raw))}": hãy nhập số, không nhập công thức')
+    return Parsed(None, f'Ô đang chứa công thức "{_shown(str(raw))}": hãy nhập nội dung, không nhập công thức '
+                        f"(nếu nội dung bắt đầu bằng dấu =, hãy gõ thêm dấu ' ở đầu)")
+
+
+def evaluate_arithmetic(formula: str) -> Decimal | None:
+    """``=12+3*(4-1)/2`` → its value; None for anything but numbers, + - * / and parentheses,
+    for a division by zero and for a result out of any sensible range. A recursive-descent
+    parser over a bounded input: nothing is executed."""
+    text = formula[1:] if formula.startswith("=") else formula
+    if len(text) > _MAX_FORMULA:
+        return None
+    tokens, pos = [], 0
+    while pos < len(text.rstrip()):
+        match = _FORMULA_TOKEN.match(text, pos)
+        if not match:
+            return None
+        tokens.append(Decimal(match.group(1)) if match.group(1) else match.group(2))
+        pos = match.end()
+    try:
+        with localcontext() as ctx:
+            ctx.prec = 28
+            value, rest = _sum(tokens, 0)
+    except (ArithmeticError, _Unreadable, IndexError, RecursionError):
+        return None
+    return value if rest == len(tokens) and value.is_finite() and abs(value) <= MAX_NUMBER else None
+
+
+def _sum(tokens: list, i: int) -> tuple[Decimal, int]:
+    value, i = _product(tokens, i)
+    while i < len(tokens) and tokens[i] in ("+", "-"):
+        operator = tokens[i]
+        right, i = _product(tokens, i + 1)
+        value = value + right if operator == "+" else value - right
+    return value, i
+
+
+def _product(tokens: list, i: int) -> tuple[Decimal, int]:
+    value, i = _factor(tokens, i)
+    while i < len(tokens) and tokens[i] in ("*", "/"):
+        operator = tokens[i]
+        right, i = _factor(tokens, i + 1)
+        value = value * right if operator == "*" else value / right  # x / 0 raises: not computable
+    return value, i
+
+
+def _factor(tokens: list, i: int) -> tuple[Decimal, int]:
+    token = tokens[i]
+    if isinstance(token, Decimal):
+        return token, i + 1
+    if token in ("+", "-"):
+        value, i = _factor(tokens, i + 1)
+        return (value if token == "+" else -value), i
+    if token == "(":
+        value, i = _sum(tokens, i + 1)
+        if i >= len(tokens) or tokens[i] != ")":
+            raise _Unreadable
+        return value, i + 1
+    raise _Unreadable

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from bot import clock
-from bot.backends.base import Protect, SheetRef, input_cells
+from bot.backends.base import Protect, SheetRef, Written, input_cells
 from bot.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
 from bot.context import Context
 from bot.feedback import feedback_edits, feedback_hash
@@ -177,13 +177,17 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
     refs = [ref for ref, _ in batch]
     before = ctx.backend.modified_times(refs)
     failed = ctx.backend.write_many(batch)
-    after = ctx.backend.modified_times(refs)
+    written = ctx.backend.written()
+    after = ctx.backend.modified_times(refs) if len(written) < len(refs) else {}
     for ref in refs:
         unit, feedback = hashes[ref.id]
         if failed.get(ref.id):
             result.feedback_pending[unit] = str(failed[ref.id])
             continue
-        ctx.store.mark_feedback_written(unit, period.id, feedback, _stamp(before.get(ref.id)), _stamp(after.get(ref.id)))
+        # The poll mark moves over our own write only: from the version the write loaded to the
+        # one it left (when the backend can tell), so a clerk's save on either side is still read.
+        stamps = written.get(ref.id) or Written(before.get(ref.id), after.get(ref.id))
+        ctx.store.mark_feedback_written(unit, period.id, feedback, _stamp(stamps.before), _stamp(stamps.after))
         result.feedback_written.append(unit)
 
 

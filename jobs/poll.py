@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 
 from bot.backends.base import BackendError, SheetRef
@@ -19,6 +20,8 @@ from bot.google_forms import FormsConfigError, FormsResult, intake_forms, load_f
 from bot.layout import build_layout
 from bot.periods import Period
 from bot.report import report_from_document, report_to_json
+
+log = logging.getLogger(__name__)
 
 BOT_OWNED = ("_cover/state", "_cover/checked_at", "_cover/comment")
 
@@ -63,20 +66,31 @@ def _poll_unit(ctx: Context, period: Period, code: str, ref: SheetRef, modified,
     unit = ctx.unit_by_code[code]
     try:
         grids = ctx.backend.read(ref)
+        result.reads += 1
+        doc = extract(build_layout(ctx.schema, unit, period), grids, ctx.backend.tags_of(ref))
+        digest = content_hash(doc)
+        report, findings = report_from_document(doc, ctx.schema, unit.kind)
+        report_json = report_to_json(report, findings)
     except BackendError as e:
-        ctx.store.set_poll_mark(code, period.id, modified_at, None, error=str(e))
-        result.failed[code] = str(e)
+        _failed(ctx, period, code, modified_at, str(e), result)
         return
-    result.reads += 1
-    doc = extract(build_layout(ctx.schema, unit, period), grids)
-    digest = content_hash(doc)
+    except Exception as e:  # noqa: BLE001 — one unit's workbook, however odd, never stops the others
+        log.warning("Không đọc được bảng tính của %s: %s", code, type(e).__name__)
+        _failed(ctx, period, code, modified_at, f"nội dung tệp không đọc được ({type(e).__name__}); "
+                "hãy kiểm tra các ô vừa nhập hoặc liên hệ đầu mối phụ trách", result)
+        return
     if mark and mark["content_hash"] == digest:
         ctx.store.set_poll_mark(code, period.id, modified_at, digest)
         result.unchanged.append(code)
         return
-    report, findings = report_from_document(doc, ctx.schema, unit.kind)
-    ctx.store.add_snapshot(code, period.id, modified_at, digest, report_to_json(report, findings))
+    ctx.store.add_snapshot(code, period.id, modified_at, digest, report_json)
     result.read.append(code)
+
+
+def _failed(ctx: Context, period: Period, code: str, modified_at: str | None, reason: str, result: PollResult) -> None:
+    """Recorded as this unit's poll error: ``check`` shows it as a finding, the next poll retries."""
+    ctx.store.set_poll_mark(code, period.id, modified_at, None, error=reason)
+    result.failed[code] = reason
 
 
 def content_hash(doc: Document) -> str:

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from bot.values import Parsed, format_number, is_formula, parse_cell
+from bot.values import Parsed, evaluate_arithmetic, format_number, is_formula, parse_cell, parse_typed_formula
 
 CHOICES = ["Đã hoàn thành", "Đang thực hiện", "Chưa thực hiện"]
 
@@ -42,7 +42,7 @@ VALUES = [
     # a dot before not-exactly-three digits is a decimal point
     ("1.5", "decimal", 1.5),
     ("1234.5", "decimal", 1234.5),
-    ("0.455", "percent", 0.455),
+    ("0.455", "decimal", 0.455),
     ("12.0", "count", 12),
     # percentages
     ("12,5%", "percent", 12.5),
@@ -50,7 +50,7 @@ VALUES = [
     ("50%", "percent", 50.0),
     ("50\u00a0%", "percent", 50.0),
     (45.5, "percent", 45.5),
-    (0.455, "percent", 0.455),  # raw numbers are taken as they are (0–100 is the caller's job)
+    (45.5, "percent", 45.5),  # raw numbers are taken as they are (0–100 is the caller's job)
     (50, "percent", 50.0),
     # spaces and text
     (" 7 ", "count", 7),
@@ -326,3 +326,57 @@ def test_it_formats_with_one_decimal_by_default():
 @pytest.mark.parametrize("text", ["45,5", "1.234", "1.234,5", "50", "-1.234.567,25"])
 def test_it_reads_back_what_it_formats(text):
     assert format_number(parse_cell(text, "decimal").value, decimals=2) == text
+
+
+# --- bounds, typed formulas, debatable inputs (issue 9, items 17, 20, 25) --------------------
+
+
+@pytest.mark.parametrize("raw", ["9" * 400, "9" * 4300, 10**400, 10**4400 // 7, 1e20, "1.000.000.000.001"],
+                         ids=["400 digits", "4300 digits", "10^400", "4400 digits", "1e20", "10^12 + 1"])
+def test_it_reports_a_count_too_large_to_be_one_at_its_cell_instead_of_reading_it(raw):
+    result = parsed(raw, "count")
+    assert result.value is None and ("quá lớn" in result.problem or "quá dài" in result.problem)
+
+
+def test_it_reads_a_count_up_to_a_million_millions():
+    assert parsed("1.000.000.000.000", "count") == Parsed(10**12)
+
+
+def test_it_reports_a_decimal_beyond_what_a_spreadsheet_holds():
+    assert parsed(1e16, "decimal").problem and parsed(10**400, "percent").problem
+    assert parsed(1e14, "decimal") == Parsed(1e14)
+
+
+def test_it_takes_a_telephone_number_in_a_count_for_what_it_is():
+    result = parsed("+84912345678", "count")
+    assert result.value is None and "số điện thoại" in result.problem
+    assert parsed("+5", "count") == Parsed(5)
+
+
+def test_it_keeps_a_fraction_typed_in_a_percent_cell_but_asks_whether_a_hundred_times_more_was_meant():
+    result = parsed(0.5, "percent")
+    assert result.value == 0.5 and result.problem is None
+    assert "50" in result.warning
+    assert parsed(0, "percent") == Parsed(0.0) and parsed(1, "percent") == Parsed(1.0)
+
+
+@pytest.mark.parametrize("formula, col_type, expected", [
+    ("=12+3", "count", 15), ("=(10-2)*1.5", "decimal", 12.0), ("= 4 / 2 ", "count", 2), ("=-3+5", "count", 2),
+])  # fmt: skip
+def test_it_computes_plain_arithmetic_a_clerk_typed_as_a_formula(formula, col_type, expected):
+    assert parse_typed_formula(formula, col_type) == Parsed(expected)
+
+
+@pytest.mark.parametrize("formula", ["=B5+C5", "=SUM(1,2)", "=1/0", "=2*", "=__import__('os')", "=1e400", "=(" * 150 + "1"])
+def test_it_asks_for_a_number_instead_of_a_formula_it_cannot_safely_compute(formula):
+    result = parse_typed_formula(formula, "count")
+    assert result.value is None and "nhập số, không nhập công thức" in result.problem
+
+
+def test_it_asks_for_text_instead_of_a_formula_in_a_text_cell():
+    result = parse_typed_formula("=A1&B1", "text")
+    assert result.value is None and "không nhập công thức" in result.problem
+
+
+def test_it_never_evaluates_arithmetic_beyond_numbers_and_the_four_operations():
+    assert evaluate_arithmetic("=2**10") is None and evaluate_arithmetic("=1;2") is None

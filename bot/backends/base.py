@@ -53,6 +53,16 @@ class SheetUnreadable(BackendError):
     """The spreadsheet exists but cannot be opened (corrupt, not a workbook)."""
 
 
+@dataclass(frozen=True)
+class Written:
+    """One write that went through: the spreadsheet's change time when the write loaded it and
+    the one the write itself left. A poll mark may move from ``before`` to ``after`` only: a save
+    by the unit on either side of the write then still reads as a change."""
+
+    before: datetime | None
+    after: datetime | None
+
+
 class SheetBusy(BackendError):
     """Another program holds the spreadsheet, or the service asked us to slow down: try later."""
 
@@ -116,6 +126,16 @@ class Backend(ABC):
     def modified_times(self, refs: list[SheetRef]) -> dict[str, datetime | None]:
         """Last change time of each spreadsheet (by ref id), from one listing where possible."""
 
+    def tags_of(self, ref: SheetRef) -> dict[str, str] | None:
+        """The tags the spreadsheet itself carries (unit, period), or None when the backend
+        cannot tell; callers compare them with the ones expected."""
+        return None
+
+    def written(self) -> dict[str, Written]:
+        """By ref id, what the last ``write_many`` knows of each spreadsheet it wrote; empty
+        when the backend cannot tell (callers then list change times around the writes)."""
+        return {}
+
     def write_many(self, batch: list[tuple[SheetRef, list[Edit]]]) -> dict[str, BackendError | None]:
         """Apply each spreadsheet's edits (one ``write`` each); what failed, by ref id, without
         stopping the others. Backends that can do them side by side override this."""
@@ -151,5 +171,6 @@ __all__ = [
     "SheetMissing",
     "SheetRef",
     "SheetUnreadable",
+    "Written",
     "input_cells",
 ]

@@ -5,16 +5,30 @@ the workbook in one rename, so a killed run never leaves half a workbook. A work
 Excel or LibreOffice has open (their lock files ``~$name.xlsx`` / ``.~lock.name.xlsx#``) is
 not written: the write raises :class:`SheetBusy` and the caller retries on a later pass, so
 nothing the unit is typing is overwritten by a save of ours.
+
+A clerk may also save (from a program that leaves no lock file, or over a network share) while
+we write. Just before the rename the file's identity (change time, size and SHA-256) is compared
+with the one it had when the write loaded it; if it changed, the write is dropped
+(:class:`SheetChanged`, retried after the next poll has read the clerk's save). What is left is
+the instant between that comparison and the rename, which no file system closes without locks
+that Excel and LibreOffice do not honour.
+
+Writes run one after another in the calling process: a killed run leaves no worker behind
+still writing. Temporary files carry the writer's process id (``.cchc-tmp-<pid>-…``); those of
+a writer that is gone, or older than an hour, are removed at the start of each write pass.
+
+Every text the bot writes into a cell goes through one guard (:func:`bot.values.is_formula_like`):
+text that a spreadsheet would take for a formula is stored as text, with Excel's quote prefix.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import hashlib
 import os
 import re
 import tempfile
+import time
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from copy import copy
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +47,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..clock import TZ
 from ..layout import TabLayout, WorkbookLayout
-from ..values import Text
+from ..values import Text, is_formula_like
 from .base import (
     Backend,
     BackendError,
@@ -46,6 +60,7 @@ from .base import (
     SheetMissing,
     SheetRef,
     SheetUnreadable,
+    Written,
 )
 
 THIN = Side(style="thin", color="808080")
@@ -86,6 +101,13 @@ STYLES = {
 }
 
 LOCK_FILES = ("~${name}", ".~lock.{name}#")
+TEMP_PREFIX = ".cchc-tmp-"
+STALE_TEMP_SECONDS = 3600  # a temporary file this old is no write in progress, whoever made it
+PARALLEL_FROM = 8  # batches this large were once written by a process pool; they now run in turn
+
+
+class SheetChanged(SheetBusy):
+    """The workbook was saved by someone else while we were writing it: our write is dropped."""
 
 
 class WorkbookBackend(Backend):
@@ -93,6 +115,7 @@ class WorkbookBackend(Backend):
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._written: dict[str, Written] = {}
 
     # --- where things are -----------------------------------------------------------------
 
@@ -149,6 +172,12 @@ class WorkbookBackend(Backend):
         finally:
             wb.close()
 
+    def tags_of(self, ref) -> dict[str, str] | None:
+        try:
+            return self.tags(ref.id)
+        except SheetUnreadable:
+            return None  # read() says what is wrong with the file
+
     def tags(self, path: str | Path) -> dict[str, str]:
         """The tags a workbook was provisioned with (to check a lone file offline)."""
         try:
@@ -171,31 +200,45 @@ class WorkbookBackend(Backend):
 
     # --- writing ----------------------------------------------------------------------------
 
-    def write(self, ref, edits: list[Edit]):
+    def write(self, ref, edits: list[Edit]) -> Written:
         path = Path(ref.id)
         if not path.exists():
             raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
         if self._held_open(path):
             raise SheetBusy(f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref)
-        if self._replaces_every_tab(path, edits):
-            return self._rewrite(path, [e.tab for e in edits])
+        loaded = _identity(path)
         try:
-            wb = load_for_edit(path)
+            if self._replaces_every_tab(path, edits):
+                wb = self._rebuilt(path, [e.tab for e in edits])
+            else:
+                wb = load_for_edit(path)
+                for edit in edits:
+                    _apply(wb, edit)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
             raise SheetUnreadable(f"Không mở được tệp {path.name} ({type(e).__name__})", ref=ref) from None
-        for edit in edits:
-            _apply(wb, edit)
-        _save_atomically(wb, path)
+        except MissingTab as e:
+            raise SheetUnreadable(f"Tệp {path.name} không còn trang '{e}' (trang đã bị đổi tên hoặc bị xóa); "
+                                  "chưa ghi được kết quả kiểm tra", ref=ref) from None
+        after = _save_atomically(wb, path, unchanged_since=loaded, ref=ref)
+        return Written(_moment(loaded[0]), _moment(after))
 
     def write_many(self, batch):
-        """Side by side on every core for large batches: each write is a whole-workbook load and
-        save, CPU-bound, and the workbooks are independent files."""
-        workers = min(os.cpu_count() or 1, MAX_WORKERS)
-        if len(batch) < PARALLEL_FROM or workers < 2:
-            return super().write_many(batch)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
-            futures = {ref.id: pool.submit(_write_one, str(self.root), ref, edits) for ref, edits in batch}
-        return {ref_id: future.result() for ref_id, future in futures.items()}
+        """One write after another, in this process (see the module's note); first the
+        temporary files that killed writes left behind are removed."""
+        for folder in {Path(ref.id).parent for ref, _ in batch}:
+            sweep_stale_temp_files(folder)
+        self._written = {}
+        failed: dict[str, BackendError | None] = {}
+        for ref, edits in batch:
+            try:
+                self._written[ref.id] = self.write(ref, edits)
+                failed[ref.id] = None
+            except BackendError as e:
+                failed[ref.id] = e
+        return failed
+
+    def written(self) -> dict[str, Written]:
+        return dict(self._written)
 
     def _replaces_every_tab(self, path: Path, edits: list[Edit]) -> bool:
         """A program-owned workbook (the master sheet) rewritten whole: no need to load it."""
@@ -207,7 +250,7 @@ class WorkbookBackend(Backend):
         finally:
             wb.close()
 
-    def _rewrite(self, path: Path, tabs: list[TabLayout]) -> None:
+    def _rebuilt(self, path: Path, tabs: list[TabLayout]) -> Workbook:
         tags = self.tags(path)
         wb = Workbook()
         wb.remove(wb.active)
@@ -215,30 +258,56 @@ class WorkbookBackend(Backend):
             render_tab(wb.create_sheet(tab.name), tab)
         for key, value in tags.items():
             wb.custom_doc_props.append(StringProperty(name=key, value=value))
-        _save_atomically(wb, path)
+        return wb
 
     def _held_open(self, path: Path) -> bool:
         return any((path.parent / pattern.format(name=path.name)).exists() for pattern in LOCK_FILES)
 
 
-PARALLEL_FROM = 8  # below this, starting worker processes costs more than it saves
-MAX_WORKERS = 4
+class MissingTab(Exception):
+    """An edit names a tab the workbook no longer has (a clerk deleted or renamed it)."""
 
 
-def _worker_context():
-    # forkserver: workers come from a clean server process, never a fork of a process that may
-    # run threads (the chat bot's sender), and the server loads openpyxl once.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bot.backends.workbook"])
-    return context
+def _identity(path: Path) -> tuple[float, int, str]:
+    """Change time, size and content hash: what "the file is unchanged" means here."""
+    st = os.stat(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return st.st_mtime, st.st_size, digest.hexdigest()
 
 
-def _write_one(root: str, ref: SheetRef, edits: list[Edit]) -> BackendError | None:
+def _moment(mtime: float) -> datetime:
+    return datetime.fromtimestamp(mtime, TZ)  # as modified_times() gives it
+
+
+def sweep_stale_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files of writes that were killed: their process is gone, or they
+    are older than any write takes. Returns what was removed."""
+    removed = []
+    for tmp in folder.glob(f"{TEMP_PREFIX}*"):
+        pid = tmp.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        try:
+            old = time.time() - tmp.stat().st_mtime > STALE_TEMP_SECONDS
+            if old or not (pid.isdigit() and _alive(int(pid))):
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:
+            continue  # its writer finished (renamed or removed it) meanwhile
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
-        WorkbookBackend(root).write(ref, edits)
-    except BackendError as e:
-        return type(e)(str(e))  # without the ref, which the parent knows
-    return None
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _as_typed(cell):
@@ -282,9 +351,11 @@ def _keep_covered_styles(ws, merged_range) -> None:
 
 def _apply(wb: Workbook, edit: Edit) -> None:
     if isinstance(edit, SetCells):
+        if edit.tab not in wb.sheetnames:
+            raise MissingTab(edit.tab)
         ws = wb[edit.tab]
         for (row, col), value in edit.cells.items():
-            ws.cell(row=row, column=col).value = value
+            put_value(ws.cell(row=row, column=col), value)
     elif isinstance(edit, ReplaceTab):
         index = wb.sheetnames.index(edit.tab.name) if edit.tab.name in wb.sheetnames else len(wb.sheetnames)
         if edit.tab.name in wb.sheetnames:
@@ -308,12 +379,27 @@ def _protect(wb: Workbook, edit: Protect) -> None:
         ws.protection.sheet = True
 
 
-def _save_atomically(wb: Workbook, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+def put_value(cell, value) -> None:
+    """Write a value the bot produced (never a formula): text that looks like one stays text."""
+    cell.value = value
+    if is_formula_like(value):
+        cell.data_type = "s"
+        cell.quotePrefix = True  # what Excel stores for text typed after an apostrophe
+
+
+def _save_atomically(wb: Workbook, path: Path, unchanged_since: tuple | None = None, ref=None) -> float:
+    """Save to a temporary file and rename it over ``path``; the change time it was saved with.
+    With ``unchanged_since``, the rename happens only if ``path`` still has that identity."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp")
     os.close(fd)
     try:
         wb.save(tmp)
+        written = os.stat(tmp).st_mtime  # a rename keeps it
+        if unchanged_since is not None and path.exists() and _identity(path) != unchanged_since:
+            raise SheetChanged(f"Tệp {path.name} vừa được lưu trong lúc hệ thống ghi kết quả kiểm tra; "
+                               "sẽ đọc lại tệp và ghi lại sau", ref=ref)
         os.replace(tmp, path)
+        return written
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -328,7 +414,7 @@ def render_tab(ws, tab: TabLayout) -> None:
     for (row, col), spec in tab.cells.items():
         cell = ws.cell(row=row, column=col)
         cell.value = spec.formula if spec.formula else spec.value
-        looks_like_formula = spec.formula is None and isinstance(spec.value, str) and spec.value.startswith("=")
+        looks_like_formula = spec.formula is None and is_formula_like(spec.value)
         if looks_like_formula:
             cell.data_type = "s"  # text that only looks like a formula (what a unit typed) stays text
         key = (spec.style, spec.input, looks_like_formula)
