@@ -124,7 +124,7 @@ def _transport_error(exc: TelegramError) -> TransportError:
         return TransportError(f"Telegram: người nhận đã chặn bot hoặc chưa bắt đầu trò chuyện với bot ({detail})",
                               permanent=True)
     if isinstance(exc, InvalidToken):
-        return TransportError(f"Telegram: token của bot không hợp lệ ({detail})", permanent=True)
+        return TransportError(f"Telegram: token của bot không hợp lệ ({detail})", permanent=True, channel_wide=True)
     if isinstance(exc, ChatMigrated):
         return TransportError(f"Telegram: nhóm đã đổi sang mã mới {exc.new_chat_id}, cần cập nhật địa chỉ",
                               permanent=True)

@@ -105,7 +105,8 @@ def _failure(reply: HttpReply) -> TransportError:
     if code >= 500 or code == NO_UPDATES:
         return TransportError(f"Zalo Bot: máy chủ đang lỗi {detail}", permanent=False)
     if code in (401, 404):
-        return TransportError(f"Zalo Bot: token không hợp lệ hoặc đã bị thu hồi {detail}", permanent=True)
+        return TransportError(f"Zalo Bot: token không hợp lệ hoặc đã bị thu hồi {detail}", permanent=True,
+                              channel_wide=True)
     if code == 403:
         return TransportError(f"Zalo Bot: người nhận đã chặn bot hoặc không tồn tại {detail}", permanent=True)
     return TransportError(f"Zalo Bot: yêu cầu bị từ chối {detail}", permanent=True)
