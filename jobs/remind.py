@@ -19,9 +19,9 @@ other channels.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time
 from pathlib import Path
 
 from bot import clock
