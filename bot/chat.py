@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any, TextIO
 
 from bot import clock
-from bot.channels import Channel, Message, TransportError
+from bot.channels import Channel, ChannelConfigError, Message, TransportError
 from bot.completeness import STATE_LABELS
 from bot.http import redact
 from bot.outbox import (
@@ -75,6 +75,8 @@ COORDINATOR_GUIDE = (
 )
 COORDINATOR_ONLY = "Lệnh này chỉ dành cho đầu mối phụ trách báo cáo."
 NO_PERIOD = "Hiện chưa có kỳ báo cáo nào đang mở."
+TOKEN_SETTINGS = {"telegram": ("Telegram", "channels.telegram.token", "TELEGRAM_BOT_TOKEN"),
+                  "zalo_bot": ("Zalo Bot", "channels.zalo_bot.token", "ZALO_BOT_TOKEN")}
 TROUBLE = "Xin lỗi, bot đang gặp sự cố nên chưa trả lời được. Vui lòng thử lại sau ít phút."
 MAX_SECTIONS = 8
 
@@ -481,13 +483,14 @@ def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO
     """Run the bot on the configured chat transports, or on the console when there is none."""
     channels = channels_for(ctx)
     transports = [] if console else [kind for kind in ("telegram", "zalo_bot") if kind in channels]
+    for kind in transports:
+        check_token(channels[kind])
     sender, stop = OutboxSender(ctx.config), threading.Event()
     sender.start()
     try:
         zalo = _start_zalo(ctx, channels["zalo_bot"], stop, sender.wake) if "zalo_bot" in transports else None
         if "telegram" in transports:
-            telegram_application(ctx, channels["telegram"], ctx.config.channels["telegram"], sender.wake).run_polling(
-                allowed_updates=["message"])
+            _poll_telegram(ctx, channels["telegram"], sender.wake)
         elif zalo:
             while zalo.is_alive():
                 zalo.join(1.0)
@@ -496,6 +499,35 @@ def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO
     finally:
         stop.set()
         sender.stop()
+
+
+def check_token(channel: Channel) -> None:
+    """Fail at once, in one line saying which setting to fix, when the provider rejects the token.
+
+    Only a rejected token stops here: a network problem is left to the transport's own retries.
+    """
+    try:
+        channel.check()
+    except TransportError as exc:
+        if exc.channel_wide:
+            raise ChannelConfigError(token_rejected(channel.kind)) from None
+        log.warning("Chưa kiểm tra được token %s: %s", channel.kind, exc.reason)
+
+
+def token_rejected(kind: str) -> str:
+    name, setting, variable = TOKEN_SETTINGS[kind]
+    return (f"{name} từ chối token của bot (sai hoặc đã bị thu hồi): sửa {setting} trong config.json "
+            f"hoặc biến môi trường {variable}, rồi chạy lại.")
+
+
+def _poll_telegram(ctx, channel: Channel, on_handled) -> None:
+    from telegram.error import InvalidToken
+
+    application = telegram_application(ctx, channel, ctx.config.channels["telegram"], on_handled)
+    try:
+        application.run_polling(allowed_updates=["message"])
+    except InvalidToken:  # revoked while running: PTB's text holds the token, so it is not shown
+        raise ChannelConfigError(token_rejected("telegram")) from None
 
 
 def _start_zalo(ctx, channel, stop: threading.Event, on_handled) -> threading.Thread:

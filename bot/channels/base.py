@@ -74,6 +74,10 @@ class Channel(ABC):
         the id returned is the last one's. Raises ``TransportError``.
         """
 
+    def check(self) -> None:
+        """Raise ``TransportError`` when the provider refuses this channel's credentials; a channel
+        with nothing to check accepts."""
+
     def split(self, text: str) -> list[str]:
         return split_text(text, self.max_length)
 

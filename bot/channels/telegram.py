@@ -77,6 +77,17 @@ class TelegramChannel(Channel):
         except TelegramError as exc:
             raise _transport_error(exc) from None
 
+    def check(self) -> None:
+        """Ask Telegram who the bot is: raises ``TransportError`` (channel_wide for a rejected token)."""
+        try:
+            asyncio.run(self._get_me())
+        except TelegramError as exc:
+            raise _transport_error(exc) from None
+
+    async def _get_me(self) -> None:
+        async with self._bot() as bot:  # entering the Bot calls getMe
+            await bot.get_me()
+
     def get_updates(self, offset: int | None = None, timeout: int = 0) -> list[dict[str, Any]]:
         """Incoming updates as Bot API dicts (``update_id``, ``message``...), oldest first."""
         try:

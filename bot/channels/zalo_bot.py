@@ -58,6 +58,10 @@ class ZaloBotChannel(Channel):
             message_id = self._send_attachment(address, message.attachment)
         return message_id
 
+    def check(self) -> None:
+        """Ask Zalo who the bot is: raises ``TransportError`` (channel_wide for a rejected token)."""
+        self._call("getMe", {})
+
     def get_updates(self, timeout: int = 30) -> list[dict[str, Any]]:
         """Long-poll for incoming messages; the API hands back at most one update per call."""
         reply = self._post("getUpdates", {"timeout": str(timeout)}, read_timeout=timeout + DEFAULT_TIMEOUT)
