@@ -77,6 +77,7 @@ class Channel(ABC):
     def check(self) -> None:
         """Raise ``TransportError`` when the provider refuses this channel's credentials; a channel
         with nothing to check accepts."""
+        return None
 
     def split(self, text: str) -> list[str]:
         return split_text(text, self.max_length)
