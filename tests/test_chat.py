@@ -332,3 +332,24 @@ def test_it_says_which_setting_to_fix_when_telegram_rejects_the_token_and_never_
     assert "RevokedTelegramSecretXyz123" not in shown
     assert "Traceback" not in shown
     assert "channels.telegram.token" in shown and "TELEGRAM_BOT_TOKEN" in shown
+
+
+def test_it_refuses_a_chat_for_a_growing_time_after_five_wrong_codes_even_across_a_restart(ctx, tmp_path):
+    from bot.store import Store
+
+    code = code_for(ctx, "STC")
+    replies = [ask(ctx, "zalo:666", f"/dangky STC SAI{n}-MAXX") for n in range(5)]
+    assert all("không đúng" in reply for reply in replies[:4])
+    assert "thử lại sau 09:15 ngày 20/03/2026" in replies[4]
+
+    ctx.store.close()
+    ctx.store = Store(tmp_path / "state.db")  # the bot restarts: the refusal is still there
+    refused = ask(ctx, "zalo:666", f"/dangky STC {code}", now=NOW + timedelta(minutes=10))
+    assert "thử lại sau 09:15 ngày 20/03/2026" in refused
+    assert ask(ctx, "zalo:999", "/dangky STC SAI0-MAXX").startswith("Mã đơn vị")  # other chats are not slowed
+
+    later = NOW + timedelta(minutes=16)
+    replies = [ask(ctx, "zalo:666", f"/dangky STC SAI{n}-MAXY", now=later) for n in range(5)]
+    assert "thử lại sau 09:46 ngày 20/03/2026" in replies[4]  # twice as long the second time
+
+    assert ask(ctx, "zalo:666", f"/dangky STC {code}", now=later + timedelta(minutes=31)).startswith("Đã liên kết")
