@@ -39,8 +39,7 @@ from bot.outbox import (
     queue,
 )
 from bot.periods import Period
-from bot.registration import WRONG as WRONG_CODE
-from bot.registration import RegistrationError, redeem, registered_unit
+from bot.registration import RegistrationError, register, registered_unit
 from bot.reminders import STATES, UnitStatus, digest, reminder_text
 from bot.store import Store
 from bot.units import Unit
@@ -159,9 +158,8 @@ def _register(ctx, caller: Caller, args: list[str], moment) -> list[str]:
                 "Mã xác nhận do đầu mối phụ trách báo cáo cấp cho đơn vị."]
     unit = next((u for u in ctx.units if u.code.casefold() == args[0].casefold()), None)
     try:
-        if unit is None:
-            raise RegistrationError(WRONG_CODE)
-        redeem(ctx.store, unit.code, "".join(args[1:]), caller.channel, caller.address, now=moment)
+        register(ctx.store, unit.code if unit else None, "".join(args[1:]), caller.channel, caller.address,
+                 now=moment)
     except RegistrationError as exc:
         return [exc.user_message()]
     return [f"Đã liên kết chat này với {unit.name} ({unit.code}). Từ nay bot gửi nhắc hạn báo cáo của đơn vị "

@@ -230,7 +230,7 @@ def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout
     row += 2
     for part in schema.parts_for(section, unit_kind):
         if isinstance(part, Heading):
-            tab.put(row, 1, CellSpec(schema.heading_for(part, unit_kind), style="heading"))
+            tab.put(row, 1, CellSpec(part.text, style="heading"))
             row += 1
         elif isinstance(part, Narrative):
             row = _narrative_block(tab, schema, part, unit_kind, row, layout) + 1
@@ -310,15 +310,14 @@ def _table_block(
         start = row
         count = r.min_rows if r.kind == "list" else 1
         for i in range(1, count + 1):
-            _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span, schema.label_for(r, unit_kind))
+            _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span)
             row += 1
         row_span[r.id] = (start, row - 1)
-        block_rows.append((r.id, r.kind, start, schema.label_for(r, unit_kind), count))
+        block_rows.append((r.id, r.kind, start, r.label, count))
     for c in range(1, last_col + 1):
         tab.col_widths[c] = max(tab.col_widths.get(c, 0), _width_for(table, stub, c, first_data_col))
-    note = schema.note_for(table, unit_kind)
-    if note:
-        tab.put(row, 1, CellSpec(note, style="note"))
+    if table.note:
+        tab.put(row, 1, CellSpec(table.note, style="note"))
         tab.merges.append((row, 1, row, last_col))
         row += 1
     label_col = len(stub) if table.label_header is not None else 0
@@ -367,7 +366,7 @@ def _header_rows(tab: TabLayout, table: Table, stub: list[str], first_data_col: 
     return row
 
 
-def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_col, open_periods, layout, row_span, label: str):
+def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_col, open_periods, layout, row_span):
     style = {"total": "total", "heading": "label"}.get(r.kind, "label")
     if table.stt_header is not None:
         tab.put(row, 1, CellSpec(str(index) if r.kind == "list" else r.stt, style=style))
@@ -378,14 +377,14 @@ def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_
             key = list_key(table.id, r.id, index, "_label")
             _add_field(layout, FieldSpec(key, tab.name, table.id, row, label_col, "text", True, False, table.id, r.id, "_label", index))
         else:
-            tab.put(row, label_col, CellSpec(label, style=style))
+            tab.put(row, label_col, CellSpec(r.label, style=style))
     for j, column in enumerate(table.columns):
         col = first_data_col + j
         key = list_key(table.id, r.id, index, column.id) if r.kind == "list" else cell_key(table.id, r.id, column.id)
         spec, computed = _data_cell(table, r, column, row, first_data_col, open_periods, row_span)
         tab.put(row, col, spec)
         if r.kind != "heading":
-            _add_field(layout, FieldSpec(key, tab.name, table.id, row, col, column.type_on(r), spec.input, computed, table.id, r.id, column.id, index if r.kind == "list" else None))
+            _add_field(layout, FieldSpec(key, tab.name, table.id, row, col, column.type, spec.input, computed, table.id, r.id, column.id, index if r.kind == "list" else None))
 
 
 def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: int, open_periods: set, row_span) -> tuple[CellSpec, bool]:
@@ -403,7 +402,7 @@ def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: i
     if column.period not in open_periods:
         return CellSpec(None, style="na"), False
     style = "input" if column.is_numeric else "input_text"
-    return CellSpec(None, style=style, input=True, validation=_validation(column, column.type_on(r))), False
+    return CellSpec(None, style=style, input=True, validation=_validation(column)), False
 
 
 def _total_cell(table: Table, r: Row, column: Column, row: int, letter, row_span) -> tuple[CellSpec, bool]:
@@ -421,17 +420,17 @@ def _total_cell(table: Table, r: Row, column: Column, row: int, letter, row_span
     return CellSpec(None, style="total"), False
 
 
-def _validation(column: Column, cell_type: str) -> Validation | None:
-    if cell_type == "count":
+def _validation(column: Column) -> Validation | None:
+    if column.type == "count":
         return Validation("whole", min=0)
-    if cell_type == "percent":
+    if column.type == "percent":
         return Validation("decimal", min=0, max=100)
-    if cell_type == "decimal":
+    if column.type == "decimal":
         return Validation("decimal")
-    if cell_type == "bool":
+    if column.type == "bool":
         return Validation("list", choices=("Có", "Không"))
-    if cell_type == "choice":
+    if column.type == "choice":
         return Validation("list", choices=tuple(column.choices or ()))
-    if cell_type == "date":
+    if column.type == "date":
         return Validation("date")
     return None
