@@ -373,3 +373,17 @@ def test_it_gives_every_attempt_at_one_message_the_same_key(store):
     keys = [message.key for _, message in zalo.calls]
     assert zalo.addresses == ["chat-1", "chat-2", "chat-1"]
     assert keys[0] == keys[2] and keys[0] != keys[1] and all(keys)
+
+
+def test_it_lists_a_message_no_channel_delivered_as_something_to_act_on(tmp_path, capsys):
+    from bot.cli import main
+
+    store = Store(tmp_path / "state.db")
+    queue(store, [replace(note(1, channel="email"), expires_at=T0 + timedelta(minutes=10))], now=T0)
+    deliver(store, {"email": RecordingChannel("email", script=[MAIL_DOWN])}, now=lambda: T0)
+    deliver(store, {"email": RecordingChannel("email")}, now=lambda: T0 + timedelta(minutes=11))
+    store.close()
+
+    assert main(["--home", str(tmp_path), "outbox"]) == 1
+    listing = capsys.readouterr().out
+    assert "Cần xử lý: tin #1 tới Đơn vị 1 (U1) (truoc-7) không gửi được qua kênh nào" in listing
