@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any, TextIO
 
 from bot import clock
-from bot.channels import Channel, Message, TransportError
+from bot.channels import Channel, ChannelConfigError, Message, TransportError
 from bot.completeness import STATE_LABELS
 from bot.http import redact
 from bot.outbox import (
@@ -39,8 +39,7 @@ from bot.outbox import (
     queue,
 )
 from bot.periods import Period
-from bot.registration import WRONG as WRONG_CODE
-from bot.registration import RegistrationError, redeem, registered_unit
+from bot.registration import RegistrationError, register, registered_unit
 from bot.reminders import STATES, UnitStatus, digest, reminder_text
 from bot.store import Store
 from bot.units import Unit
@@ -75,6 +74,8 @@ COORDINATOR_GUIDE = (
 )
 COORDINATOR_ONLY = "Lệnh này chỉ dành cho đầu mối phụ trách báo cáo."
 NO_PERIOD = "Hiện chưa có kỳ báo cáo nào đang mở."
+TOKEN_SETTINGS = {"telegram": ("Telegram", "channels.telegram.token", "TELEGRAM_BOT_TOKEN"),
+                  "zalo_bot": ("Zalo Bot", "channels.zalo_bot.token", "ZALO_BOT_TOKEN")}
 TROUBLE = "Xin lỗi, bot đang gặp sự cố nên chưa trả lời được. Vui lòng thử lại sau ít phút."
 MAX_SECTIONS = 8
 
@@ -157,9 +158,8 @@ def _register(ctx, caller: Caller, args: list[str], moment) -> list[str]:
                 "Mã xác nhận do đầu mối phụ trách báo cáo cấp cho đơn vị."]
     unit = next((u for u in ctx.units if u.code.casefold() == args[0].casefold()), None)
     try:
-        if unit is None:
-            raise RegistrationError(WRONG_CODE)
-        redeem(ctx.store, unit.code, "".join(args[1:]), caller.channel, caller.address, now=moment)
+        register(ctx.store, unit.code if unit else None, "".join(args[1:]), caller.channel, caller.address,
+                 now=moment)
     except RegistrationError as exc:
         return [exc.user_message()]
     return [f"Đã liên kết chat này với {unit.name} ({unit.code}). Từ nay bot gửi nhắc hạn báo cáo của đơn vị "
@@ -481,13 +481,14 @@ def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO
     """Run the bot on the configured chat transports, or on the console when there is none."""
     channels = channels_for(ctx)
     transports = [] if console else [kind for kind in ("telegram", "zalo_bot") if kind in channels]
+    for kind in transports:
+        check_token(channels[kind])
     sender, stop = OutboxSender(ctx.config), threading.Event()
     sender.start()
     try:
         zalo = _start_zalo(ctx, channels["zalo_bot"], stop, sender.wake) if "zalo_bot" in transports else None
         if "telegram" in transports:
-            telegram_application(ctx, channels["telegram"], ctx.config.channels["telegram"], sender.wake).run_polling(
-                allowed_updates=["message"])
+            _poll_telegram(ctx, channels["telegram"], sender.wake)
         elif zalo:
             while zalo.is_alive():
                 zalo.join(1.0)
@@ -496,6 +497,35 @@ def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO
     finally:
         stop.set()
         sender.stop()
+
+
+def check_token(channel: Channel) -> None:
+    """Fail at once, in one line saying which setting to fix, when the provider rejects the token.
+
+    Only a rejected token stops here: a network problem is left to the transport's own retries.
+    """
+    try:
+        channel.check()
+    except TransportError as exc:
+        if exc.channel_wide:
+            raise ChannelConfigError(token_rejected(channel.kind)) from None
+        log.warning("Chưa kiểm tra được token %s: %s", channel.kind, exc.reason)
+
+
+def token_rejected(kind: str) -> str:
+    name, setting, variable = TOKEN_SETTINGS[kind]
+    return (f"{name} từ chối token của bot (sai hoặc đã bị thu hồi): sửa {setting} trong config.json "
+            f"hoặc biến môi trường {variable}, rồi chạy lại.")
+
+
+def _poll_telegram(ctx, channel: Channel, on_handled) -> None:
+    from telegram.error import InvalidToken
+
+    application = telegram_application(ctx, channel, ctx.config.channels["telegram"], on_handled)
+    try:
+        application.run_polling(allowed_updates=["message"])
+    except InvalidToken:  # revoked while running: PTB's text holds the token, so it is not shown
+        raise ChannelConfigError(token_rejected("telegram")) from None
 
 
 def _start_zalo(ctx, channel, stop: threading.Event, on_handled) -> threading.Thread:

@@ -7,8 +7,10 @@ any other answer is handed back for the channel to judge, because each provider 
 
 Secrets never leave this module in clear: the text of every error is redacted (``/bot<TOKEN>``
 paths and every value given to ``register_secret``), original exceptions are not chained
-(their text holds the full URL), and ``install_log_redaction`` filters the log records of
-the HTTP libraries, which print request URLs at INFO/DEBUG level.
+(their text holds the full URL), and ``install_log_redaction`` redacts log records: those of
+the HTTP libraries, which print request URLs at INFO/DEBUG level, and every record made after it
+is installed, tracebacks included (python-telegram-bot's ``InvalidToken`` says "The token `…`
+was rejected", and a logged exception carries that text in its traceback).
 """
 
 from __future__ import annotations
@@ -49,17 +51,38 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites a log record's message with secrets hidden; never drops a record."""
+    """Rewrites a log record's message, traceback and stack with secrets hidden; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: leave it for the handler to report, as logging does
+            return True
         hidden = redact(message)
         if hidden != message:
             record.msg, record.args = hidden, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+            record.exc_info = None  # the text above is what any formatter prints; the live object is not kept
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
 _FILTER = RedactingFilter()
+_FORMATTER = logging.Formatter()
+
+
+def _redacting_factory(factory):
+    def make(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+    make.redacting = True
+    return make
 
 
 def install_log_redaction() -> None:
@@ -77,6 +100,9 @@ def install_log_redaction() -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+    factory = logging.getLogRecordFactory()  # and every record of any logger, made from now on
+    if not getattr(factory, "redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(factory))
 
 
 @dataclass(frozen=True)

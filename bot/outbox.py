@@ -11,11 +11,20 @@ transaction; ``deliver`` then sends what is due. A row goes pending -> sending -
   the recipient; it is sent again once (``interruptions`` becomes 1). Interrupted a second
   time, it is marked failed instead of being sent a third time. So the only duplicates are
   the message(s) in flight when a process died, each delivered at most twice.
-* A transient failure (``TransportError.permanent`` False) is retried after a bounded
-  exponential backoff with jitter, never sooner than the provider's ``retry_after``, by
-  setting ``next_attempt_at``: a pass never sleeps on one message. A permanent failure, or
-  the last allowed attempt, marks the row failed, flags a permanent failure's address for the
-  coordinator (table ``contacts``) and queues the e-mail copy for the unit (``fallback_emails``).
+* A message is worth sending until its ``expires_at`` (a reminder: the end of the day it speaks
+  of; anything else: a day after it was queued). A transient failure (``TransportError.permanent``
+  False) is retried after a bounded exponential backoff with jitter (at most an hour apart), never
+  sooner than the provider's ``retry_after``, by setting ``next_attempt_at``: a pass never sleeps
+  on one message, and an outage of a few hours loses nothing. A permanent failure, or a message
+  whose time has run out, is marked failed, flags a permanent failure's address for the
+  coordinator (table ``contacts``) and queues the e-mail copy for the unit (``fallback_emails``);
+  ``undelivered`` lists what no channel delivered, for the digest and ``outbox``.
+* A failure of the channel itself (``TransportError.channel_wide``: a revoked token) is no
+  recipient's fault: nobody is flagged, the channel is not used again in this call, its messages
+  stay queued, and ``channel_problems`` records it once for the coordinator until a send through
+  that channel succeeds again.
+* Each attempt at a row carries the same ``Message.key`` (from the row's id), which a channel
+  uses as the provider's idempotency key where there is one (the e-mail Message-ID).
 
 Long texts are split by the channels themselves (``Channel.send``).
 """
@@ -45,6 +54,7 @@ CHAT_PREFIXES = {kind: prefix for prefix, kind in CHAT_KINDS.items()}
 CHANNEL_LABELS = {"zalo_bot": "Zalo", "zalo_oa": "Zalo OA", "telegram": "Telegram", "email": "Thư điện tử",
                   "console": "Tệp nhật ký"}
 STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "thất bại"}
+DEFAULT_VALIDITY = timedelta(days=1)  # how long a message without its own expiry stays worth sending
 MAX_ROUNDS = 50  # of one deliver() call that waits for retries: a bound, whatever the clock does
 
 
@@ -72,6 +82,7 @@ class Outgoing:
     subject: str | None = None
     attachment: str | None = None
     fallback_emails: tuple[str, ...] = ()  # where the unit gets it when this chat fails for good
+    expires_at: datetime | None = None  # not worth sending after this (None: DEFAULT_VALIDITY after queueing)
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -82,9 +93,9 @@ class Outgoing:
 
 def queue(store, messages: Iterable[Outgoing], *, now: datetime | None = None) -> list[Outgoing]:
     """Insert ``messages`` in one transaction (joining the caller's); returns the new ones."""
-    stamp = _stamp(now or clock.now())
+    moment = now or clock.now()
     with store.transaction() as conn:
-        return [m for m in messages if _insert(conn, m, stamp)]
+        return [m for m in messages if _insert(conn, m, moment)]
 
 
 def not_yet_queued(store, messages: Iterable[Outgoing]) -> list[Outgoing]:
@@ -94,13 +105,14 @@ def not_yet_queued(store, messages: Iterable[Outgoing]) -> list[Outgoing]:
         m.key).fetchone()]
 
 
-def _insert(conn: sqlite3.Connection, m: Outgoing, stamp: str) -> bool:
+def _insert(conn: sqlite3.Connection, m: Outgoing, moment: datetime) -> bool:
+    stamp, expires = _stamp(moment), _stamp(m.expires_at or moment + DEFAULT_VALIDITY)
     cursor = conn.execute(
         """INSERT OR IGNORE INTO outbox (unit, recipient, period, stage, channel, address, subject, text,
-               attachment, fallback_emails, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               attachment, fallback_emails, created_at, updated_at, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (m.unit, m.recipient, m.period, m.stage, m.channel, m.address, m.subject, m.text, m.attachment,
-         json.dumps(list(m.fallback_emails)), stamp, stamp),
+         json.dumps(list(m.fallback_emails)), stamp, stamp, expires),
     )
     return cursor.rowcount == 1
 
@@ -127,11 +139,12 @@ class Delivery:
     failed: list[int] = field(default_factory=list)
     resumed: list[int] = field(default_factory=list)  # found interrupted and put back to be sent once more
     no_channel: list[int] = field(default_factory=list)  # its channel is not configured in this process
+    stopped: dict[str, str] = field(default_factory=dict)  # channel kind -> why it failed as a whole
 
 
 @dataclass(frozen=True)
 class _Policy:
-    max_attempts: int
+    max_attempts: int | None
     backoff: Backoff
     lease: timedelta
 
@@ -141,7 +154,7 @@ def deliver(
     channels: dict[str, Channel],
     *,
     now: Callable[[], datetime] = clock.now,
-    max_attempts: int = 5,
+    max_attempts: int | None = None,
     backoff: Backoff = Backoff(),
     lease: timedelta = timedelta(minutes=10),
     wait_up_to: float = 0.0,
@@ -149,13 +162,16 @@ def deliver(
 ) -> Delivery:
     """Send every due message (e-mail copies of failed chats included).
 
+    Transient failures are retried until the message expires; ``max_attempts`` adds a bound on
+    the number of attempts (None: none).
+
     With ``wait_up_to`` > 0, retries falling due within that many seconds are waited for (with
     ``sleep``) and tried in the same call; otherwise a later call takes them.
     """
     policy, result, waited = _Policy(max_attempts, backoff, lease), Delivery(), 0.0
     for _ in range(MAX_ROUNDS):
         _one_pass(store, channels, now, policy, result)
-        wait = _seconds_to_next_due(store, channels, now())
+        wait = _seconds_to_next_due(store, _active(channels, result), now())
         if wait is None or waited + wait > wait_up_to:
             break
         if wait > 0:
@@ -167,15 +183,39 @@ def deliver(
 def _one_pass(store, channels: dict[str, Channel], now: Callable[[], datetime], policy: _Policy,
               result: Delivery) -> None:
     _resume_interrupted(store, now(), policy, result)
+    _expire(store, now(), result)
     due = store.conn.execute(
         """SELECT * FROM outbox WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
            ORDER BY id""", (_stamp(now()),)).fetchall()
     for row in due:
         channel = channels.get(row["channel"])
+        if row["channel"] in result.stopped:
+            continue  # the channel failed as a whole in this call: its messages wait for the next one
         if channel is None:
             _note_no_channel(store, row, result)
         elif claimed := _claim(store, row["id"], moment := now(), policy.lease):  # lease from the claim itself
             _send(store, channel, claimed, moment, policy, result)
+
+
+def _active(channels: dict[str, Channel], result: Delivery) -> dict[str, Channel]:
+    return {kind: channel for kind, channel in channels.items() if kind not in result.stopped}
+
+
+def expire(store, moment: datetime) -> list[int]:
+    """Fail the pending messages whose moment has passed (before a digest lists what was lost)."""
+    result = Delivery()
+    _expire(store, moment, result)
+    return result.failed
+
+
+def _expire(store, moment: datetime, result: Delivery) -> None:
+    """Pending messages whose moment has passed are failed, not sent late (a stale reminder misleads)."""
+    rows = store.conn.execute("SELECT * FROM outbox WHERE state = 'pending' AND expires_at <= ?",
+                              (_stamp(moment),)).fetchall()
+    for row in rows:
+        reason = (row["last_error"] + "; " if row["last_error"] else "") + "hết thời hạn gửi, không gửi nữa"
+        _fail(store, row, reason, moment, flag_contact=False)
+        result.failed.append(row["id"])
 
 
 def _claim(store, message_id: int, moment: datetime, lease: timedelta) -> sqlite3.Row | None:
@@ -192,6 +232,9 @@ def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _
     try:
         provider_id = channel.send(row["address"], _message(row))
     except TransportError as exc:
+        if exc.channel_wide:
+            _stop_channel(store, row, redact(exc.reason), moment, result)
+            return
         _failed_attempt(store, row, attempts, redact(exc.reason), exc.permanent, exc.retry_after, moment, policy,
                         result)
     except Exception as exc:  # a bug or an unexpected library error: retry, and say what it was
@@ -204,7 +247,24 @@ def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _
 
 def _message(row: sqlite3.Row) -> Message:
     attachment = Path(row["attachment"]) if row["attachment"] else None
-    return Message(row["text"], attachment=attachment, subject=row["subject"])
+    created = "".join(ch for ch in row["created_at"] if ch.isdigit())[:14]
+    return Message(row["text"], attachment=attachment, subject=row["subject"], key=f"{row['id']}.{created}")
+
+
+def _stop_channel(store, row: sqlite3.Row, reason: str, moment: datetime, result: Delivery) -> None:
+    """The channel failed as a whole: put the message back untouched and record the channel's problem."""
+    label = CHANNEL_LABELS.get(row["channel"], row["channel"])
+    with store.transaction() as conn:
+        conn.execute(
+            """UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = NULL, lease_until = NULL,
+               last_error = ?, updated_at = ? WHERE id = ?""",
+            (f"kênh {label} đang lỗi, tin chờ gửi lại: {reason}", _stamp(moment), row["id"]))
+        new = conn.execute(
+            "INSERT INTO channel_problems (channel, problem, problem_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (row["channel"], reason, _stamp(moment))).rowcount
+    if new:
+        log.error("Ngừng gửi qua kênh %s: %s. Các tin vẫn nằm trong hàng đợi.", label, reason)
+    result.stopped[row["channel"]] = reason
 
 
 def _mark_sent(store, row: sqlite3.Row, provider_id: str | None, moment: datetime) -> None:
@@ -214,18 +274,22 @@ def _mark_sent(store, row: sqlite3.Row, provider_id: str | None, moment: datetim
                WHERE id = ?""", (provider_id, _stamp(moment), _stamp(moment), row["id"]))
         conn.execute("UPDATE contacts SET problem = NULL, problem_at = NULL WHERE channel = ? AND address = ?",
                      (row["channel"], row["address"]))
+        conn.execute("DELETE FROM channel_problems WHERE channel = ?", (row["channel"],))
 
 
 def _failed_attempt(store, row, attempts: int, reason: str, permanent: bool, retry_after: float | None,
                     moment: datetime, policy: _Policy, result: Delivery) -> None:
     log.warning("Gửi tin #%s (%s, %s) không thành công lần %s: %s",
                 row["id"], row["recipient"], CHANNEL_LABELS.get(row["channel"], row["channel"]), attempts, reason)
-    if permanent or attempts >= policy.max_attempts:
-        final = reason if permanent else f"{reason} (đã thử {attempts} lần)"
+    next_at = moment + timedelta(seconds=policy.backoff.delay(attempts, retry_after))
+    out_of_attempts = policy.max_attempts is not None and attempts >= policy.max_attempts
+    out_of_time = row["expires_at"] is not None and _stamp(next_at) >= row["expires_at"]
+    if permanent or out_of_attempts or out_of_time:
+        final = reason if permanent else f"{reason} (đã thử {attempts} lần" + (
+            ", hết thời hạn gửi)" if out_of_time and not out_of_attempts else ")")
         _fail(store, row, final, moment, flag_contact=permanent)
         result.failed.append(row["id"])
         return
-    next_at = moment + timedelta(seconds=policy.backoff.delay(attempts, retry_after))
     with store.transaction() as conn:
         conn.execute(
             """UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
@@ -242,19 +306,20 @@ def _fail(store, row: sqlite3.Row, reason: str, moment: datetime, *, flag_contac
         if flag_contact:
             flag_problem(conn, row["channel"], row["address"], row["recipient"], reason, moment)
         for email in json.loads(row["fallback_emails"] or "[]"):
-            _insert(conn, _email_copy(row, email), _stamp(moment))
+            _insert(conn, _email_copy(row, email), moment)
 
 
 def _email_copy(row: sqlite3.Row, email: str) -> Outgoing:
+    expires = datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None
     return Outgoing(row["unit"], row["recipient"], row["period"], row["stage"], "email", email, row["text"],
-                    row["subject"], row["attachment"])
+                    row["subject"], row["attachment"], expires_at=expires)
 
 
 def _resume_interrupted(store, moment: datetime, policy: _Policy, result: Delivery) -> None:
     rows = store.conn.execute("SELECT * FROM outbox WHERE state = 'sending' AND lease_until < ?",
                               (_stamp(moment),)).fetchall()
     for row in rows:
-        if row["interruptions"] == 0 and row["attempts"] < policy.max_attempts:
+        if row["interruptions"] == 0 and (policy.max_attempts is None or row["attempts"] < policy.max_attempts):
             _resume(store, row, moment)
             result.resumed.append(row["id"])
         else:
@@ -316,6 +381,21 @@ def problems(store) -> list[sqlite3.Row]:
     """Addresses whose last delivery failed for good, for the coordinator's attention."""
     return store.conn.execute(
         "SELECT * FROM contacts WHERE problem IS NOT NULL ORDER BY problem_at DESC").fetchall()
+
+
+def undelivered(store, period: str | None = None) -> list[sqlite3.Row]:
+    """Failed messages whose content reached the recipient through no other channel: to act on."""
+    return store.conn.execute(
+        """SELECT * FROM outbox AS f WHERE state = 'failed' AND (? IS NULL OR period = ?)
+             AND NOT EXISTS (SELECT 1 FROM outbox AS s WHERE s.state IN ('sent', 'pending', 'sending')
+                             AND s.unit = f.unit AND s.period = f.period AND s.stage = f.stage
+                             AND s.recipient = f.recipient)
+           ORDER BY id""", (period, period)).fetchall()
+
+
+def channel_problems(store) -> list[sqlite3.Row]:
+    """Channels that failed as a whole (revoked token...), until a send through them succeeds."""
+    return store.conn.execute("SELECT * FROM channel_problems ORDER BY problem_at").fetchall()
 
 
 def messages(store, state: str | None = None) -> list[sqlite3.Row]:

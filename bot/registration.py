@@ -4,6 +4,10 @@ A code is 8 characters from an alphabet without look-alikes (no 0/O, 1/I), shown
 ``K7QH-M2XP`` and accepted with or without the dash, in any case. Only its SHA-256 is
 stored; it expires after 7 days and works once. Redeeming it and linking the chat are one
 transaction, so two chats racing with the same code cannot both win.
+
+Guessing is slowed down per chat: every ``MAX_WRONG`` wrong codes in a row, the chat is refused
+for a time that doubles each round (15 minutes, 30, 60… up to a day), kept in SQLite so that a
+restart does not reset it. A code that works clears the count.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from bot.outbox import parse_chat
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 VALID_FOR = timedelta(days=7)
+MAX_WRONG = 5
+FIRST_REFUSAL = timedelta(minutes=15)
+LONGEST_REFUSAL = timedelta(days=1)
 
 
 class RegistrationError(Exception):
@@ -69,6 +76,51 @@ def redeem(store, unit_code: str, code: str, channel: str, address: str, *, now:
                ON CONFLICT (channel, address) DO UPDATE SET unit = excluded.unit,
                    registered_at = excluded.registered_at, problem = NULL, problem_at = NULL""",
             (channel, address, row["unit"], _stamp(moment)))
+
+
+def register(store, unit_code: str | None, code: str, channel: str, address: str, *,
+             now: datetime | None = None) -> None:
+    """``redeem`` for a chat, slowed down after wrong codes; ``unit_code`` None is an unknown unit."""
+    moment = clock.local(now or clock.now())
+    refused_until = _refused_until(store, channel, address, moment)
+    if refused_until:
+        raise RegistrationError(_throttled(refused_until))
+    try:
+        if unit_code is None:
+            raise RegistrationError(WRONG)
+        redeem(store, unit_code, code, channel, address, now=moment)
+    except RegistrationError as exc:
+        refused_until = _note_failure(store, channel, address, moment)
+        raise RegistrationError(_throttled(refused_until) if refused_until else str(exc)) from None
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM registration_failures WHERE channel = ? AND address = ?", (channel, address))
+
+
+def _refused_until(store, channel: str, address: str, moment: datetime) -> datetime | None:
+    row = store.conn.execute("SELECT blocked_until FROM registration_failures WHERE channel = ? AND address = ?",
+                             (channel, address)).fetchone()
+    until = datetime.fromisoformat(row["blocked_until"]) if row and row["blocked_until"] else None
+    return until if until and until > moment else None
+
+
+def _note_failure(store, channel: str, address: str, moment: datetime) -> datetime | None:
+    """Count one more wrong code; returns until when the chat is now refused, if it is."""
+    with store.transaction() as conn:
+        failures = conn.execute(
+            """INSERT INTO registration_failures (channel, address, failures) VALUES (?, ?, 1)
+               ON CONFLICT (channel, address) DO UPDATE SET failures = failures + 1 RETURNING failures""",
+            (channel, address)).fetchone()[0]
+        if failures % MAX_WRONG:
+            return None
+        until = moment + min(FIRST_REFUSAL * 2 ** (failures // MAX_WRONG - 1), LONGEST_REFUSAL)
+        conn.execute("UPDATE registration_failures SET blocked_until = ? WHERE channel = ? AND address = ?",
+                     (_stamp(until), channel, address))
+        return until
+
+
+def _throttled(until: datetime) -> str:
+    return (f"Chat này đã nhập sai mã nhiều lần nên tạm thời chưa đăng ký được. "
+            f"Vui lòng thử lại sau {until:%H:%M} ngày {until:%d/%m/%Y}, hoặc liên hệ đầu mối phụ trách để kiểm tra mã.")
 
 
 def registered_unit(store, channel: str, address: str) -> str | None:

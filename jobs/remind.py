@@ -9,13 +9,19 @@ in ``channel_order``, with its e-mails as the fallback should a chat fail for go
 without a usable chat gets e-mail; with neither, the message goes to the console log, so
 nothing is dropped silently. The coordinators' digest goes to each of their chats and e-mails
 on working days from ``digest_hour``, once a day, with a chart when there are many units.
+
+A reminder speaks of its day ("còn 3 ngày", "hôm nay là hạn cuối"): it is retried through an
+outage until the end of that day, then failed and listed in the digest as not delivered. A
+channel that fails as a whole (revoked token) is reported to the coordinators once, by their
+other channels.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 from bot import clock
@@ -24,14 +30,18 @@ from bot.charts import state_chart
 from bot.config import Config
 from bot.context import Context
 from bot.outbox import (
+    CHANNEL_LABELS,
     COORDINATORS,
     Outgoing,
+    channel_problems,
     channels_for,
     deliver,
+    expire,
     not_yet_queued,
     parse_chat,
     problems,
     queue,
+    undelivered,
 )
 from bot.periods import Period
 from bot.registration import unit_chats
@@ -42,25 +52,45 @@ from bot.workdays import WorkCalendar, calendar_from_config
 
 CHART_ABOVE_UNITS = 12  # a digest about more units than this carries a chart
 MAX_PROBLEMS_IN_DIGEST = 10
+MAX_UNDELIVERED_IN_DIGEST = 10
 
 
 def remind(ctx: Context, period: Period, *, now: datetime, dry_run: bool = False,
            wait_up_to: float = 0.0) -> list[Outgoing]:
     """The messages newly queued (or, in a dry run, that would be): a rerun returns []."""
     channels = channels_for(ctx)
+    if not dry_run:
+        expire(ctx.store, now)  # so that the digest lists what an outage made too late to send
     statuses = unit_statuses(ctx, period)
     policy, calendar = reminder_policy(ctx.config), work_calendar(ctx.config)
     due = due_reminders(now, period_label(period), period.deadline, statuses, policy, calendar)
     planned = [message for reminder in due for message in unit_messages(
-        ctx, period, ctx.unit_by_code[reminder.unit_code], reminder.stage, reminder.text, channels)]
+        ctx, period, ctx.unit_by_code[reminder.unit_code], reminder.stage, reminder.text, channels,
+        expires_at=end_of_day(now))]
     planned += digest_messages(ctx, period, statuses, now, policy, calendar, channels)
     fresh = not_yet_queued(ctx.store, planned)
     if dry_run:
         return fresh
     fresh = _with_chart(ctx, period, statuses, now, fresh)
     queued = queue(ctx.store, fresh, now=now)
-    deliver(ctx.store, channels, wait_up_to=wait_up_to)
-    return queued
+    ticking = running_from(now)
+    delivery = deliver(ctx.store, channels, now=ticking, wait_up_to=wait_up_to)
+    notices = queue(ctx.store, channel_notices(ctx, period, channels), now=now)
+    if notices:
+        working = {kind: channel for kind, channel in channels.items() if kind not in delivery.stopped}
+        deliver(ctx.store, working, now=ticking)
+    return queued + notices
+
+
+def end_of_day(moment: datetime) -> datetime:
+    """The last second of ``moment``'s day in Vietnam: when a reminder of that day stops being true."""
+    return datetime.combine(clock.local(moment).date(), time(23, 59, 59), tzinfo=clock.TZ)
+
+
+def running_from(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``start`` now and runs on from there (``--now`` moves the job, not time)."""
+    origin = clock.now()
+    return lambda: start + (clock.now() - origin)
 
 
 # --- what the store says about each unit ------------------------------------------------------------
@@ -122,13 +152,15 @@ def period_label(period: Period) -> str:
 # --- who receives what ------------------------------------------------------------------------------
 
 def unit_messages(ctx: Context, period: Period, unit: Unit, stage: str, text: str,
-                  channels: dict[str, Channel], subject: str | None = None) -> list[Outgoing]:
+                  channels: dict[str, Channel], subject: str | None = None,
+                  expires_at: datetime | None = None) -> list[Outgoing]:
     subject = subject or f"Nhắc hạn báo cáo {period_label(period)}"
     emails = list(unit.emails) if "email" in channels else []
     chats = _usable(unit_chats(ctx.store, unit), channels, ctx.config.channel_order)
 
     def outgoing(kind: str, address: str, fallback: tuple[str, ...] = ()) -> Outgoing:
-        return Outgoing(unit.code, unit.name, period.id, stage, kind, address, text, subject, None, fallback)
+        return Outgoing(unit.code, unit.name, period.id, stage, kind, address, text, subject, None, fallback,
+                        expires_at)
 
     if chats:
         return [outgoing(kind, address, tuple(emails)) for kind, address in chats]
@@ -166,8 +198,8 @@ def digest_messages(ctx: Context, period: Period, statuses: list[UnitStatus], no
     today = clock.local(now).date()
     if not _digest_due(clock.local(now), period, statuses, policy, calendar):
         return []
-    text = digest(now, period_label(period), period.deadline, statuses, calendar) + _problems_text(ctx)
-    text += sharing_text(ctx.store, period.id)
+    text = (digest(now, period_label(period), period.deadline, statuses, calendar) + _problems_text(ctx)
+            + _channels_text(ctx) + _undelivered_text(ctx, period) + sharing_text(ctx.store, period.id))
     subject = f"Tổng hợp báo cáo {period_label(period)} ngày {today:%d/%m/%Y}"
     return coordinator_messages(ctx, period, f"digest-{today.isoformat()}", text, channels, subject)
 
@@ -188,6 +220,39 @@ def _problems_text(ctx: Context) -> str:
     more = len(flagged) - len(shown)
     return (f"\nKhông gửi được tin tới {len(flagged)} địa chỉ, đề nghị kiểm tra: " + "; ".join(shown)
             + (f" và {more} địa chỉ khác" if more > 0 else ""))
+
+
+def _channels_text(ctx: Context) -> str:
+    broken = channel_problems(ctx.store)
+    return "".join(f"\nKênh {CHANNEL_LABELS.get(row['channel'], row['channel'])} đang ngừng gửi: {row['problem']}. "
+                   "Các tin của kênh này vẫn chờ trong hàng đợi." for row in broken)
+
+
+def _undelivered_text(ctx: Context, period: Period) -> str:
+    """Messages no channel delivered (an outage that outlasted them): the coordinator must act."""
+    lost = [row for row in undelivered(ctx.store, period.id) if row["unit"] != COORDINATORS]
+    if not lost:
+        return ""
+    shown = [f"{row['recipient']} – {row['stage']}, {CHANNEL_LABELS.get(row['channel'], row['channel'])}: "
+             f"{row['last_error']}" for row in lost[:MAX_UNDELIVERED_IN_DIGEST]]
+    more = len(lost) - len(shown)
+    return (f"\nCó {len(lost)} tin nhắc không gửi được, đề nghị báo trực tiếp cho đơn vị: " + "; ".join(shown)
+            + (f" và {more} tin khác" if more > 0 else ""))
+
+
+def channel_notices(ctx: Context, period: Period, channels: dict[str, Channel]) -> list[Outgoing]:
+    """One notice per channel failure, to the coordinators by their other channels (the stage names
+    the moment the failure began, so each failure is told once however many runs see it)."""
+    broken = channel_problems(ctx.store)
+    working = {kind: channel for kind, channel in channels.items() if kind not in {r["channel"] for r in broken}}
+    notices = []
+    for row in broken:
+        label = CHANNEL_LABELS.get(row["channel"], row["channel"])
+        text = (f"Bot không gửi được tin qua kênh {label}: {row['problem']}. Các tin của kênh này vẫn chờ trong "
+                "hàng đợi và sẽ được gửi khi kênh hoạt động lại; đề nghị kiểm tra cấu hình (token) của kênh.")
+        stage = f"kenh-{row['channel']}-{row['problem_at']}"
+        notices += coordinator_messages(ctx, period, stage, text, working, f"Kênh {label} ngừng gửi tin")
+    return notices
 
 
 def _with_chart(ctx: Context, period: Period, statuses: list[UnitStatus], now: datetime,

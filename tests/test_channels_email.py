@@ -209,3 +209,16 @@ def test_it_refuses_an_untrusted_certificate_as_permanent(inbox, certificate):
 
     assert caught.value.permanent is True
     assert inbox.received == []
+
+
+def test_it_sends_every_attempt_at_one_outbox_message_with_the_same_message_id(plain_server, inbox):
+    """A copy sent again after a crash is recognisable as the same mail by its Message-ID."""
+    channel = plain_channel(plain_server)
+
+    first = channel.send("a@b.vn", Message("Nhắc hạn", key="42.20260311083000"))
+    again = channel.send("a@b.vn", Message("Nhắc hạn", key="42.20260311083000"))
+    other = channel.send("a@b.vn", Message("Nhắc hạn", key="43.20260311083000"))
+
+    assert [mail["Message-ID"] for mail in inbox.received] == [first, again, other]
+    assert first == again != other
+    assert first.endswith("@sonoivu.tinh.gov.vn>")

@@ -179,3 +179,16 @@ def test_it_reads_incoming_messages(telegram):
     assert [(u["update_id"], u["message"]["text"]) for u in updates] == [(1, "/baocao thang 6")]
     assert again == updates
     assert after_confirming == []
+
+
+def test_it_hides_the_token_in_logged_tracebacks_too(telegram, caplog):
+    channel_for(telegram)  # registers the token and installs the redaction
+    caplog.set_level(logging.ERROR)
+    try:
+        raise RuntimeError(f"The token `{VALID_TOKEN}` was rejected by the server.")
+    except RuntimeError:
+        logging.getLogger("telegram.ext.Updater").exception("Network Retry Loop: Invalid token")
+        logging.getLogger("bot.anything").error("Stopped", exc_info=True, stack_info=True)
+
+    assert "rejected by the server" in caplog.text
+    assert VALID_TOKEN not in caplog.text and VALID_TOKEN.split(":")[1] not in caplog.text

@@ -9,6 +9,7 @@ import json
 import os
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -39,6 +40,8 @@ from tests.fakes.zalo_bot import VALID_TOKEN as ZALO_TOKEN
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.test_outbox import RecordingChannel, make_context
 from tests.test_remind import set_state
+
+REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -310,3 +313,43 @@ def test_it_answers_on_the_console_for_trying_locally(ctx):
     assert "chế độ thử" in shown and "/dangky <mã đơn vị> <mã xác nhận>" in shown
     assert not mentions_a_unit(shown)
 
+
+
+@pytest.mark.parametrize("token", ["123456789:RevokedTelegramSecretXyz123", "RevokedTelegramSecretXyz123"])
+def test_it_says_which_setting_to_fix_when_telegram_rejects_the_token_and_never_prints_it(tmp_path, token):
+    """401 for a revoked token, 404 for one not shaped like a token (see tests/fakes/telegram.py)."""
+    import subprocess
+    import sys
+
+    with FakeTelegram() as telegram:
+        (tmp_path / "config.json").write_text(json.dumps(
+            {"channels": {"telegram": {"token": token, "base_url": telegram.bot_base_url}}}), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "bot", "--home", str(tmp_path), "bot"], capture_output=True,
+                              text=True, timeout=120, cwd=REPO, stdin=subprocess.DEVNULL)
+
+    shown = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "RevokedTelegramSecretXyz123" not in shown
+    assert "Traceback" not in shown
+    assert "channels.telegram.token" in shown and "TELEGRAM_BOT_TOKEN" in shown
+
+
+def test_it_refuses_a_chat_for_a_growing_time_after_five_wrong_codes_even_across_a_restart(ctx, tmp_path):
+    from bot.store import Store
+
+    code = code_for(ctx, "STC")
+    replies = [ask(ctx, "zalo:666", f"/dangky STC SAI{n}-MAXX") for n in range(5)]
+    assert all("không đúng" in reply for reply in replies[:4])
+    assert "thử lại sau 09:15 ngày 20/03/2026" in replies[4]
+
+    ctx.store.close()
+    ctx.store = Store(tmp_path / "state.db")  # the bot restarts: the refusal is still there
+    refused = ask(ctx, "zalo:666", f"/dangky STC {code}", now=NOW + timedelta(minutes=10))
+    assert "thử lại sau 09:15 ngày 20/03/2026" in refused
+    assert ask(ctx, "zalo:999", "/dangky STC SAI0-MAXX").startswith("Mã đơn vị")  # other chats are not slowed
+
+    later = NOW + timedelta(minutes=16)
+    replies = [ask(ctx, "zalo:666", f"/dangky STC SAI{n}-MAXY", now=later) for n in range(5)]
+    assert "thử lại sau 09:46 ngày 20/03/2026" in replies[4]  # twice as long the second time
+
+    assert ask(ctx, "zalo:666", f"/dangky STC {code}", now=later + timedelta(minutes=31)).startswith("Đã liên kết")

@@ -123,3 +123,36 @@ def test_it_tells_coordinators_which_addresses_failed_for_good(tmp_path, schema,
 
     text = digests(ctx)[0][2].text
     assert "Không gửi được tin tới 1 địa chỉ" in text and "UBND xã số 1 (Zalo Bot: người nhận đã chặn bot)" in text
+
+
+def test_it_tells_coordinators_once_by_their_other_channels_when_a_channel_token_is_revoked(tmp_path, schema, period):
+    from bot.channels import TransportError
+
+    ctx = context(tmp_path, schema, 3)
+    revoked = TransportError("Zalo Bot: token không hợp lệ hoặc đã bị thu hồi (401)", permanent=True,
+                             channel_wide=True)
+    ctx.extras["channels"]["zalo_bot"] = RecordingChannel("zalo_bot", script=[revoked] * 10)
+
+    for hour in (8, 9, 10):
+        remind(ctx, period, now=at(date(2026, 3, 11), hour))
+
+    notices = [(kind, address) for kind, channel in ctx.extras["channels"].items()
+               for address, message in channel.calls if message.subject == "Kênh Zalo ngừng gửi tin"]
+    assert sorted(notices) == [("email", "cchc@snv.example.vn"), ("telegram", "901")]
+    assert not [flag for flag in ctx.store.conn.execute("SELECT * FROM contacts WHERE problem IS NOT NULL")]
+
+
+def test_it_lists_reminders_no_channel_could_deliver_as_something_to_act_on(tmp_path, schema, period):
+    from bot.channels import TransportError
+
+    ctx = context(tmp_path, schema, 2)
+    down = TransportError("Zalo Bot: máy chủ đang lỗi (500)", permanent=False)
+    ctx.extras["channels"]["zalo_bot"] = RecordingChannel("zalo_bot", script=[down] * 100)
+    day = date(2026, 3, 11)
+    for hour, minute in ((8, 0), (12, 0), (16, 0), (20, 0)):
+        remind(ctx, period, now=at(day, hour, minute))
+
+    remind(ctx, period, now=at(date(2026, 3, 12), 16, 30))  # the next day's digest
+
+    text = digests(ctx)[-1][2].text
+    assert "Có 2 tin nhắc không gửi được" in text and "UBND xã số 1 – truoc-7, Zalo" in text

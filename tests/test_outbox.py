@@ -5,16 +5,27 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from bot.backends.workbook import WorkbookBackend
-from bot.channels import Channel, TransportError
+from bot.channels import Channel, TransportError, build_channel
 from bot.clock import TZ
 from bot.config import Config
 from bot.context import Context
-from bot.outbox import Backoff, Outgoing, build_channels, deliver, messages, problems, queue
+from bot.outbox import (
+    Backoff,
+    Outgoing,
+    build_channels,
+    channel_problems,
+    deliver,
+    messages,
+    problems,
+    queue,
+    undelivered,
+)
 from bot.store import Store
 
 T0 = datetime(2026, 3, 11, 8, 30, tzinfo=TZ)
@@ -218,8 +229,9 @@ def test_it_clears_the_flag_once_the_contact_can_be_reached_again(store):
     deliver(store, {"zalo_bot": zalo}, now=lambda: T0)
     assert len(problems(store)) == 1
 
-    queue(store, [Outgoing("U1", "Đơn vị 1", "2026-Q1", "truoc-3", "zalo_bot", "chat-1", "Lần sau")], now=T0)
-    deliver(store, {"zalo_bot": zalo}, now=lambda: T0 + timedelta(days=2))
+    later = T0 + timedelta(days=2)
+    queue(store, [Outgoing("U1", "Đơn vị 1", "2026-Q1", "truoc-3", "zalo_bot", "chat-1", "Lần sau")], now=later)
+    deliver(store, {"zalo_bot": zalo}, now=lambda: later)
 
     assert problems(store) == []
 
@@ -276,9 +288,102 @@ def test_it_never_lets_a_secret_reach_the_logs_the_outbox_or_the_contacts(tmp_pa
         for minutes in (0, 1, 60):
             deliver(ctx.store, channels, now=lambda m=minutes: T0 + timedelta(minutes=m))
 
-    stored = json.dumps([dict(row) for row in messages(ctx.store)] + [dict(row) for row in problems(ctx.store)],
-                        ensure_ascii=False)
-    assert "failed" in stored and "pending" in stored  # the failures were recorded...
+    rows = [*messages(ctx.store), *problems(ctx.store), *channel_problems(ctx.store)]
+    stored = json.dumps([dict(row) for row in rows], ensure_ascii=False)
+    assert "token không hợp lệ" in stored and "pending" in stored  # the failures were recorded...
     for secret in (zalo_token, telegram_token, password, "RevokedZaloSecret", "RevokedTelegramSecretXyz"):
         assert secret not in stored  # ...without any secret
         assert secret not in caplog.text
+
+
+MAIL_DOWN = TransportError("Thư điện tử: không kết nối được máy chủ thư (Connection refused)", permanent=False)
+
+
+def test_it_keeps_a_reminder_through_a_two_hour_mail_outage_and_sends_it_when_the_server_is_back(store):
+    email = RecordingChannel("email", script=[MAIL_DOWN] * 5)  # down from 08:30 to 10:30
+    queue(store, [note(1, channel="email")], now=T0)
+
+    for half_hours in range(6):  # the scheduler's pass every 30 minutes
+        deliver(store, {"email": email}, now=lambda m=half_hours: T0 + timedelta(minutes=30 * m), backoff=NO_JITTER)
+
+    assert len(email.calls) == 6
+    assert states(store) == {"chat-1": "sent"}
+
+
+def test_it_gives_up_on_a_message_once_its_moment_has_passed_and_lists_it_to_act_on(store):
+    email = RecordingChannel("email", script=[MAIL_DOWN] * 100)
+    queue(store, [replace(note(1, channel="email"), expires_at=T0 + timedelta(hours=3))], now=T0)
+
+    for half_hours in range(8):
+        deliver(store, {"email": email}, now=lambda m=half_hours: T0 + timedelta(minutes=30 * m), backoff=NO_JITTER)
+
+    (row,) = messages(store)
+    assert row["state"] == "failed" and "hết thời hạn gửi" in row["last_error"]
+    assert len(email.calls) > 5  # retried over the whole time it was worth sending
+    assert [r["id"] for r in undelivered(store)] == [row["id"]]
+
+
+def test_it_does_not_list_a_failed_chat_whose_email_copy_went_out(store):
+    blocked = TransportError("Zalo Bot: người nhận đã chặn bot", permanent=True)
+    queue(store, [note(1, emails=("vanthu@u1.example.vn",))], now=T0)
+
+    deliver(store, {"zalo_bot": RecordingChannel(script=[blocked]), "email": RecordingChannel("email")}, now=lambda: T0)
+
+    assert undelivered(store) == []
+
+
+def test_it_stops_a_channel_whose_token_is_revoked_without_blaming_the_recipients(store):
+    from tests.fakes.zalo_bot import FakeZaloBot
+
+    with FakeZaloBot() as fake:
+        zalo = build_channel("zalo_bot", {"token": "1459232241454765289:RevokedToken", "base_url": fake.base_url})
+        email = RecordingChannel("email")
+        queue(store, [note(1, emails=("a@u1.example.vn",)), note(2, emails=("b@u2.example.vn",))], now=T0)
+        for minutes in (0, 30):
+            result = deliver(store, {"zalo_bot": zalo, "email": email}, now=lambda m=minutes: T0 + timedelta(minutes=m))
+        calls = len(fake.requests_to("sendMessage"))
+
+    assert calls == 2  # one try per run, not one per recipient
+    assert "zalo_bot" in result.stopped
+    assert states(store) == {"chat-1": "pending", "chat-2": "pending"}  # kept queued
+    assert problems(store) == [] and email.calls == []  # no healthy chat flagged or replaced by e-mail
+    (broken,) = channel_problems(store)
+    assert broken["channel"] == "zalo_bot" and "token" in broken["problem"]
+
+
+def test_it_sends_a_stopped_channel_s_messages_once_its_token_works_again(store):
+    revoked = TransportError("Zalo Bot: token không hợp lệ (401)", permanent=True, channel_wide=True)
+    zalo = RecordingChannel(script=[revoked])
+    queue(store, [note(1), note(2)], now=T0)
+
+    deliver(store, {"zalo_bot": zalo}, now=lambda: T0)
+    deliver(store, {"zalo_bot": zalo}, now=lambda: T0 + timedelta(minutes=30))
+
+    assert states(store) == {"chat-1": "sent", "chat-2": "sent"}
+    assert channel_problems(store) == []
+
+
+def test_it_gives_every_attempt_at_one_message_the_same_key(store):
+    zalo = RecordingChannel(script=[MAIL_DOWN])
+    queue(store, [note(1), note(2)], now=T0)
+
+    deliver(store, {"zalo_bot": zalo}, now=lambda: T0, backoff=NO_JITTER)
+    deliver(store, {"zalo_bot": zalo}, now=lambda: T0 + timedelta(minutes=5), backoff=NO_JITTER)
+
+    keys = [message.key for _, message in zalo.calls]
+    assert zalo.addresses == ["chat-1", "chat-2", "chat-1"]
+    assert keys[0] == keys[2] and keys[0] != keys[1] and all(keys)
+
+
+def test_it_lists_a_message_no_channel_delivered_as_something_to_act_on(tmp_path, capsys):
+    from bot.cli import main
+
+    store = Store(tmp_path / "state.db")
+    queue(store, [replace(note(1, channel="email"), expires_at=T0 + timedelta(minutes=10))], now=T0)
+    deliver(store, {"email": RecordingChannel("email", script=[MAIL_DOWN])}, now=lambda: T0)
+    deliver(store, {"email": RecordingChannel("email")}, now=lambda: T0 + timedelta(minutes=11))
+    store.close()
+
+    assert main(["--home", str(tmp_path), "outbox"]) == 1
+    listing = capsys.readouterr().out
+    assert "Cần xử lý: tin #1 tới Đơn vị 1 (U1) (truoc-7) không gửi được qua kênh nào" in listing

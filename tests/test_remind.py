@@ -149,7 +149,7 @@ def test_it_rehearses_a_moment_from_the_command_line_without_writing(tmp_path, c
     assert "Chạy thử lúc 08:30 ngày 13/03/2026" in out and "truoc-3" in out and "Sở Tư pháp" in out
     assert not (home / "outbox" / "messages.log").exists()
     assert main(["--home", str(home), "outbox", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"messages": [], "problems": []}
+    assert json.loads(capsys.readouterr().out) == {"messages": [], "problems": [], "undelivered": [], "channels": []}
 
 
 def test_it_sends_and_lists_from_the_command_line(tmp_path, capsys):

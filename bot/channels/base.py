@@ -21,6 +21,7 @@ class Message:
     text: str  # Vietnamese plain text
     attachment: Path | None = None  # optional file (e.g. a PNG chart or an .xlsx export)
     subject: str | None = None  # used by e-mail
+    key: str | None = None  # the same for every attempt at one outbox row: an idempotency key where the API has one
 
 
 class TransportError(Exception):
@@ -28,19 +29,24 @@ class TransportError(Exception):
 
     ``permanent`` tells the outbox whether to give up (wrong token, user blocked the bot,
     bad address) or to try again later (timeout, 5xx, rate limit). ``retry_after`` is the
-    provider's own "wait this many seconds", when it said so. ``reason`` never holds a
-    secret: every channel builds it from redacted text.
+    provider's own "wait this many seconds", when it said so. ``channel_wide`` says the
+    channel itself is broken (a revoked token, a refused SMTP login), not this recipient: the
+    outbox then stops the channel for the run and keeps its messages queued. ``reason`` never
+    holds a secret: every channel builds it from redacted text.
     """
 
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None):
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
+                 channel_wide: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.channel_wide = channel_wide
 
     def __repr__(self) -> str:
         return (
-            f"TransportError({self.reason!r}, permanent={self.permanent}, retry_after={self.retry_after})"
+            f"TransportError({self.reason!r}, permanent={self.permanent}, retry_after={self.retry_after}, "
+            f"channel_wide={self.channel_wide})"
         )
 
 
@@ -67,6 +73,11 @@ class Channel(ABC):
         Text longer than ``max_length`` goes out as several provider messages, in order;
         the id returned is the last one's. Raises ``TransportError``.
         """
+
+    def check(self) -> None:
+        """Raise ``TransportError`` when the provider refuses this channel's credentials; a channel
+        with nothing to check accepts."""
+        return None
 
     def split(self, text: str) -> list[str]:
         return split_text(text, self.max_length)

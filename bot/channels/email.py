@@ -65,7 +65,7 @@ class EmailChannel(Channel):
         email["From"], email["To"] = self._sender, address
         email["Subject"] = message.subject or self._default_subject
         email["Date"] = format_datetime(clock.now())
-        email["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
+        email["Message-ID"] = _message_id(message.key, self._sender.rpartition("@")[2] or None)
         email.set_content(message.text, charset="utf-8")
         if message.attachment is not None:
             _attach(email, message.attachment)
@@ -83,6 +83,15 @@ class EmailChannel(Channel):
                 smtp.close()
                 raise
         return smtp
+
+
+def _message_id(key: str | None, domain: str | None) -> str:
+    """The same Message-ID for every attempt at one outbox row, so that a copy sent again after
+    a crash is recognised as the same message by mail systems that de-duplicate on it."""
+    if not key:
+        return make_msgid(domain=domain)
+    safe = "".join(ch if ch.isalnum() or ch in ".-" else "." for ch in key)
+    return f"<baocao.{safe}@{domain or 'localhost'}>"
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
@@ -111,7 +120,8 @@ def _attach(email: EmailMessage, path: Path) -> None:
 def _transport_error(exc: BaseException) -> TransportError:
     detail = redact(str(exc))
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return TransportError(f"Thư điện tử: đăng nhập máy chủ thư thất bại ({detail})", permanent=True)
+        return TransportError(f"Thư điện tử: đăng nhập máy chủ thư thất bại ({detail})", permanent=True,
+                              channel_wide=True)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return TransportError(f"Thư điện tử: máy chủ từ chối địa chỉ người nhận ({detail})",

@@ -77,6 +77,17 @@ class TelegramChannel(Channel):
         except TelegramError as exc:
             raise _transport_error(exc) from None
 
+    def check(self) -> None:
+        """Ask Telegram who the bot is: raises ``TransportError`` (channel_wide for a rejected token)."""
+        try:
+            asyncio.run(self._get_me())
+        except TelegramError as exc:
+            raise _transport_error(exc) from None
+
+    async def _get_me(self) -> None:
+        async with self._bot() as bot:  # entering the Bot calls getMe
+            await bot.get_me()
+
     def get_updates(self, offset: int | None = None, timeout: int = 0) -> list[dict[str, Any]]:
         """Incoming updates as Bot API dicts (``update_id``, ``message``...), oldest first."""
         try:
@@ -124,7 +135,7 @@ def _transport_error(exc: TelegramError) -> TransportError:
         return TransportError(f"Telegram: người nhận đã chặn bot hoặc chưa bắt đầu trò chuyện với bot ({detail})",
                               permanent=True)
     if isinstance(exc, InvalidToken):
-        return TransportError(f"Telegram: token của bot không hợp lệ ({detail})", permanent=True)
+        return TransportError(f"Telegram: token của bot không hợp lệ ({detail})", permanent=True, channel_wide=True)
     if isinstance(exc, ChatMigrated):
         return TransportError(f"Telegram: nhóm đã đổi sang mã mới {exc.new_chat_id}, cần cập nhật địa chỉ",
                               permanent=True)

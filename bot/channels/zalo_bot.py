@@ -58,6 +58,10 @@ class ZaloBotChannel(Channel):
             message_id = self._send_attachment(address, message.attachment)
         return message_id
 
+    def check(self) -> None:
+        """Ask Zalo who the bot is: raises ``TransportError`` (channel_wide for a rejected token)."""
+        self._call("getMe", {})
+
     def get_updates(self, timeout: int = 30) -> list[dict[str, Any]]:
         """Long-poll for incoming messages; the API hands back at most one update per call."""
         reply = self._post("getUpdates", {"timeout": str(timeout)}, read_timeout=timeout + DEFAULT_TIMEOUT)
@@ -105,7 +109,8 @@ def _failure(reply: HttpReply) -> TransportError:
     if code >= 500 or code == NO_UPDATES:
         return TransportError(f"Zalo Bot: máy chủ đang lỗi {detail}", permanent=False)
     if code in (401, 404):
-        return TransportError(f"Zalo Bot: token không hợp lệ hoặc đã bị thu hồi {detail}", permanent=True)
+        return TransportError(f"Zalo Bot: token không hợp lệ hoặc đã bị thu hồi {detail}", permanent=True,
+                              channel_wide=True)
     if code == 403:
         return TransportError(f"Zalo Bot: người nhận đã chặn bot hoặc không tồn tại {detail}", permanent=True)
     return TransportError(f"Zalo Bot: yêu cầu bị từ chối {detail}", permanent=True)

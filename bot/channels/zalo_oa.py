@@ -72,7 +72,8 @@ class ZaloOAChannel(Channel):
             self._refresh(stale_token=token)
             reply = self._post_text(self._access_token, user_id, text)
             if _error_code(reply) in TOKEN_ERRORS:
-                raise _failure(reply, "vẫn bị từ chối sau khi làm mới token, cần cấp quyền lại cho ứng dụng")
+                raise _failure(reply, "vẫn bị từ chối sau khi làm mới token, cần cấp quyền lại cho ứng dụng",
+                               channel_wide=True)
         if _error_code(reply) is None:  # 200 without Zalo's JSON: a proxy in between hiccuped
             raise TransportError("Zalo OA: phản hồi của máy chủ không đọc được", permanent=False)
         if _error_code(reply) != 0:
@@ -94,7 +95,7 @@ class ZaloOAChannel(Channel):
             reply = self._http.post(self._oauth_url, data=form, headers={"secret_key": self._secret_key})
             access_token, refresh_token = reply.body.get("access_token"), reply.body.get("refresh_token")
             if not (access_token and refresh_token):
-                raise _failure(reply, "không làm mới được token, cần cấp quyền lại cho ứng dụng")
+                raise _failure(reply, "không làm mới được token, cần cấp quyền lại cho ứng dụng", channel_wide=True)
             register_secret(access_token)
             register_secret(refresh_token)
             self._access_token, self._refresh_token = access_token, refresh_token
@@ -120,9 +121,9 @@ def _error_code(reply: HttpReply) -> int | None:
     return int(code) if isinstance(code, int | str) and str(code).lstrip("-").isdigit() else None
 
 
-def _failure(reply: HttpReply, what: str) -> TransportError:
+def _failure(reply: HttpReply, what: str, *, channel_wide: bool = False) -> TransportError:
     """Everything reaching here is permanent: transient HTTP failures were raised by HttpClient."""
     code = _error_code(reply)
     said = reply.body.get("message") or reply.body.get("error_name") or reply.body.get("error_description")
     detail = TOKEN_ERRORS.get(code) or redact(str(said or "không rõ"))
-    return TransportError(f"Zalo OA: {what} ({code}: {detail})", permanent=True)
+    return TransportError(f"Zalo OA: {what} ({code}: {detail})", permanent=True, channel_wide=channel_wide)

@@ -15,11 +15,13 @@ from ..outbox import (
     COORDINATORS,
     STATE_LABELS,
     Outgoing,
+    channel_problems,
     channels_for,
     counts,
     deliver,
     messages,
     problems,
+    undelivered,
 )
 from ..registration import issue_code
 
@@ -59,10 +61,13 @@ def outbox_command(args):
     if args.send:
         deliver(ctx.store, channels_for(ctx), wait_up_to=RETRY_WAIT_SECONDS)
     rows, flagged = messages(ctx.store), problems(ctx.store)
+    lost, broken = undelivered(ctx.store), channel_problems(ctx.store)
     if args.json:
         print_json({"messages": [_row_json(r) for r in rows],
                     "problems": [{k: r[k] for k in ("channel", "address", "label", "problem", "problem_at")}
-                                 for r in flagged]})
+                                 for r in flagged],
+                    "undelivered": [r["id"] for r in lost],
+                    "channels": [{k: r[k] for k in ("channel", "problem", "problem_at")} for r in broken]})
         return 0
     if not rows:
         print("Hàng đợi trống: chưa có tin nhắn nào.")
@@ -72,6 +77,12 @@ def outbox_command(args):
     for r in flagged:
         print(f"Cần kiểm tra: {r['label'] or ''} – {CHANNEL_LABELS.get(r['channel'], r['channel'])} {r['address']}: "
               f"{r['problem']}")
+    for r in broken:
+        print(f"Cần xử lý: kênh {CHANNEL_LABELS.get(r['channel'], r['channel'])} ngừng gửi từ {r['problem_at']}: "
+              f"{r['problem']} (các tin của kênh vẫn chờ trong hàng đợi)")
+    for r in lost:
+        print(f"Cần xử lý: tin #{r['id']} tới {_who(r)} ({r['stage']}) không gửi được qua kênh nào: "
+              f"{r['last_error']}; đề nghị báo trực tiếp cho người nhận")
     _print_counts(ctx.store)
     return 1 if any(r["state"] == "failed" for r in rows) else 0
 

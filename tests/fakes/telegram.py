@@ -11,6 +11,12 @@ What the real API looks like (looked up with the search tool):
   dev.to "Telegram Bot API Error Codes" confirms error_code mirrors the HTTP status and
   descriptions are prefixed "Bad Request:", "Forbidden:"...; a blocked bot answers 403
   "Forbidden: bot was blocked by the user"; a valid-looking wrong token answers 401 "Unauthorized".
+- Wrong tokens (issues corpus): a revoked or wrong token answers
+  ``{"ok":false,"error_code":401,"description":"Unauthorized"}`` (eternnoir/pyTelegramBotAPI#168,
+  nickoala/telepot#105: "/revoke in @BotFather disables the token"; tdlib/telegram-bot-api#80:
+  "the only way to receive error with code 401 is to provide a wrong bot token"), and a
+  mistyped token that is not ``<bot id>:<secret>`` answers ``{"ok":false,"error_code":404,
+  "description":"Not Found"}`` (blt950/vPilot-Pushover#29, windkh/node-red-contrib-telegrambot#19).
 - python-telegram-bot docs: ``Bot(token, base_url=...)`` appends the token to base_url (default
   ``https://api.telegram.org/bot``), so ``base_url=f"{fake.base_url}/bot"`` points a real Bot here.
   Its request layer (telegram/request/_baserequest.py) maps 403 to Forbidden, 401/404 to
@@ -21,6 +27,7 @@ What the real API looks like (looked up with the search tool):
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections import deque
 from typing import Any
@@ -37,8 +44,11 @@ class FakeTelegram(FakeServer):
     Faults (``fail_next``) apply to send* methods: ``"rate_limit"`` (429 with
     ``parameters.retry_after``), ``"server_error"`` (500), ``"blocked"`` (403),
     ``"chat_not_found"`` (400), ``"hang"`` (answer after ``seconds``).
-    A token other than ``token`` gets 401 Unauthorized on every method.
+    A token other than ``token`` gets 401 Unauthorized on every method, one not shaped like a
+    bot token 404 Not Found.
     """
+
+    token_format = re.compile(r"\d+:[\w-]+")
 
     def __init__(self, token: str = VALID_TOKEN) -> None:
         super().__init__()

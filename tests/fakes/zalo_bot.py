@@ -165,10 +165,13 @@ VALID_TOKEN = "1459232241454765289:ZaloBotSecretTokenAbc"
 
 def bot_api_route(fake, request: Recorded, error) -> Answer:
     """The Telegram-style ``/bot<TOKEN>/<method>`` routing both bot APIs share: an unknown path
-    is 404, a wrong token 401, and injected faults hit the send methods only. ``fake`` answers
+    is 404, so is a token not shaped like ``fake.token_format`` (when the fake has one), a wrong
+    token 401, and injected faults hit the send methods only. ``fake`` answers
     with its ``_faulty(fault)`` and ``_method(method, request)``."""
     match = re.fullmatch(r"/bot(?P<token>[^/]+)/(?P<method>\w+)", request.path)
     if not match:
+        return error(404, "Not Found")
+    if not getattr(fake, "token_format", re.compile(".+")).fullmatch(match["token"]):
         return error(404, "Not Found")
     if match["token"] != fake.token:
         return error(401, "Unauthorized")
