@@ -14,6 +14,7 @@ list, ``…/_label`` for a list line's own label), the narrative id for a narrat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from openpyxl.utils import get_column_letter
@@ -156,8 +157,9 @@ def build_layout(
         blocks=[],
     )
     layout.tabs.append(_cover_tab(schema, unit, period, layout, deadline_note))
+    lines = _prefilled_lines(prefill or {})
     for section in schema.sections_for(unit.kind):
-        layout.tabs.append(_section_tab(schema, section, unit.kind, period, layout))
+        layout.tabs.append(_section_tab(schema, section, unit.kind, period, layout, lines))
     layout.tabs.append(TabLayout(name=CHECK_TAB, landscape=True))
     for key, value in (prefill or {}).items():
         spec = layout.fields.get(key)
@@ -220,7 +222,24 @@ INSTRUCTIONS = (
 )
 
 
-def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout: WorkbookLayout) -> TabLayout:
+_LIST_KEY = re.compile(r"^([^/]+)/([^/\[]+)\[(\d+)\]/")
+
+
+def _prefilled_lines(prefill: dict) -> dict[tuple[str, str], int]:
+    """(table, list row) → the highest line the prefill fills: a list carried from a report
+    where the unit inserted lines needs that many lines in the new workbook."""
+    lines: dict[tuple[str, str], int] = {}
+    for key in prefill:
+        match = _LIST_KEY.match(key)
+        if match:
+            where = (match[1], match[2])
+            lines[where] = max(lines.get(where, 0), int(match[3]))
+    return lines
+
+
+def _section_tab(
+    schema: Schema, section, unit_kind: str, period: Period, layout: WorkbookLayout, lines: dict | None = None
+) -> TabLayout:
     tab = TabLayout(name=section.tab)
     row = 1
     if section.group:
@@ -235,7 +254,7 @@ def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout
         elif isinstance(part, Narrative):
             row = _narrative_block(tab, schema, part, unit_kind, row, layout) + 1
         elif isinstance(part, Table):
-            row = _table_block(tab, part, unit_kind, period, row, layout, schema) + 1
+            row = _table_block(tab, part, unit_kind, period, row, layout, schema, lines or {}) + 1
     width = max(tab.max_col, NARRATIVE_WIDTH)
     tab.landscape = width > 8
     for col in range(1, width + 1):
@@ -292,7 +311,8 @@ def _add_field(layout: WorkbookLayout, spec: FieldSpec) -> None:
 
 
 def _table_block(
-    tab: TabLayout, table: Table, unit_kind: str, period: Period, row: int, layout: WorkbookLayout, schema: Schema
+    tab: TabLayout, table: Table, unit_kind: str, period: Period, row: int, layout: WorkbookLayout, schema: Schema,
+    lines: dict | None = None,
 ) -> int:
     # Period columns later than this report's period are not asked yet.
     open_periods = {p.id for p in schema.periods if p.order <= period.kind.order} | {None, "prev"}
@@ -308,7 +328,7 @@ def _table_block(
     block_rows = []
     for r in rows:
         start = row
-        count = r.min_rows if r.kind == "list" else 1
+        count = max(r.min_rows, (lines or {}).get((table.id, r.id), 0)) if r.kind == "list" else 1
         for i in range(1, count + 1):
             _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span)
             row += 1

@@ -239,3 +239,31 @@ def test_it_asks_a_commune_what_the_outline_asks_a_district(schema, period):
         prompts[kind] = layout.tab(spec.tab).cells[(spec.row - 1, 1)].value if spec else None
     assert prompts["xa"] == prompts["huyen"] == narrative.prompt_by_kind["huyen"]
     assert prompts["so_nganh"] != prompts["huyen"]
+
+
+def test_it_carries_every_list_line_a_unit_inserted_into_the_next_report(provisioned):
+    from bot.layout import list_key
+    from jobs.poll import poll
+    from jobs.provision import carried_values
+
+    ctx = provisioned("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\n")
+    q1, m6 = ctx.period("2026-Q1"), ctx.period("2026-6T")
+    path = ctx.store.sheet("STP", q1.id).sheet_id
+    layout = build_layout(ctx.schema, ctx.unit_by_code["STP"], q1)
+    first = layout.fields[list_key("t_mot_cua", "dvc_items", 1, "tong_bao_cao")]
+    wb = openpyxl.load_workbook(path)
+    wb[first.tab].insert_rows(first.row + 2, 3)  # 5 template lines become 8
+    label_col = layout.fields[list_key("t_mot_cua", "dvc_items", 1, "_label")].col
+    for n in (1, 8):
+        wb[first.tab].cell(row=first.row + n - 1, column=label_col).value = f"Dịch vụ {n}"
+        wb[first.tab].cell(row=first.row + n - 1, column=first.col).value = 10 * n
+    wb.save(path)
+    poll(ctx, q1)
+    provision(ctx, m6, prefill=carried_values(ctx))
+
+    record = ctx.store.sheet("STP", m6.id)
+    doc = extract(build_layout(ctx.schema, ctx.unit_by_code["STP"], m6), ctx.backend.read(SheetRef(record.sheet_id, record.url)))
+    assert doc.list_lines[("t_mot_cua", "dvc_items")] == 8
+    carried = {n: (doc.cells[list_key("t_mot_cua", "dvc_items", n, "_label")].raw,
+                   doc.cells[list_key("t_mot_cua", "dvc_items", n, "tong_truoc")].raw) for n in (1, 8)}
+    assert carried == {1: ("Dịch vụ 1", 10), 8: ("Dịch vụ 8", 80)}
