@@ -249,7 +249,7 @@ def _section_tab(
     row += 2
     for part in schema.parts_for(section, unit_kind):
         if isinstance(part, Heading):
-            tab.put(row, 1, CellSpec(part.text, style="heading"))
+            tab.put(row, 1, CellSpec(schema.heading_for(part, unit_kind), style="heading"))
             row += 1
         elif isinstance(part, Narrative):
             row = _narrative_block(tab, schema, part, unit_kind, row, layout) + 1
@@ -330,14 +330,15 @@ def _table_block(
         start = row
         count = max(r.min_rows, (lines or {}).get((table.id, r.id), 0)) if r.kind == "list" else 1
         for i in range(1, count + 1):
-            _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span)
+            _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span, schema.label_for(r, unit_kind))
             row += 1
         row_span[r.id] = (start, row - 1)
-        block_rows.append((r.id, r.kind, start, r.label, count))
+        block_rows.append((r.id, r.kind, start, schema.label_for(r, unit_kind), count))
     for c in range(1, last_col + 1):
         tab.col_widths[c] = max(tab.col_widths.get(c, 0), _width_for(table, stub, c, first_data_col))
-    if table.note:
-        tab.put(row, 1, CellSpec(table.note, style="note"))
+    note = schema.note_for(table, unit_kind)
+    if note:
+        tab.put(row, 1, CellSpec(note, style="note"))
         tab.merges.append((row, 1, row, last_col))
         row += 1
     label_col = len(stub) if table.label_header is not None else 0
@@ -386,7 +387,7 @@ def _header_rows(tab: TabLayout, table: Table, stub: list[str], first_data_col: 
     return row
 
 
-def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_col, open_periods, layout, row_span):
+def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_col, open_periods, layout, row_span, label: str):
     style = {"total": "total", "heading": "label"}.get(r.kind, "label")
     if table.stt_header is not None:
         tab.put(row, 1, CellSpec(str(index) if r.kind == "list" else r.stt, style=style))
@@ -397,14 +398,14 @@ def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_
             key = list_key(table.id, r.id, index, "_label")
             _add_field(layout, FieldSpec(key, tab.name, table.id, row, label_col, "text", True, False, table.id, r.id, "_label", index))
         else:
-            tab.put(row, label_col, CellSpec(r.label, style=style))
+            tab.put(row, label_col, CellSpec(label, style=style))
     for j, column in enumerate(table.columns):
         col = first_data_col + j
         key = list_key(table.id, r.id, index, column.id) if r.kind == "list" else cell_key(table.id, r.id, column.id)
         spec, computed = _data_cell(table, r, column, row, first_data_col, open_periods, row_span)
         tab.put(row, col, spec)
         if r.kind != "heading":
-            _add_field(layout, FieldSpec(key, tab.name, table.id, row, col, column.type, spec.input, computed, table.id, r.id, column.id, index if r.kind == "list" else None))
+            _add_field(layout, FieldSpec(key, tab.name, table.id, row, col, column.type_on(r), spec.input, computed, table.id, r.id, column.id, index if r.kind == "list" else None))
 
 
 def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: int, open_periods: set, row_span) -> tuple[CellSpec, bool]:
@@ -422,7 +423,7 @@ def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: i
     if column.period not in open_periods:
         return CellSpec(None, style="na"), False
     style = "input" if column.is_numeric else "input_text"
-    return CellSpec(None, style=style, input=True, validation=_validation(column)), False
+    return CellSpec(None, style=style, input=True, validation=_validation(column, column.type_on(r))), False
 
 
 def _total_cell(table: Table, r: Row, column: Column, row: int, letter, row_span) -> tuple[CellSpec, bool]:
@@ -440,17 +441,17 @@ def _total_cell(table: Table, r: Row, column: Column, row: int, letter, row_span
     return CellSpec(None, style="total"), False
 
 
-def _validation(column: Column) -> Validation | None:
-    if column.type == "count":
+def _validation(column: Column, cell_type: str) -> Validation | None:
+    if cell_type == "count":
         return Validation("whole", min=0)
-    if column.type == "percent":
+    if cell_type == "percent":
         return Validation("decimal", min=0, max=100)
-    if column.type == "decimal":
+    if cell_type == "decimal":
         return Validation("decimal")
-    if column.type == "bool":
+    if cell_type == "bool":
         return Validation("list", choices=("Có", "Không"))
-    if column.type == "choice":
+    if cell_type == "choice":
         return Validation("list", choices=tuple(column.choices or ()))
-    if column.type == "date":
+    if cell_type == "date":
         return Validation("date")
     return None

@@ -230,15 +230,53 @@ def test_it_writes_many_workbooks_side_by_side_and_reports_each_failure(tmp_path
                for ref in refs)
 
 
-def test_it_asks_a_commune_what_the_outline_asks_a_district(schema, period):
-    narrative = next(n for n in schema.narratives if "huyen" in n.prompt_by_kind)
-    prompts = {}
-    for kind in ("huyen", "xa", "so_nganh"):
-        layout = build_layout(schema, Unit("X", "X", kind), period)
-        spec = layout.fields.get(narrative.id)
-        prompts[kind] = layout.tab(spec.tab).cells[(spec.row - 1, 1)].value if spec else None
-    assert prompts["xa"] == prompts["huyen"] == narrative.prompt_by_kind["huyen"]
-    assert prompts["so_nganh"] != prompts["huyen"]
+def test_it_asks_a_commune_what_the_outline_asks_a_district_in_a_communes_words(schema, period):
+    layout = build_layout(schema, Unit("X", "UBND phường X", "xa"), period)
+    texts = [spec.value for tab in layout.tabs for spec in tab.cells.values()
+             if isinstance(spec.value, str) and spec.style != "anchor"]  # fmt: skip
+    assert [t for t in texts if "huyện" in t] == []  # table titles (anchors) keep the outline's words
+    assert any(t.startswith("b) UBND xã, phường, đặc khu") and "06a, 07a, 07b, 07g" in t for t in texts)
+    assert "t_cap_xa/can_bo_tong/q1" in layout.fields
+
+
+def test_it_reads_a_communes_relabelled_rows_back(tmp_path, schema, period):
+    backend = WorkbookBackend(tmp_path / "sheets")
+    layout = build_layout(schema, Unit("X", "UBND phường X", "xa"), period)
+    ref = backend.allocate(layout.title, {"unit": "X", "period": period.id})
+    backend.lay_out(ref, layout)
+    type_into(ref.id, layout, {"t_to_chuc_bo_may/phong_ban/bao_cao": 4})
+    doc = extract(layout, backend.read(ref))
+    assert doc.problems == [] and doc.cells["t_to_chuc_bo_may/phong_ban/bao_cao"].raw == 4
+
+
+def test_it_asks_figures_on_table_10s_group_row(workbook):
+    _, _, layout = workbook
+    spec = layout.fields["t_quan_ly_cbccvc/truong_pho_phong/q1"]
+    assert spec.input and spec.type == "count"
+
+
+def test_it_asks_whole_numbers_for_table_12s_headcounts_and_reads_a_fraction_as_a_mistake(tmp_path, schema, period):
+    backend = WorkbookBackend(tmp_path / "sheets")
+    layout = build_layout(schema, Unit("H", "UBND huyện H", "huyen"), period)
+    ref = backend.allocate(layout.title, {"unit": "H", "period": period.id})
+    backend.lay_out(ref, layout)
+    headcount, rate = layout.fields["t_cap_xa/can_bo_tong/q1"], layout.fields["t_cap_xa/can_bo_ty_le/q1"]
+    cells = layout.tab(headcount.tab).cells
+    assert (cells[(headcount.row, headcount.col)].validation.kind, cells[(rate.row, rate.col)].validation.kind) == ("whole", "decimal")
+    type_into(ref.id, layout, {headcount.key: "212,5", rate.key: "96,2"})
+    values = to_json(extract(layout, backend.read(ref)), schema)
+    assert values["tables"]["t_cap_xa"]["can_bo_tong"]["q1"].get("problem")
+    assert values["tables"]["t_cap_xa"]["can_bo_ty_le"]["q1"]["value"] == 96.2
+
+
+def test_it_takes_table_17s_assessment_in_the_units_own_words(workbook, schema):
+    backend, ref, layout = workbook
+    key = "t_trang_ttdt/chat_luong/kip_thoi"
+    spec = layout.fields[key]
+    assert layout.tab(spec.tab).cells[(spec.row, spec.col)].validation is None
+    type_into(ref.id, layout, {key: "Tin bài cập nhật trong ngày"})
+    entry = to_json(extract(layout, backend.read(ref)), schema)["tables"]["t_trang_ttdt"]["chat_luong"]["kip_thoi"]
+    assert entry == {"value": "Tin bài cập nhật trong ngày", "cell": entry["cell"]}
 
 
 def test_it_carries_every_list_line_a_unit_inserted_into_the_next_report(provisioned):
