@@ -47,7 +47,7 @@ def test_it_provisions_one_workbook_per_unit(home, capsys):
 
 def test_it_gives_each_unit_kind_its_own_tabs(home, schema):
     provision_cli(home)
-    for code, kind in (("STP", "so_nganh"), ("H_PHULOC", "huyen"), ("ND_THUE", "nganh_doc"), ("X_PHUXUAN", "xa")):
+    for code, kind in (("STP", "so_nganh"), ("ND_THUE", "nganh_doc"), ("X_PHUXUAN", "xa")):
         wb = openpyxl.load_workbook(home / "sheets" / "2026-Q1" / f"{code}.xlsx")
         expected = [COVER_TAB] + [s.tab for s in schema.sections_for(kind)] + [CHECK_TAB]
         assert wb.sheetnames == expected
