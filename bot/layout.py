@@ -14,6 +14,7 @@ list, ``…/_label`` for a list line's own label), the narrative id for a narrat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from openpyxl.utils import get_column_letter
@@ -156,8 +157,9 @@ def build_layout(
         blocks=[],
     )
     layout.tabs.append(_cover_tab(schema, unit, period, layout, deadline_note))
+    lines = _prefilled_lines(prefill or {})
     for section in schema.sections_for(unit.kind):
-        layout.tabs.append(_section_tab(schema, section, unit.kind, period, layout))
+        layout.tabs.append(_section_tab(schema, section, unit.kind, period, layout, lines))
     layout.tabs.append(TabLayout(name=CHECK_TAB, landscape=True))
     for key, value in (prefill or {}).items():
         spec = layout.fields.get(key)
@@ -220,7 +222,24 @@ INSTRUCTIONS = (
 )
 
 
-def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout: WorkbookLayout) -> TabLayout:
+_LIST_KEY = re.compile(r"^([^/]+)/([^/\[]+)\[(\d+)\]/")
+
+
+def _prefilled_lines(prefill: dict) -> dict[tuple[str, str], int]:
+    """(table, list row) → the highest line the prefill fills: a list carried from a report
+    where the unit inserted lines needs that many lines in the new workbook."""
+    lines: dict[tuple[str, str], int] = {}
+    for key in prefill:
+        match = _LIST_KEY.match(key)
+        if match:
+            where = (match[1], match[2])
+            lines[where] = max(lines.get(where, 0), int(match[3]))
+    return lines
+
+
+def _section_tab(
+    schema: Schema, section, unit_kind: str, period: Period, layout: WorkbookLayout, lines: dict | None = None
+) -> TabLayout:
     tab = TabLayout(name=section.tab)
     row = 1
     if section.group:
@@ -230,12 +249,12 @@ def _section_tab(schema: Schema, section, unit_kind: str, period: Period, layout
     row += 2
     for part in schema.parts_for(section, unit_kind):
         if isinstance(part, Heading):
-            tab.put(row, 1, CellSpec(part.text, style="heading"))
+            tab.put(row, 1, CellSpec(schema.heading_for(part, unit_kind), style="heading"))
             row += 1
         elif isinstance(part, Narrative):
             row = _narrative_block(tab, schema, part, unit_kind, row, layout) + 1
         elif isinstance(part, Table):
-            row = _table_block(tab, part, unit_kind, period, row, layout, schema) + 1
+            row = _table_block(tab, part, unit_kind, period, row, layout, schema, lines or {}) + 1
     width = max(tab.max_col, NARRATIVE_WIDTH)
     tab.landscape = width > 8
     for col in range(1, width + 1):
@@ -292,7 +311,8 @@ def _add_field(layout: WorkbookLayout, spec: FieldSpec) -> None:
 
 
 def _table_block(
-    tab: TabLayout, table: Table, unit_kind: str, period: Period, row: int, layout: WorkbookLayout, schema: Schema
+    tab: TabLayout, table: Table, unit_kind: str, period: Period, row: int, layout: WorkbookLayout, schema: Schema,
+    lines: dict | None = None,
 ) -> int:
     # Period columns later than this report's period are not asked yet.
     open_periods = {p.id for p in schema.periods if p.order <= period.kind.order} | {None, "prev"}
@@ -308,16 +328,17 @@ def _table_block(
     block_rows = []
     for r in rows:
         start = row
-        count = r.min_rows if r.kind == "list" else 1
+        count = max(r.min_rows, (lines or {}).get((table.id, r.id), 0)) if r.kind == "list" else 1
         for i in range(1, count + 1):
-            _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span)
+            _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span, schema.label_for(r, unit_kind))
             row += 1
         row_span[r.id] = (start, row - 1)
-        block_rows.append((r.id, r.kind, start, r.label, count))
+        block_rows.append((r.id, r.kind, start, schema.label_for(r, unit_kind), count))
     for c in range(1, last_col + 1):
         tab.col_widths[c] = max(tab.col_widths.get(c, 0), _width_for(table, stub, c, first_data_col))
-    if table.note:
-        tab.put(row, 1, CellSpec(table.note, style="note"))
+    note = schema.note_for(table, unit_kind)
+    if note:
+        tab.put(row, 1, CellSpec(note, style="note"))
         tab.merges.append((row, 1, row, last_col))
         row += 1
     label_col = len(stub) if table.label_header is not None else 0
@@ -366,7 +387,7 @@ def _header_rows(tab: TabLayout, table: Table, stub: list[str], first_data_col: 
     return row
 
 
-def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_col, open_periods, layout, row_span):
+def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_col, open_periods, layout, row_span, label: str):
     style = {"total": "total", "heading": "label"}.get(r.kind, "label")
     if table.stt_header is not None:
         tab.put(row, 1, CellSpec(str(index) if r.kind == "list" else r.stt, style=style))
@@ -377,14 +398,14 @@ def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_
             key = list_key(table.id, r.id, index, "_label")
             _add_field(layout, FieldSpec(key, tab.name, table.id, row, label_col, "text", True, False, table.id, r.id, "_label", index))
         else:
-            tab.put(row, label_col, CellSpec(r.label, style=style))
+            tab.put(row, label_col, CellSpec(label, style=style))
     for j, column in enumerate(table.columns):
         col = first_data_col + j
         key = list_key(table.id, r.id, index, column.id) if r.kind == "list" else cell_key(table.id, r.id, column.id)
         spec, computed = _data_cell(table, r, column, row, first_data_col, open_periods, row_span)
         tab.put(row, col, spec)
         if r.kind != "heading":
-            _add_field(layout, FieldSpec(key, tab.name, table.id, row, col, column.type, spec.input, computed, table.id, r.id, column.id, index if r.kind == "list" else None))
+            _add_field(layout, FieldSpec(key, tab.name, table.id, row, col, column.type_on(r), spec.input, computed, table.id, r.id, column.id, index if r.kind == "list" else None))
 
 
 def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: int, open_periods: set, row_span) -> tuple[CellSpec, bool]:
@@ -402,7 +423,7 @@ def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: i
     if column.period not in open_periods:
         return CellSpec(None, style="na"), False
     style = "input" if column.is_numeric else "input_text"
-    return CellSpec(None, style=style, input=True, validation=_validation(column)), False
+    return CellSpec(None, style=style, input=True, validation=_validation(column, column.type_on(r))), False
 
 
 def _total_cell(table: Table, r: Row, column: Column, row: int, letter, row_span) -> tuple[CellSpec, bool]:
@@ -420,17 +441,17 @@ def _total_cell(table: Table, r: Row, column: Column, row: int, letter, row_span
     return CellSpec(None, style="total"), False
 
 
-def _validation(column: Column) -> Validation | None:
-    if column.type == "count":
+def _validation(column: Column, cell_type: str) -> Validation | None:
+    if cell_type == "count":
         return Validation("whole", min=0)
-    if column.type == "percent":
+    if cell_type == "percent":
         return Validation("decimal", min=0, max=100)
-    if column.type == "decimal":
+    if cell_type == "decimal":
         return Validation("decimal")
-    if column.type == "bool":
+    if cell_type == "bool":
         return Validation("list", choices=("Có", "Không"))
-    if column.type == "choice":
+    if cell_type == "choice":
         return Validation("list", choices=tuple(column.choices or ()))
-    if column.type == "date":
+    if cell_type == "date":
         return Validation("date")
     return None

@@ -75,6 +75,7 @@ class Column(_Strict):
     # Prefilled at provisioning from the previous report of the same unit: the column id there.
     prefill_from: Id | None = None
     width: float | None = None
+    note: str | None = None  # why the column is typed as it is; for maintainers, never shown
 
     @property
     def label(self) -> str:
@@ -83,6 +84,10 @@ class Column(_Strict):
     @property
     def is_numeric(self) -> bool:
         return self.type in NUMERIC_TYPES
+
+    def type_on(self, row: Row) -> str:
+        """The type of this column's cell on ``row`` (a numeric row may say it is a count)."""
+        return row.type if row.type and self.is_numeric and not self.ratio_of else self.type
 
     @model_validator(mode="after")
     def _choices_match_type(self):
@@ -105,6 +110,11 @@ class Row(_Strict):
     # fixed rows: columns left without input (e.g. a group row that only carries a label)
     no_input: list[Id] = []
     applies_to: list[Id] | None = None
+    # the label as worded for a unit kind (communes where the outline says "huyện")
+    label_by_kind: dict[Id, Label] = {}
+    # the type of this row's numeric cells when it is not the column's: in a table whose rows,
+    # not columns, say what is counted (Table 12: headcounts are counts, rates are decimals)
+    type: Literal["count", "percent", "decimal"] | None = None
 
     @model_validator(mode="after")
     def _label_present(self):
@@ -143,6 +153,7 @@ class Rule(_Strict):
     max: float | None = None
     sequence: list[str] | None = None  # monotone: operands that never decrease, in order
     types: list[str] | None = None  # global rules: column types the rule targets
+    note: str | None = None  # why the rule is as it is (a reading of the outline); never shown
 
     @model_validator(mode="after")
     def _operands_fit_kind(self):
@@ -185,6 +196,7 @@ class Table(_Strict):
     rows: list[Row] = Field(min_length=1)
     rules: list[Rule] = []
     note: str | None = None
+    note_by_kind: dict[Id, str] = {}  # the note as worded for a unit kind
     applies_to: list[Id] | None = None
 
     @cached_property
@@ -215,6 +227,7 @@ class Heading(_Strict):
     kind: Literal["heading"]
     text: Label
     ref: str | None = None
+    text_by_kind: dict[Id, Label] = {}  # the heading as worded for a unit kind
     applies_to: list[Id] | None = None
 
 
@@ -267,13 +280,27 @@ class Schema(_Strict):
         kind = self.kind_by_id[unit_kind]
         return unit_kind in applies_to or (kind.like is not None and kind.like in applies_to)
 
+    def worded(self, by_kind: dict[str, str], default, unit_kind: str):
+        """The wording for ``unit_kind`` from ``by_kind``: its own, else the one of the kind it
+        is ``like``, else ``default``."""
+        like = self.kind_by_id[unit_kind].like if unit_kind in self.kind_by_id else None
+        for kind in (unit_kind, like):
+            if kind in by_kind:
+                return by_kind[kind]
+        return default
+
     def prompt_for(self, narrative: Narrative, unit_kind: str) -> str:
         """The narrative's prompt as worded for ``unit_kind`` (or the kind it is ``like``)."""
-        like = self.kind_by_id[unit_kind].like
-        for kind in (unit_kind, like):
-            if kind in narrative.prompt_by_kind:
-                return narrative.prompt_by_kind[kind]
-        return narrative.prompt
+        return self.worded(narrative.prompt_by_kind, narrative.prompt, unit_kind)
+
+    def label_for(self, row: Row, unit_kind: str) -> str:
+        return self.worded(row.label_by_kind, row.label, unit_kind)
+
+    def heading_for(self, heading: Heading, unit_kind: str) -> str:
+        return self.worded(heading.text_by_kind, heading.text, unit_kind)
+
+    def note_for(self, table: Table, unit_kind: str) -> str | None:
+        return self.worded(table.note_by_kind, table.note, unit_kind)
 
     def sections_for(self, unit_kind: str) -> list[Section]:
         return [s for s in self.sections if self.applies(s.applies_to, unit_kind)]
@@ -364,9 +391,9 @@ def _cross_reference_problems(schema: Schema):
             pid = getattr(p, "id", None) or getattr(p, "ref", None)
             yield from _unknown_kinds(f"{where}.parts(id={pid})", p.applies_to, kinds)
             if isinstance(p, Narrative):
-                for kind in p.prompt_by_kind:
-                    if kind not in kinds:
-                        yield f"{where}.parts(id={p.id}).prompt_by_kind: unknown unit kind '{kind}'"
+                yield from _unknown_kinds(f"{where}.parts(id={p.id}).prompt_by_kind", p.prompt_by_kind, kinds)
+            if isinstance(p, Heading):
+                yield from _unknown_kinds(f"{where}.parts(ref={p.ref}).text_by_kind", p.text_by_kind, kinds)
             if isinstance(p, Table):
                 yield from _table_problems(f"{where}.parts(id={p.id})", p, kinds, periods)
     for rule in schema.rules:
@@ -395,9 +422,11 @@ def _duplicate_ids(schema: Schema):
 
 
 def _unknown_kinds(where: str, applies_to, kinds):
+    """Unit kinds named in ``applies_to`` (or the keys of a ``*_by_kind`` mapping) that do not exist."""
+    suffix = "" if isinstance(applies_to, dict) else ".applies_to"
     for kind in applies_to or []:
         if kind not in kinds:
-            yield f"{where}.applies_to: unknown unit kind '{kind}'"
+            yield f"{where}{suffix}: unknown unit kind '{kind}'"
 
 
 def _table_problems(where: str, table: Table, kinds: set, periods: set):
@@ -413,8 +442,10 @@ def _table_problems(where: str, table: Table, kinds: set, periods: set):
                 yield f"{where}.columns(id={c.id}).ratio_of: unknown column id '{ref}'"
         if c.period is not None and c.period not in periods:
             yield f"{where}.columns(id={c.id}).period: unknown period '{c.period}'"
+    yield from _unknown_kinds(f"{where}.note_by_kind", table.note_by_kind, kinds)
     for r in table.rows:
         yield from _unknown_kinds(f"{where}.rows(id={r.id})", r.applies_to, kinds)
+        yield from _unknown_kinds(f"{where}.rows(id={r.id}).label_by_kind", r.label_by_kind, kinds)
         for ref in (r.of or []) + r.no_input:
             if ref not in table.row_by_id and ref not in table.column_by_id:
                 yield f"{where}.rows(id={r.id}): unknown row or column id '{ref}'"

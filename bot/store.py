@@ -65,12 +65,13 @@ class Store:
 
     def migrate(self) -> list[str]:
         self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {r["name"] for r in self.conn.execute("SELECT name FROM migrations")}
         applied = []
         for path in sorted(MIGRATIONS.glob("*.sql")):
-            if path.stem in done:
-                continue
+            # Checked inside the write transaction: another process starting on the same
+            # fresh home may have applied it since we looked.
             with self.transaction() as conn:
+                if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (path.stem,)).fetchone():
+                    continue
                 for statement in _statements(path.read_text(encoding="utf-8")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO migrations VALUES (?, ?)", (path.stem, clock.now().isoformat()))

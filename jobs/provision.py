@@ -110,7 +110,8 @@ def _carry(table, target: str, source: str, report, period: Period) -> dict:
             if value is not None:
                 carried[cell_key(table.id, row.id, target)] = value
         elif row.kind == "list":
-            for i in range(1, row.min_rows + 1):
+            # every line the previous report had, the ones the unit inserted included
+            for i in range(1, report.list_lines.get((table.id, row.id), row.min_rows) + 1):
                 value = report.values.get(list_key(table.id, row.id, i, source))
                 label = report.values.get(list_key(table.id, row.id, i, "_label"))
                 if value is not None:

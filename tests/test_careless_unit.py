@@ -45,7 +45,7 @@ def careful_values(schema) -> dict:
         "t_trang_ttdt/chat_luong/kip_thoi": "Tốt", "t_trang_ttdt/chat_luong/day_du": "Khá",
         "t_trang_ttdt/chat_luong/thuan_tien": "Tốt",
     }  # fmt: skip
-    values |= {f"t_quan_ly_cbccvc/{row}/q1": 0 for row in ("bo_nhiem_moi", "bo_nhiem_lai", "luan_chuyen", "mien_nhiem", "ky_luat")}
+    values |= {f"t_quan_ly_cbccvc/{row}/q1": 0 for row in ("truong_pho_phong", "bo_nhiem_moi", "bo_nhiem_lai", "luan_chuyen", "mien_nhiem", "ky_luat")}
     values |= {"t_quan_ly_cbccvc/tuyen_dung/q1": 3, "t_quan_ly_cbccvc/tuyen_dung_cong_chuc/q1": 1,
                "t_quan_ly_cbccvc/tuyen_dung_vien_chuc/q1": 2}  # fmt: skip
     values |= {f"t_dao_tao/{row.id}/q1": 1 for row in schema.table_by_id["t_dao_tao"].rows}
@@ -93,7 +93,7 @@ def test_it_reports_every_mistake_of_a_careless_unit_once_at_its_cell(careful, s
     type_into(ref.id, layout, {
         f"{T14}[1]/ty_le_vbdt": 50,  # a rate typed over its formula: 91 / 200 is 45,5
         f"{T14}[2]/vb_tong": 100,  # column (3) is not (4) + (5) = 90
-        f"{T14}[3]/vbdt_tong": 60, f"{T14}[3]/vbdt_gui": 25, f"{T14}[3]/vbdt_nhan": 35,  # 60 e-documents of 50
+        f"{T14}[3]/vbdt_tong": 60, f"{T14}[3]/vbdt_gui": 20, f"{T14}[3]/vbdt_nhan": 40,  # 60 e-documents of 50, 40 received of 30
         "t_chu_ky_so/lanh_dao_ky_so/ty_le": 120,  # a percentage of 120
         "t_to_chuc_bo_may/phong_ban/bao_cao": "mười",  # words in a count
         "t_tu_chu_tai_chinh/tu_chu/nd130_tong": "1.234,5",  # a fraction in a count
@@ -106,6 +106,7 @@ def test_it_reports_every_mistake_of_a_careless_unit_once_at_its_cell(careful, s
         ("r14_ty_le_vbdt", where(f"{T14}[1]/ty_le_vbdt")),
         ("r14_vb_tong", where(f"{T14}[2]/vb_tong")),
         ("r14_vbdt_le_vb", where(f"{T14}[3]/vbdt_tong")),
+        ("r14_vbdt_nhan_le", where(f"{T14}[3]/vbdt_nhan")),
         ("percent_0_100", where("t_chu_ky_so/lanh_dao_ky_so/ty_le")),
         ("parse", where("t_to_chuc_bo_may/phong_ban/bao_cao")),
         ("parse", where("t_tu_chu_tai_chinh/tu_chu/nd130_tong")),

@@ -46,8 +46,8 @@ def test_it_finds_an_untouched_workbook_not_opened_with_nothing_filled(sheet, sc
 def test_it_counts_what_a_unit_must_fill_for_its_kind_and_period(sheet, schema):
     _, read = sheet
     result = completeness(schema, read())
-    # Table 10 asks only its Q1 column in Q1 (8 rows), table 11 likewise (18 rows).
-    assert result.by_section["s_ii_4"] == (0, 8 + 18)
+    # Table 10 asks only its Q1 column in Q1 (9 rows, its group row included), table 11 likewise (18 rows).
+    assert result.by_section["s_ii_4"] == (0, 9 + 18)
     # I: three narratives, table 1's and table 2's required cells
     assert result.by_section["s_i"] == (0, 5)
     # a list asked for one line counts once (tables 14 and 16), table 15 four cells, table 17 three

@@ -47,7 +47,7 @@ def test_it_provisions_one_workbook_per_unit(home, capsys):
 
 def test_it_gives_each_unit_kind_its_own_tabs(home, schema):
     provision_cli(home)
-    for code, kind in (("STP", "so_nganh"), ("H_PHULOC", "huyen"), ("ND_THUE", "nganh_doc"), ("X_PHUXUAN", "xa")):
+    for code, kind in (("STP", "so_nganh"), ("ND_THUE", "nganh_doc"), ("X_PHUXUAN", "xa")):
         wb = openpyxl.load_workbook(home / "sheets" / "2026-Q1" / f"{code}.xlsx")
         expected = [COVER_TAB] + [s.tab for s in schema.sections_for(kind)] + [CHECK_TAB]
         assert wb.sheetnames == expected
@@ -230,12 +230,78 @@ def test_it_writes_many_workbooks_side_by_side_and_reports_each_failure(tmp_path
                for ref in refs)
 
 
-def test_it_asks_a_commune_what_the_outline_asks_a_district(schema, period):
-    narrative = next(n for n in schema.narratives if "huyen" in n.prompt_by_kind)
-    prompts = {}
-    for kind in ("huyen", "xa", "so_nganh"):
-        layout = build_layout(schema, Unit("X", "X", kind), period)
-        spec = layout.fields.get(narrative.id)
-        prompts[kind] = layout.tab(spec.tab).cells[(spec.row - 1, 1)].value if spec else None
-    assert prompts["xa"] == prompts["huyen"] == narrative.prompt_by_kind["huyen"]
-    assert prompts["so_nganh"] != prompts["huyen"]
+def test_it_asks_a_commune_what_the_outline_asks_a_district_in_a_communes_words(schema, period):
+    layout = build_layout(schema, Unit("X", "UBND phường X", "xa"), period)
+    texts = [spec.value for tab in layout.tabs for spec in tab.cells.values()
+             if isinstance(spec.value, str) and spec.style != "anchor"]  # fmt: skip
+    assert [t for t in texts if "huyện" in t] == []  # table titles (anchors) keep the outline's words
+    assert any(t.startswith("b) UBND xã, phường, đặc khu") and "06a, 07a, 07b, 07g" in t for t in texts)
+    assert "t_cap_xa/can_bo_tong/q1" in layout.fields
+
+
+def test_it_reads_a_communes_relabelled_rows_back(tmp_path, schema, period):
+    backend = WorkbookBackend(tmp_path / "sheets")
+    layout = build_layout(schema, Unit("X", "UBND phường X", "xa"), period)
+    ref = backend.allocate(layout.title, {"unit": "X", "period": period.id})
+    backend.lay_out(ref, layout)
+    type_into(ref.id, layout, {"t_to_chuc_bo_may/phong_ban/bao_cao": 4})
+    doc = extract(layout, backend.read(ref))
+    assert doc.problems == [] and doc.cells["t_to_chuc_bo_may/phong_ban/bao_cao"].raw == 4
+
+
+def test_it_asks_figures_on_table_10s_group_row(workbook):
+    _, _, layout = workbook
+    spec = layout.fields["t_quan_ly_cbccvc/truong_pho_phong/q1"]
+    assert spec.input and spec.type == "count"
+
+
+def test_it_asks_whole_numbers_for_table_12s_headcounts_and_reads_a_fraction_as_a_mistake(tmp_path, schema, period):
+    backend = WorkbookBackend(tmp_path / "sheets")
+    layout = build_layout(schema, Unit("H", "UBND huyện H", "huyen"), period)
+    ref = backend.allocate(layout.title, {"unit": "H", "period": period.id})
+    backend.lay_out(ref, layout)
+    headcount, rate = layout.fields["t_cap_xa/can_bo_tong/q1"], layout.fields["t_cap_xa/can_bo_ty_le/q1"]
+    cells = layout.tab(headcount.tab).cells
+    assert (cells[(headcount.row, headcount.col)].validation.kind, cells[(rate.row, rate.col)].validation.kind) == ("whole", "decimal")
+    type_into(ref.id, layout, {headcount.key: "212,5", rate.key: "96,2"})
+    values = to_json(extract(layout, backend.read(ref)), schema)
+    assert values["tables"]["t_cap_xa"]["can_bo_tong"]["q1"].get("problem")
+    assert values["tables"]["t_cap_xa"]["can_bo_ty_le"]["q1"]["value"] == 96.2
+
+
+def test_it_takes_table_17s_assessment_in_the_units_own_words(workbook, schema):
+    backend, ref, layout = workbook
+    key = "t_trang_ttdt/chat_luong/kip_thoi"
+    spec = layout.fields[key]
+    assert layout.tab(spec.tab).cells[(spec.row, spec.col)].validation is None
+    type_into(ref.id, layout, {key: "Tin bài cập nhật trong ngày"})
+    entry = to_json(extract(layout, backend.read(ref)), schema)["tables"]["t_trang_ttdt"]["chat_luong"]["kip_thoi"]
+    assert entry == {"value": "Tin bài cập nhật trong ngày", "cell": entry["cell"]}
+
+
+def test_it_carries_every_list_line_a_unit_inserted_into_the_next_report(provisioned):
+    from bot.layout import list_key
+    from jobs.poll import poll
+    from jobs.provision import carried_values
+
+    ctx = provisioned("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\n")
+    q1, m6 = ctx.period("2026-Q1"), ctx.period("2026-6T")
+    path = ctx.store.sheet("STP", q1.id).sheet_id
+    layout = build_layout(ctx.schema, ctx.unit_by_code["STP"], q1)
+    first = layout.fields[list_key("t_mot_cua", "dvc_items", 1, "tong_bao_cao")]
+    wb = openpyxl.load_workbook(path)
+    wb[first.tab].insert_rows(first.row + 2, 3)  # 5 template lines become 8
+    label_col = layout.fields[list_key("t_mot_cua", "dvc_items", 1, "_label")].col
+    for n in (1, 8):
+        wb[first.tab].cell(row=first.row + n - 1, column=label_col).value = f"Dịch vụ {n}"
+        wb[first.tab].cell(row=first.row + n - 1, column=first.col).value = 10 * n
+    wb.save(path)
+    poll(ctx, q1)
+    provision(ctx, m6, prefill=carried_values(ctx))
+
+    record = ctx.store.sheet("STP", m6.id)
+    doc = extract(build_layout(ctx.schema, ctx.unit_by_code["STP"], m6), ctx.backend.read(SheetRef(record.sheet_id, record.url)))
+    assert doc.list_lines[("t_mot_cua", "dvc_items")] == 8
+    carried = {n: (doc.cells[list_key("t_mot_cua", "dvc_items", n, "_label")].raw,
+                   doc.cells[list_key("t_mot_cua", "dvc_items", n, "tong_truoc")].raw) for n in (1, 8)}
+    assert carried == {1: ("Dịch vụ 1", 10), 8: ("Dịch vụ 8", 80)}

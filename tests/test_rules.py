@@ -205,11 +205,30 @@ def test_it_accepts_an_empty_rate_whose_denominator_is_zero(stp, schema):
 
 
 def test_it_reports_more_e_documents_than_documents(stp):
-    stp.fill(e_documents(1, 50, 20, 30, 60, 25, 35))
+    stp.fill(e_documents(1, 50, 20, 30, 60, 20, 40))
     [finding] = [f for f in stp.findings() if f.rule == "r14_vbdt_le_vb"]
     assert finding.cell == stp.cell(f"{T14}[1]/vbdt_tong")
     assert finding.message == "Số văn bản điện tử (60) không được lớn hơn tổng số văn bản (50)"
-    assert stp.found() == {("r14_vbdt_le_vb", finding.cell)}  # the computed rate of 120 is not blamed
+    # the computed rate of 120 is not blamed; the received e-documents exceed the received ones
+    assert stp.found() == {("r14_vbdt_le_vb", finding.cell), ("r14_vbdt_nhan_le", stp.cell(f"{T14}[1]/vbdt_nhan"))}
+
+
+def test_it_reports_more_e_documents_sent_or_received_than_documents_sent_or_received(stp):
+    stp.fill(e_documents(1, 50, 20, 30, 50, 25, 25))
+    [finding] = [f for f in stp.findings() if f.rule == "r14_vbdt_gui_le"]
+    assert stp.found() == {("r14_vbdt_gui_le", stp.cell(f"{T14}[1]/vbdt_gui"))}
+    assert finding.message.startswith("Cột (7) Bảng 14, dòng ")
+    assert finding.message.endswith("số văn bản điện tử gửi đi (25) không được lớn hơn số văn bản gửi đi ở Cột (4) (20)")
+    stp.fill(e_documents(1, 50, 20, 30, 50, 15, 35))
+    assert stp.found() == {("r14_vbdt_nhan_le", stp.cell(f"{T14}[1]/vbdt_nhan"))}
+
+
+def test_it_reports_a_training_group_smaller_than_one_of_its_sub_rows(district):
+    group, sub = "t_dao_tao/cong_chuc_hc/{}", "t_dao_tao/cong_chuc_hc_trung_cap/{}"
+    district.fill({group.format("q1"): 3, group.format("m6"): 6, sub.format("q1"): 2, sub.format("m6"): 7})
+    assert district.found() == {("r11_cong_chuc_hc_trung_cap_le_nhom", district.cell(group.format("m6")))}
+    district.fill({sub.format("m6"): 6})
+    assert district.found() == set()
 
 
 def test_it_accepts_as_many_e_documents_as_documents(stp):
@@ -298,6 +317,26 @@ def test_it_reports_a_cumulative_figure_smaller_than_the_period_before(district)
     assert finding.message.endswith("số liệu lũy kế (3) không được nhỏ hơn số của kỳ trước đó (5)")
 
 
+@pytest.fixture
+def district_9t(schema, tmp_path, templates):
+    return Sheet(schema, tmp_path, Unit("H_PHULOC", "UBND huyện Phú Lộc", "huyen"), "2026-9T", templates)
+
+
+def test_it_only_warns_when_quarter_iii_of_table_11_is_below_six_months(district_9t):
+    """Table 11's "Quí III" may be the third quarter alone: a correct report must get no error."""
+    row = "t_dao_tao/cong_chuc_hc/{}"
+    district_9t.fill({row.format("q1"): 5, row.format("m6"): 8, row.format("q3"): 3})
+    findings = [f for f in district_9t.findings() if f.rule not in required_rules(district_9t.schema)]
+    assert [(f.rule, f.severity, f.cell) for f in findings] == [
+        ("r11_quy_iii_luy_ke", "warning", district_9t.cell(row.format("q3")))]
+
+
+def test_it_accepts_quarters_of_table_10_that_add_up_to_less_than_the_year_alone(district_9t):
+    row = "t_quan_ly_cbccvc/bo_nhiem_moi/{}"
+    district_9t.fill({row.format("q1"): 2, row.format("q2"): 1, row.format("q3"): 1})
+    assert district_9t.found() == set()
+
+
 def test_it_accepts_cumulative_figures_that_grow(district):
     row = "t_dao_tao/cong_chuc_hc/{}"
     district.fill({row.format("q1"): 3, row.format("m6"): 3, "t_dao_tao/vien_chuc/q1": 0, "t_dao_tao/vien_chuc/m6": 4})
@@ -336,10 +375,10 @@ def test_it_skips_only_when_every_operand_is_empty_with_skip_if_all(stp):
 def test_it_evaluates_all_units_of_a_period_in_one_call(stp, schema, tmp_path, templates):
     other = Sheet(schema, tmp_path, Unit("STC", "Sở Tài chính", "so_nganh"), "2026-Q1", templates)
     stp.fill(e_documents(1, 10, 4, 5))
-    other.fill(e_documents(1, 50, 20, 30, 60, 25, 35))
+    other.fill(e_documents(1, 50, 20, 30, 60, 20, 40))
     reports = [stp.read()[0], other.read()[0]]
     found = {(f.unit, f.rule) for f in evaluate(schema, reports) if f.rule not in required_rules(schema)}
-    assert found == {("STP", "r14_vb_tong"), ("STC", "r14_vbdt_le_vb")}
+    assert found == {("STP", "r14_vb_tong"), ("STC", "r14_vbdt_le_vb"), ("STC", "r14_vbdt_nhan_le")}
 
 
 def test_it_raises_nothing_on_a_table_that_could_not_be_read(stp, schema):

@@ -139,6 +139,12 @@ def test_it_gives_each_section_of_the_outline_one_tab(schema):
 # --- the outline's own words ----------------------------------------------------------------
 
 
+def outline_kinds(by_kind: dict) -> dict:
+    """The wordings for kinds the outline knows: a newer kind (``like`` another, the communes
+    since July 2025) has its own wording where the outline's does not fit it."""
+    return {kind: text for kind, text in by_kind.items() if kind != "xa"}
+
+
 def all_texts(schema: Schema):
     """(where, text) for every text of the schema a clerk reads that comes from the outline."""
     for s in schema.sections:
@@ -150,7 +156,7 @@ def all_texts(schema: Schema):
                 yield f"{s.id} heading", p.text
             elif p.kind == "narrative":
                 yield f"{p.id}.prompt", p.prompt
-                for kind, prompt in p.prompt_by_kind.items():
+                for kind, prompt in outline_kinds(p.prompt_by_kind).items():
                     yield f"{p.id}.prompt_by_kind.{kind}", prompt
             else:
                 yield f"{p.id}.title", p.title
@@ -197,7 +203,7 @@ def test_it_gives_prompts_and_headings_as_whole_outline_lines(schema, outline_li
                 texts.append(p.text)
             elif p.kind == "narrative":
                 texts += p.prompt.split("\n")
-                for prompt in p.prompt_by_kind.values():
+                for prompt in outline_kinds(p.prompt_by_kind).values():
                     texts += prompt.split("\n")
     assert [x for x in texts if normalise(x) not in whole_lines] == []
 
@@ -232,13 +238,26 @@ def test_it_asks_the_commune_table_of_districts_and_communes_only(schema):
 def test_it_words_kind_specific_narratives_per_unit_kind(schema):
     narratives = {n.id: n for n in schema.narratives}
     kstthc = narratives["ii21_kiem_soat_tthc"].prompt_by_kind
-    assert set(kstthc) == {"so_nganh", "huyen", "nganh_doc"}
+    assert set(kstthc) == {"so_nganh", "huyen", "nganh_doc", "xa"}
     assert "06a, 07a, 07g" in kstthc["so_nganh"]
     assert "06a, 07a, 07b, 07g" in kstthc["huyen"]
     assert "06a, 07c" in kstthc["nganh_doc"]
     one_stop = narratives["ii221_mot_cua"].prompt_by_kind
     assert "Trung tâm hành chính công tỉnh" in one_stop["so_nganh"]
     assert "Bộ phận Tiếp nhận và trả kết quả cấp huyện" in one_stop["huyen"]
+
+
+def test_it_words_for_communes_what_the_outline_words_for_districts(schema):
+    """Since July 2025 communes report what the outline asked of districts, in their own words."""
+    narratives = {n.id: n for n in schema.narratives}
+    kstthc = schema.prompt_for(narratives["ii21_kiem_soat_tthc"], "xa")
+    assert kstthc.startswith("b) UBND xã, phường, đặc khu") and "06a, 07a, 07b, 07g" in kstthc
+    assert "cấp xã" in schema.prompt_for(narratives["ii221_mot_cua"], "xa")
+    rows = schema.table_by_id["t_to_chuc_bo_may"].rows + schema.table_by_id["t_quan_ly_cbccvc"].rows
+    worded = [schema.label_for(r, "xa") for r in rows] + [schema.note_for(schema.table_by_id["t_van_ban_dien_tu"], "xa")]
+    headings = [schema.heading_for(p, "xa") for s in schema.sections for p in s.parts if p.kind == "heading"]
+    assert [t for t in worded + headings if "huyện" in t] == []
+    assert [schema.label_for(r, "huyen") for r in rows] == [r.label for r in rows]
 
 
 def test_it_knows_the_periods_and_their_cutoffs(schema):
@@ -324,7 +343,13 @@ def test_it_types_columns_as_the_outline_implies(schema):
         "so_van_ban": "count",
         "egov": "bool",
     }
-    assert all(c.type == "choice" and c.choices for c in schema.table_by_id["t_trang_ttdt"].columns)
+    # the outline gives one blank cell per criterion and no scale: the unit assesses in words
+    assert all(c.type == "text" and c.note for c in schema.table_by_id["t_trang_ttdt"].columns)
+    # Table 12 mixes headcounts and rates by row: the headcount rows are counts
+    rows = schema.table_by_id["t_cap_xa"].rows
+    assert {r.id: r.type for r in rows} == {
+        "can_bo_tong": "count", "can_bo_ty_le": None, "cong_chuc_tong": "count", "cong_chuc_ty_le": None}
+    assert {c.type_on(r) for c in schema.table_by_id["t_cap_xa"].columns for r in rows if r.type} == {"count"}
     for t in schema.tables:
         for c in t.columns:
             if c.path[-1] == "Tỷ lệ" or c.path[-1].startswith("Tỷ lệ "):
@@ -372,10 +397,12 @@ def test_it_lets_units_list_as_many_lines_as_needed(schema):
 
 def test_it_keeps_group_labels_without_figures_as_heading_rows(schema):
     headings = {(t.id, r.label) for t in schema.tables for r in t.rows if r.kind == "heading"}
-    assert headings == {
-        ("t_mot_cua", "Dịch vụ công (báo cụ thể):"),
-        ("t_quan_ly_cbccvc", "Đối với Trưởng phòng, Phó Trưởng phòng thuộc cấp sở, cấp huyện và tương đương"),
-    }
+    assert headings == {("t_mot_cua", "Dịch vụ công (báo cụ thể):")}
+
+
+def test_it_asks_figures_on_the_group_row_of_table_10_as_the_outline_does(schema):
+    row = schema.table_by_id["t_quan_ly_cbccvc"].row_by_id["truong_pho_phong"]
+    assert row.kind == "fixed" and row.no_input == []
 
 
 # --- rules ----------------------------------------------------------------------------------
@@ -415,6 +442,11 @@ def test_it_checks_every_table_the_inventory_gives_rules_for(schema, inventory):
         ("t_tu_chu_tai_chinh", "le", "*.nd16_phe_duyet", ["*.nd16_du_dieu_kien"]),
         ("t_tu_chu_tai_chinh", "le", "*.nd16_du_dieu_kien", ["*.nd16_tong"]),
         ("t_van_ban_dien_tu", "le", "*.vbdt_tong", ["*.vb_tong"]),
+        ("t_van_ban_dien_tu", "le", "*.vbdt_gui", ["*.vb_gui"]),
+        ("t_van_ban_dien_tu", "le", "*.vbdt_nhan", ["*.vb_nhan"]),
+        ("t_dao_tao", "ge", "cong_chuc_hc.*", ["cong_chuc_hc_thac_sy.*"]),
+        ("t_dao_tao", "ge", "vien_chuc.*", ["vien_chuc_boi_duong_cchc.*"]),
+        ("t_dao_tao", "ge", "cap_xa.*", ["cap_xa_trung_cap_ct.*"]),
         ("t_chu_ky_so", "le", "ky_so_ban_co_yeu.truoc", ["lanh_dao_ky_so.truoc"]),
         ("t_chu_ky_so", "le", "ky_so_ban_co_yeu.so_luong", ["lanh_dao_ky_so.so_luong"]),
         ("t_dvc_truc_tuyen", "ge", "*.hs_tiep_nhan", ["*.hs_muc_3", "*.hs_muc_4"]),
@@ -427,7 +459,29 @@ def test_it_encodes_the_rules_the_outline_states(schema, table_id, kind, left, r
 
 def test_it_checks_that_training_figures_accumulate_over_the_year(schema):
     (monotone,) = rules_of(schema.table_by_id["t_dao_tao"], "monotone")
-    assert monotone.sequence == ["*.q1", "*.m6", "*.q3", "*.nam"]
+    assert monotone.sequence == ["*.q1", "*.m6", "*.nam"] and monotone.severity == "error"
+
+
+def test_it_only_warns_about_quarter_iii_of_table_11_which_the_outline_leaves_ambiguous(schema):
+    rules = {r.id: r for r in schema.table_by_id["t_dao_tao"].rules}
+    below_year, after_six_months = rules["r11_quy_iii_le_nam"], rules["r11_quy_iii_luy_ke"]
+    assert (below_year.kind, below_year.left, below_year.right, below_year.severity) == ("le", "*.q3", ["*.nam"], "error")
+    assert (after_six_months.kind, after_six_months.left, after_six_months.right) == ("ge", "*.q3", ["*.m6"])
+    assert after_six_months.severity == "warning" and "mơ hồ" in after_six_months.note
+    quarters = {r.id: r for r in schema.table_by_id["t_quan_ly_cbccvc"].rules}["r10_nam_ge_quy"]
+    assert quarters.severity == "error" and quarters.note
+
+
+def test_it_checks_each_training_group_row_against_each_of_its_sub_rows(schema):
+    table = schema.table_by_id["t_dao_tao"]
+    groups = ("cong_chuc_hc", "vien_chuc", "cap_xa")
+    pairs = {(r.left.split(".")[0], r.right[0].split(".")[0]) for r in rules_of(table, "ge") if r.left.split(".")[0] in groups}
+    expected, group = set(), None
+    for row in table.rows:
+        group = row.id if row.id in groups else group
+        if row.id not in groups:
+            expected.add((group, row.id))
+    assert pairs == expected and len(expected) == 15
 
 
 def test_it_only_warns_when_staff_in_post_exceed_the_assignment(schema):
