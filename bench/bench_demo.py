@@ -1,4 +1,4 @@
-"""One whole demo cycle for a province: ``bot.demo.run_demo`` with 200 units instead of 48.
+"""One whole demo cycle for a province: ``jobs.demo.run_demo`` with 200 units instead of 48.
 
 Exactly what ``python -m bot demo`` does — two simulated weeks (``demo.FIRST_DAY`` to
 ``demo.LAST_DAY``), the scheduler's jobs several times a day, simulated clerks typing into
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_provision import max_rss_mib, profiled, units_csv  # noqa: E402
-from bot import demo  # noqa: E402
+from jobs import demo  # noqa: E402
 
 
 class DayTimer:

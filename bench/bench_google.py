@@ -1,7 +1,7 @@
 """API calls and time of the Google backend for a province (200 units), against the local fake
 with a latency per call, side by side with the naive gspread way.
 
-* batched: the real jobs (jobs.provision / jobs.poll) on :class:`bot.backends.google.GoogleBackend`
+* batched: the real jobs (jobs.provision / jobs.poll) on :class:`bot.sheets.backends.google.GoogleBackend`
   — one files.create + one batchUpdate + one permission per e-mail + one marker per unit; a
   poll is one folder listing plus one spreadsheets.get (values with their number formats) per changed spreadsheet.
 * naive: the usual gspread script, written here only — ``client.create`` then
@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.backends.google import GoogleBackend, NoQuota, Quota, RetryPolicy, gspread_client  # noqa: E402
 from bot.clock import TZ  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.context import open_context  # noqa: E402
-from bot.layout import build_layout  # noqa: E402
+from bot.outline.layout import build_layout  # noqa: E402
+from bot.sheets.backends.google import GoogleBackend, NoQuota, Quota, RetryPolicy, gspread_client  # noqa: E402
 from jobs.poll import poll  # noqa: E402
 from jobs.provision import provision  # noqa: E402
 from tests.fakes.google import FakeGoogle  # noqa: E402

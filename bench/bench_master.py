@@ -2,7 +2,7 @@
 
 Run: ``python -m bench.bench_master [--units 1000] [--lines 8] [--seed 1]``
 
-Reports are generated directly as :class:`bot.report.Report` objects shaped like those reading
+Reports are generated directly as :class:`bot.checks.report.Report` objects shaped like those reading
 a workbook gives: every field of the unit's layout, computed cells still holding their
 formulas, list tables with a random number of lines (up to ``--lines``, past the template's
 five when larger), narratives of a few hundred characters. Time is the best of three runs;
@@ -18,12 +18,12 @@ import tracemalloc
 from datetime import date
 from pathlib import Path
 
-from bot.layout import build_layout
-from bot.master import compile_master, master_layout
-from bot.periods import parse_period
-from bot.report import Report
-from bot.schema import load_schema
-from bot.units import Unit
+from bot.checks.report import Report
+from bot.outline.layout import build_layout
+from bot.outline.periods import parse_period
+from bot.outline.schema import load_schema
+from bot.outline.units import Unit
+from bot.reporting.master import compile_master, master_layout
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("so_nganh", "huyen", "nganh_doc", "xa")
@@ -125,7 +125,7 @@ def main(argv=None) -> None:
 
 
 def _time_exports(master, folder: Path) -> None:
-    from bot.export import export
+    from bot.reporting.export import export
 
     for fmt, name in (("xlsx", "tong_hop.xlsx"), ("csv", "tong_hop.zip"), ("json", "tong_hop.json"), ("docx", "bao_cao.docx")):
         started = time.perf_counter()

@@ -6,7 +6,7 @@ Provisions the generated unit list of ``bench_provision`` (``--units``, default 
 1. first poll: every workbook is read (no poll mark yet);
 2. first check: rules and completeness for every unit, feedback written into every workbook;
 3. ``--changed`` clerks (default 10) type the sample report into their workbooks and save
-   (``bot.demo.type_into_workbook``: openpyxl via ``load_for_edit``, as a spreadsheet
+   (``jobs.demo.type_into_workbook``: openpyxl via ``load_for_edit``, as a spreadsheet
    program would); the time of these saves is printed but is not the bot's;
 4. second poll: exactly the changed workbooks must be read;
 5. second check: timed once without and once with the feedback writes (which go only to the
@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_provision import bench_home, kinds_line, max_rss_mib, profiled, timed  # noqa: E402
-from bot.demo import PERIOD, correct_values, type_into_workbook  # noqa: E402
 from jobs.check import check  # noqa: E402
+from jobs.demo import PERIOD, correct_values, type_into_workbook  # noqa: E402
 from jobs.poll import poll  # noqa: E402
 from jobs.provision import provision  # noqa: E402
 

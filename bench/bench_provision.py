@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.context import Context, open_context  # noqa: E402
-from bot.demo import PERIOD  # noqa: E402
+from jobs.demo import PERIOD  # noqa: E402
 from jobs.provision import provision  # noqa: E402
 
 KIND_SHARE = {"so_nganh": 0.2, "huyen": 0.1, "nganh_doc": 0.1, "xa": 0.6}

@@ -1,6 +1,6 @@
 """How long the rules and completeness take for a whole province: 1,000 reports of one period.
 
-Reports are generated directly as :class:`bot.report.Report` objects (no workbooks): plausible
+Reports are generated directly as :class:`bot.checks.report.Report` objects (no workbooks): plausible
 random values that mostly satisfy the rules (columns that must stay below others get smaller
 magnitudes, sums are made to add up), with one wrong value in 2% of the reports.
 
@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.completeness import completeness_many  # noqa: E402
-from bot.layout import build_layout  # noqa: E402
-from bot.periods import parse_period  # noqa: E402
-from bot.report import Report  # noqa: E402
-from bot.rules import Ref, bindings, evaluate  # noqa: E402
-from bot.schema import Schema, load_schema  # noqa: E402
-from bot.units import Unit  # noqa: E402
+from bot.checks.completeness import completeness_many  # noqa: E402
+from bot.checks.report import Report  # noqa: E402
+from bot.checks.rules import Ref, bindings, evaluate  # noqa: E402
+from bot.outline.layout import build_layout  # noqa: E402
+from bot.outline.periods import parse_period  # noqa: E402
+from bot.outline.schema import Schema, load_schema  # noqa: E402
+from bot.outline.units import Unit  # noqa: E402
 
 KIND_SHARE = {"so_nganh": 0.2, "huyen": 0.1, "nganh_doc": 0.1, "xa": 0.6}
 

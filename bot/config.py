@@ -133,7 +133,7 @@ def load_config(home: str | Path, environ: dict | None = None) -> Config:
 
 
 def _check_calendar(config: Config, path: Path) -> None:
-    from .workdays import CalendarConfigError, calendar_from_config
+    from bot.messages.workdays import CalendarConfigError, calendar_from_config
 
     try:
         calendar_from_config(config.calendar.model_dump())

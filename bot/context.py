@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .backends.base import Backend
-from .config import Config, load_config
-from .periods import Period, parse_period
-from .schema import Schema, load_schema
-from .store import Store
-from .units import Unit, load_units
+from bot.config import Config, load_config
+from bot.outline.periods import Period, parse_period
+from bot.outline.schema import Schema, load_schema
+from bot.outline.units import Unit, load_units
+from bot.sheets.backends.base import Backend
+from bot.store import Store
 
 
 @dataclass
@@ -44,9 +44,9 @@ def open_context(home: str | Path, *, backend: Backend | None = None, environ: d
 
 def make_backend(config: Config, units: list[Unit]) -> Backend:
     if config.backend == "google":
-        from .backends.google import GoogleBackend  # imported only when configured
+        from bot.sheets.backends.google import GoogleBackend  # imported only when configured
 
         return GoogleBackend.from_config(config, unit_emails={u.code: u.emails for u in units})
-    from .backends.workbook import WorkbookBackend
+    from bot.sheets.backends.workbook import WorkbookBackend
 
     return WorkbookBackend(config.sheets_dir)

@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from bot import clock
-from bot.channels.base import TransportError
+from bot.messages.channels.base import TransportError
 
 DEFAULT_TIMEOUT = 10.0
 REDACTED = "***"

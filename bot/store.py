@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import clock
+from bot import clock
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

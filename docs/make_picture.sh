@@ -4,8 +4,8 @@ set -e
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" && rm -rf /tmp/pic && mkdir -p /tmp/pic && .venv/bin/python - <<'PY'
 import openpyxl
-from bot.schema import load_schema; from bot.units import Unit; from bot.periods import parse_period
-from bot.layout import build_layout; from bot.backends.workbook import WorkbookBackend
+from bot.outline.schema import load_schema; from bot.outline.units import Unit; from bot.outline.periods import parse_period
+from bot.outline.layout import build_layout; from bot.sheets.backends.workbook import WorkbookBackend
 s=load_schema('sheets_schema.json'); p=parse_period('2026-Q1',s); u=Unit('STP','Sở Tư pháp','so_nganh')
 l=build_layout(s,u,p); b=WorkbookBackend('/tmp/pic'); ref=b.allocate(l.title,{'unit':'STP','period':p.id}); b.lay_out(ref,l)
 wb=openpyxl.load_workbook(ref.id)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.context import Context
-from bot.outbox import channels_for, deliver, queue
-from bot.periods import Period
+from bot.messages.outbox import channels_for, deliver, queue
+from bot.outline.periods import Period
 from jobs.check import check
 from jobs.remind import unit_messages
 

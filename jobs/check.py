@@ -11,14 +11,14 @@ import json
 from dataclasses import dataclass, field, replace
 
 from bot import clock
-from bot.backends.base import Protect, SheetRef, Written, input_cells
-from bot.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
+from bot.checks.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
+from bot.checks.feedback import feedback_edits, feedback_hash
+from bot.checks.report import Finding, Report, report_from_json
+from bot.checks.rules import evaluate, evaluate_history
 from bot.context import Context
-from bot.feedback import feedback_edits, feedback_hash
-from bot.layout import build_layout
-from bot.periods import Period, previous_period
-from bot.report import Finding, Report, report_from_json
-from bot.rules import evaluate, evaluate_history
+from bot.outline.layout import build_layout
+from bot.outline.periods import Period, previous_period
+from bot.sheets.backends.base import Protect, SheetRef, Written, input_cells
 
 HISTORY_DEPTH = 4  # earlier periods compared for outliers and decreasing cumulative figures
 

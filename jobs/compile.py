@@ -9,11 +9,11 @@ finishes it, so there is never a second master for a period.
 
 from __future__ import annotations
 
-from bot.backends.base import ReplaceTab, SheetRef
+from bot.checks.report import report_from_json
 from bot.context import Context
-from bot.master import MASTER_UNIT, Master, compile_master, master_layout
-from bot.periods import Period
-from bot.report import report_from_json
+from bot.outline.periods import Period
+from bot.reporting.master import MASTER_UNIT, Master, compile_master, master_layout
+from bot.sheets.backends.base import ReplaceTab, SheetRef
 
 
 class NothingPolled(Exception):
@@ -84,7 +84,7 @@ def export_path(ctx: Context, period: Period, fmt: str):
 def export_files(ctx: Context, period: Period, formats=("xlsx", "docx"), *, force: bool = True) -> list:
     """The coordinator's files of the period (what /xuat sends), from the latest snapshots;
     without ``force``, files already written from the same data are left as they are."""
-    from bot.export import export
+    from bot.reporting.export import export
 
     signature = ctx.store.period_signature(period.id)
     paths = [export_path(ctx, period, fmt) for fmt in formats]

@@ -13,13 +13,13 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from bot.backends.base import BackendError, SheetRef
+from bot.checks.report import report_from_document, report_to_json
 from bot.context import Context
-from bot.document import Document, extract
-from bot.google_forms import FormsConfigError, FormsResult, intake_forms, load_form_settings
-from bot.layout import build_layout
-from bot.periods import Period
-from bot.report import report_from_document, report_to_json
+from bot.intake.google_forms import FormsConfigError, FormsResult, intake_forms, load_form_settings
+from bot.outline.layout import build_layout
+from bot.outline.periods import Period
+from bot.sheets.backends.base import BackendError, SheetRef
+from bot.sheets.document import Document, extract
 
 log = logging.getLogger(__name__)
 

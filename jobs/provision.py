@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.backends.base import BackendError, SheetRef
 from bot.context import Context
-from bot.layout import build_layout
-from bot.periods import Period
-from bot.sharing import record_sharing, share_again
+from bot.outline.layout import build_layout
+from bot.outline.periods import Period
+from bot.sheets.backends.base import BackendError, SheetRef
+from bot.sheets.sharing import record_sharing, share_again
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ def carried_values(ctx: Context):
     the period columns of tables 10–12 take the same column of the previous report within a
     year, and at a new year only "Năm trước" is carried, from last year's "Năm" column.
     """
-    from bot.periods import previous_period
-    from bot.report import report_from_json
+    from bot.checks.report import report_from_json
+    from bot.outline.periods import previous_period
 
     def prefill(unit, period: Period) -> dict:
         previous = previous_period(period, ctx.schema, ctx.config.period_overrides())
@@ -101,7 +101,7 @@ def _source_column(table, column, new_year: bool, last_kind: str) -> str | None:
 
 
 def _carry(table, target: str, source: str, report, period: Period) -> dict:
-    from bot.layout import cell_key, list_key
+    from bot.outline.layout import cell_key, list_key
 
     carried = {}
     for row in table.rows:

@@ -25,11 +25,10 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from bot import clock
-from bot.channels import Channel
-from bot.charts import state_chart
 from bot.config import Config
 from bot.context import Context
-from bot.outbox import (
+from bot.messages.channels import Channel
+from bot.messages.outbox import (
     CHANNEL_LABELS,
     COORDINATORS,
     Outgoing,
@@ -43,12 +42,13 @@ from bot.outbox import (
     queue,
     undelivered,
 )
-from bot.periods import Period
-from bot.registration import unit_chats
-from bot.reminders import STATES, ReminderPolicy, UnitStatus, digest, due_reminders
-from bot.sharing import sharing_text
-from bot.units import Unit
-from bot.workdays import WorkCalendar, calendar_from_config
+from bot.messages.registration import unit_chats
+from bot.messages.reminders import STATES, ReminderPolicy, UnitStatus, digest, due_reminders
+from bot.messages.workdays import WorkCalendar, calendar_from_config
+from bot.outline.periods import Period
+from bot.outline.units import Unit
+from bot.reporting.charts import state_chart
+from bot.sheets.sharing import sharing_text
 
 CHART_ABOVE_UNITS = 12  # a digest about more units than this carries a chart
 MAX_PROBLEMS_IN_DIGEST = 10

@@ -32,7 +32,7 @@ import schedule
 
 from bot import clock
 from bot.context import Context
-from bot.periods import Period, parse_period
+from bot.outline.periods import Period, parse_period
 
 log = logging.getLogger("bot.scheduler")
 NIGHTLY_HOUR = 22
@@ -141,7 +141,7 @@ def _compile(ctx: Context, period: Period) -> str:
 
 def run_sender(ctx: Context, now: datetime) -> str:
     """Deliver what the outbox holds that is due (retries included)."""
-    from bot.outbox import channels_for, deliver
+    from bot.messages.outbox import channels_for, deliver
 
     result = deliver(ctx.store, channels_for(ctx))
     return f"gửi {len(result.sent)}, chờ gửi lại {len(result.retrying)}, lỗi {len(result.failed)}"

@@ -7,11 +7,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bot.backends.workbook import WorkbookBackend
-from bot.layout import build_layout
-from bot.periods import parse_period
-from bot.schema import load_schema
-from bot.units import Unit
+from bot.outline.layout import build_layout
+from bot.outline.periods import parse_period
+from bot.outline.schema import load_schema
+from bot.outline.units import Unit
+from bot.sheets.backends.workbook import WorkbookBackend
 
 REPO = Path(__file__).resolve().parent.parent
 

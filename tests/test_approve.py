@@ -5,8 +5,8 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from bot.cli import main
-from bot.layout import COVER_TAB, build_layout
+from bot.outline.layout import COVER_TAB, build_layout
+from cli.main import main
 from jobs.approve import ApprovalError, decide
 from jobs.poll import poll
 

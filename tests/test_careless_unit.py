@@ -6,11 +6,10 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from bot.document import extract
-from bot.report import report_from_document
-from bot.rules import evaluate
-
-from .conftest import type_into
+from bot.checks.report import report_from_document
+from bot.checks.rules import evaluate
+from bot.sheets.document import extract
+from tests.conftest import type_into
 
 T14 = "t_van_ban_dien_tu/don_vi"
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from bot.channels import ChannelConfigError, build_channel
-from bot.channels.base import split_text
 from bot.http import parse_retry_after, redact, register_secret
+from bot.messages.channels import ChannelConfigError, build_channel
+from bot.messages.channels.base import split_text
 
 
 def test_it_keeps_short_text_whole_and_sends_nothing_for_blank_text():

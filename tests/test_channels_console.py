@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from bot.channels import Message, build_channel
-from bot.channels.console import ConsoleChannel
+from bot.messages.channels import Message, build_channel
+from bot.messages.channels.console import ConsoleChannel
 
 
 def test_it_appends_every_message_to_a_utf8_file_under_home(tmp_path):

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.channels import Message, TransportError, build_channel
-from bot.channels.email import EmailChannel
+from bot.messages.channels import Message, TransportError, build_channel
+from bot.messages.channels.email import EmailChannel
 
 SENDER = "baocao@sonoivu.tinh.gov.vn"
 USER, PASSWORD = "baocao", "Mật-khẩu-Bí-Mật-2025"

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from bot.channels import Message, TransportError, build_channel
-from bot.channels.telegram import TelegramChannel
+from bot.messages.channels import Message, TransportError, build_channel
+from bot.messages.channels.telegram import TelegramChannel
 from tests.fakes.telegram import VALID_TOKEN, FakeTelegram
 
 CHAT = "987654321"

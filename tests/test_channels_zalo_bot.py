@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from bot.channels import Message, TransportError, build_channel
-from bot.channels.zalo_bot import ZaloBotChannel
+from bot.messages.channels import Message, TransportError, build_channel
+from bot.messages.channels.zalo_bot import ZaloBotChannel
 from tests.fakes.zalo_bot import VALID_TOKEN, FakeZaloBot
 
 

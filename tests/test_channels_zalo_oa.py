@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from bot.channels import Message, TransportError, build_channel
-from bot.channels.zalo_oa import ZaloOAChannel
+from bot.messages.channels import Message, TransportError, build_channel
+from bot.messages.channels.zalo_oa import ZaloOAChannel
 from tests.fakes.zalo_oa import FakeZaloOA
 
 

@@ -15,9 +15,11 @@ import openpyxl
 import pytest
 import time_machine
 
-from bot.channels.telegram import TelegramChannel
-from bot.channels.zalo_bot import ZaloBotChannel
-from bot.chat import (
+from bot.clock import TZ
+from bot.context import open_context
+from bot.messages.channels.telegram import TelegramChannel
+from bot.messages.channels.zalo_bot import ZaloBotChannel
+from bot.messages.chat import (
     COORDINATOR_ONLY,
     NOT_REGISTERED,
     handle,
@@ -26,12 +28,10 @@ from bot.chat import (
     telegram_application,
     zalo_webhook,
 )
-from bot.cli import main
-from bot.clock import TZ
-from bot.context import open_context
-from bot.outbox import deliver, flag_problem, messages, problems
-from bot.registration import issue_code
-from bot.units import Unit
+from bot.messages.outbox import deliver, flag_problem, messages, problems
+from bot.messages.registration import issue_code
+from bot.outline.units import Unit
+from cli.main import main
 from jobs.poll import poll
 from jobs.provision import provision
 from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN

@@ -7,12 +7,11 @@ import json
 import openpyxl
 import pytest
 
-from bot.cli import main
-from bot.layout import CHECK_TAB, COVER_TAB, build_layout
+from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
+from cli.main import main
 from jobs.check import check
 from jobs.poll import poll
-
-from .conftest import type_into
+from tests.conftest import type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
 WRONG_TOTAL = {"t_van_ban_dien_tu/don_vi[1]/vb_tong": 402, "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
-from bot.document import extract
-from bot.reminders import STATES
-from bot.report import Report, report_from_document
-from bot.rules import evaluate
-
-from .conftest import type_into
-from .test_careless_unit import careful_values
+from bot.checks.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
+from bot.checks.report import Report, report_from_document
+from bot.checks.rules import evaluate
+from bot.messages.reminders import STATES
+from bot.sheets.document import extract
+from tests.conftest import type_into
+from tests.test_careless_unit import careful_values
 
 
 @pytest.fixture

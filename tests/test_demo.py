@@ -6,10 +6,9 @@ import openpyxl
 import pytest
 
 from bot.context import open_context
-from bot.demo import MARKER, PERIOD, prepare_home, run_demo
-from bot.layout import COVER_TAB
-
-from .conftest import REPO
+from bot.outline.layout import COVER_TAB
+from jobs.demo import MARKER, PERIOD, prepare_home, run_demo
+from tests.conftest import REPO
 
 UNITS = 10  # one of each persona, as the sample list cycles through them
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.charts import state_labels
 from bot.clock import TZ
-from bot.outbox import flag_problem, messages
-from bot.units import Unit
+from bot.messages.outbox import flag_problem, messages
+from bot.outline.units import Unit
+from bot.reporting.charts import state_labels
 from jobs.remind import remind
 from tests.test_outbox import RecordingChannel, make_context
 from tests.test_remind import set_state
@@ -126,7 +126,7 @@ def test_it_tells_coordinators_which_addresses_failed_for_good(tmp_path, schema,
 
 
 def test_it_tells_coordinators_once_by_their_other_channels_when_a_channel_token_is_revoked(tmp_path, schema, period):
-    from bot.channels import TransportError
+    from bot.messages.channels import TransportError
 
     ctx = context(tmp_path, schema, 3)
     revoked = TransportError("Zalo Bot: token không hợp lệ hoặc đã bị thu hồi (401)", permanent=True,
@@ -143,7 +143,7 @@ def test_it_tells_coordinators_once_by_their_other_channels_when_a_channel_token
 
 
 def test_it_lists_reminders_no_channel_could_deliver_as_something_to_act_on(tmp_path, schema, period):
-    from bot.channels import TransportError
+    from bot.messages.channels import TransportError
 
     ctx = context(tmp_path, schema, 2)
     down = TransportError("Zalo Bot: máy chủ đang lỗi (500)", permanent=False)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.units import load_units
-
-from .conftest import REPO
+from bot.outline.units import load_units
+from tests.conftest import REPO
 
 
 def kinds_in(name: str, schema) -> Counter:

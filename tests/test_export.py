@@ -8,14 +8,13 @@ import zipfile
 import openpyxl
 import pytest
 
-from bot.cli import main
 from bot.context import open_context
-from bot.export import ExportError, export
-from bot.master import compile_master
+from bot.reporting.export import ExportError, export
+from bot.reporting.master import compile_master
+from cli.main import main
 from jobs.poll import poll
 from jobs.provision import provision
-
-from .test_master import HUYEN, SO, UNITS, report_for
+from tests.test_master import HUYEN, SO, UNITS, report_for
 
 
 @pytest.fixture

@@ -12,8 +12,13 @@ import pytest
 import requests
 from google.oauth2 import service_account
 
-from bot.backends import google as google_backend
-from bot.backends.base import (
+from bot.checks.report import report_from_document
+from bot.clock import TZ
+from bot.config import ConfigError, load_config
+from bot.context import open_context
+from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
+from bot.sheets.backends import google as google_backend
+from bot.sheets.backends.base import (
     BackendError,
     BackendStopped,
     Protect,
@@ -24,7 +29,7 @@ from bot.backends.base import (
     SheetRef,
     input_cells,
 )
-from bot.backends.google import (
+from bot.sheets.backends.google import (
     REQUEST_TIMEOUT,
     SCOPES,
     GoogleBackend,
@@ -35,22 +40,16 @@ from bot.backends.google import (
     rewrite_google_url,
     tab_sheet_id,
 )
-from bot.backends.workbook import WorkbookBackend
-from bot.cli import main
-from bot.clock import TZ
-from bot.config import ConfigError, load_config
-from bot.context import open_context
-from bot.document import extract
-from bot.layout import CHECK_TAB, COVER_TAB, build_layout
-from bot.report import report_from_document
+from bot.sheets.backends.workbook import WorkbookBackend
+from bot.sheets.document import extract
+from cli.main import main
 from jobs.check import check
 from jobs.compile import compile as compile_master
 from jobs.poll import poll
 from jobs.provision import provision
+from tests.conftest import type_into
 from tests.fakes.google import GOOGLE_TOKEN_URI, SCOPE_SPREADSHEETS, FakeGoogle, drive_error
 from tests.fakes.google_keys import mint_service_account
-
-from .conftest import type_into
 
 BOT = "report-bot@fake-project.iam.gserviceaccount.com"
 COORDINATOR = "tonghop@sonoivu.example.vn"
@@ -490,7 +489,7 @@ def test_it_writes_each_units_feedback_in_one_batch_update(ctx, fake, provisione
 
 
 def test_it_replaces_the_check_tab_in_place_without_growing_the_workbook(ctx, fake, provisioned):
-    from bot.feedback import check_tab
+    from bot.checks.feedback import check_tab
 
     ref = ref_of(ctx, "STP")
     layout = layout_of(ctx, "STP")

@@ -10,10 +10,16 @@ from datetime import datetime, timedelta
 import pytest
 from google.oauth2 import credentials as user_credentials
 
-from bot.backends.google import gspread_client
 from bot.clock import TZ
-from bot.google_forms import FormsConfigError, FormSettings, intake_forms, last_processed, load_form_settings
-from bot.layout import build_layout
+from bot.intake.google_forms import (
+    FormsConfigError,
+    FormSettings,
+    intake_forms,
+    last_processed,
+    load_form_settings,
+)
+from bot.outline.layout import build_layout
+from bot.sheets.backends.google import gspread_client
 from jobs.poll import poll
 from tests.test_google_backend import (  # noqa: F401  (fixtures)
     BOT,

@@ -7,18 +7,17 @@ import math
 import openpyxl
 import pytest
 
-from bot.backends.workbook import WorkbookBackend
-from bot.cli import main
+from bot.checks.report import Report
 from bot.context import open_context
-from bot.layout import build_layout
-from bot.master import PROVINCE, compile_master, master_layout
-from bot.report import Report
-from bot.units import Unit
+from bot.outline.layout import build_layout
+from bot.outline.units import Unit
+from bot.reporting.master import PROVINCE, compile_master, master_layout
+from bot.sheets.backends.workbook import WorkbookBackend
+from cli.main import main
 from jobs.compile import NothingPolled, compile
 from jobs.poll import poll
 from jobs.provision import provision
-
-from .conftest import type_into
+from tests.conftest import type_into
 
 SO = Unit("STP", "Sở Tư pháp", "so_nganh")
 HUYEN = Unit("H_A", "UBND huyện A", "huyen")

@@ -10,12 +10,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.backends.workbook import WorkbookBackend
-from bot.channels import Channel, TransportError, build_channel
 from bot.clock import TZ
 from bot.config import Config
 from bot.context import Context
-from bot.outbox import (
+from bot.messages.channels import Channel, TransportError, build_channel
+from bot.messages.outbox import (
     Backoff,
     Outgoing,
     build_channels,
@@ -26,6 +25,7 @@ from bot.outbox import (
     queue,
     undelivered,
 )
+from bot.sheets.backends.workbook import WorkbookBackend
 from bot.store import Store
 
 T0 = datetime(2026, 3, 11, 8, 30, tzinfo=TZ)
@@ -376,7 +376,7 @@ def test_it_gives_every_attempt_at_one_message_the_same_key(store):
 
 
 def test_it_lists_a_message_no_channel_delivered_as_something_to_act_on(tmp_path, capsys):
-    from bot.cli import main
+    from cli.main import main
 
     store = Store(tmp_path / "state.db")
     queue(store, [replace(note(1, channel="email"), expires_at=T0 + timedelta(minutes=10))], now=T0)

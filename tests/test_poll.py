@@ -7,12 +7,11 @@ import os
 
 import pytest
 
-from bot.layout import build_layout
-from bot.report import report_from_json
+from bot.checks.report import report_from_json
+from bot.outline.layout import build_layout
 from jobs.poll import poll
 from jobs.provision import carried_values, provision
-
-from .conftest import type_into
+from tests.conftest import type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\nH_A,UBND huyện A,huyen,,zalo:1\nX_B,UBND xã B,xa,,\n"
 
@@ -93,9 +92,9 @@ def test_it_carries_last_periods_figures_into_the_new_report(ctx):
 
 
 def _read(ctx, code, period_id):
-    from bot.backends.base import SheetRef
-    from bot.document import extract
-    from bot.report import report_from_document
+    from bot.checks.report import report_from_document
+    from bot.sheets.backends.base import SheetRef
+    from bot.sheets.document import extract
 
     record = ctx.store.sheet(code, period_id)
     layout = layout_of(ctx, code, period_id)

@@ -9,18 +9,17 @@ from datetime import datetime
 import openpyxl
 import pytest
 
-from bot.backends.base import ReplaceTab, SheetRef
-from bot.backends.workbook import PARALLEL_FROM, WorkbookBackend
-from bot.cli import main
-from bot.completeness import Completeness
+from bot.checks.completeness import Completeness
+from bot.checks.feedback import check_tab
 from bot.context import open_context
-from bot.document import extract, to_json
-from bot.feedback import check_tab
-from bot.layout import CHECK_TAB, COVER_TAB, build_layout
-from bot.units import Unit
+from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
+from bot.outline.units import Unit
+from bot.sheets.backends.base import ReplaceTab, SheetRef
+from bot.sheets.backends.workbook import PARALLEL_FROM, WorkbookBackend
+from bot.sheets.document import extract, to_json
+from cli.main import main
 from jobs.provision import provision
-
-from .conftest import REPO, type_into
+from tests.conftest import REPO, type_into
 
 
 @pytest.fixture
@@ -85,7 +84,7 @@ def test_it_keeps_typed_values_when_provisioning_again(home, capsys):
     ctx = open_context(home)
     path = ctx.store.sheet("STP", "2026-Q1").sheet_id
     layout_key = "t_van_ban_dien_tu/don_vi[1]/vb_tong"
-    from bot.layout import build_layout
+    from bot.outline.layout import build_layout
 
     layout = build_layout(ctx.schema, ctx.unit_by_code["STP"], ctx.period("2026-Q1"))
     type_into(path, layout, {layout_key: 321})
@@ -280,7 +279,7 @@ def test_it_takes_table_17s_assessment_in_the_units_own_words(workbook, schema):
 
 
 def test_it_carries_every_list_line_a_unit_inserted_into_the_next_report(provisioned):
-    from bot.layout import list_key
+    from bot.outline.layout import list_key
     from jobs.poll import poll
     from jobs.provision import carried_values
 

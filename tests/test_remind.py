@@ -12,11 +12,11 @@ import time_machine
 from aiosmtpd.controller import Controller
 
 from bot import clock
-from bot.cli import main
 from bot.clock import TZ
-from bot.outbox import messages
-from bot.registration import issue_code, redeem
-from bot.units import Unit
+from bot.messages.outbox import messages
+from bot.messages.registration import issue_code, redeem
+from bot.outline.units import Unit
+from cli.main import main
 from jobs.remind import remind
 from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import FakeTelegram

@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from bot.clock import TZ
-from bot.reminders import ReminderPolicy, UnitStatus, digest, due_reminders, stage_for
-from bot.workdays import WorkCalendar
+from bot.messages.reminders import ReminderPolicy, UnitStatus, digest, due_reminders, stage_for
+from bot.messages.workdays import WorkCalendar
 
 PERIOD = "CCHC Quý I năm 2026"
 MARCH_DEADLINE = date(2026, 3, 18)  # a Wednesday

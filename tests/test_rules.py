@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.backends.workbook import WorkbookBackend
-from bot.document import extract
-from bot.layout import build_layout
-from bot.periods import parse_period
-from bot.report import Report, report_from_document
-from bot.rules import derived_values, evaluate, evaluate_history
-from bot.schema import parse_schema
-from bot.units import Unit
-
-from .conftest import REPO, type_into
+from bot.checks.report import Report, report_from_document
+from bot.checks.rules import derived_values, evaluate, evaluate_history
+from bot.outline.layout import build_layout
+from bot.outline.periods import parse_period
+from bot.outline.schema import parse_schema
+from bot.outline.units import Unit
+from bot.sheets.backends.workbook import WorkbookBackend
+from bot.sheets.document import extract
+from tests.conftest import REPO, type_into
 
 T14 = "t_van_ban_dien_tu/don_vi"
 

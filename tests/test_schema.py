@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.schema import Schema, SchemaError, Table, load_schema, parse_schema
+from bot.outline.schema import Schema, SchemaError, Table, load_schema, parse_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "sheets_schema.json"

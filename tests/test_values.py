@@ -7,7 +7,14 @@ from datetime import date, datetime, time
 
 import pytest
 
-from bot.values import Parsed, evaluate_arithmetic, format_number, is_formula, parse_cell, parse_typed_formula
+from bot.sheets.values import (
+    Parsed,
+    evaluate_arithmetic,
+    format_number,
+    is_formula,
+    parse_cell,
+    parse_typed_formula,
+)
 
 CHOICES = ["Đã hoàn thành", "Đang thực hiện", "Chưa thực hiện"]
 

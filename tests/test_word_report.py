@@ -6,10 +6,9 @@ import docx
 import pytest
 from docx.shared import Pt
 
-from bot.export import export
-from bot.master import compile_master
-
-from .test_master import HUYEN, NGANH, SO, UNITS, documents_line, report_for, state
+from bot.reporting.export import export
+from bot.reporting.master import compile_master
+from tests.test_master import HUYEN, NGANH, SO, UNITS, documents_line, report_for, state
 
 
 @pytest.fixture

@@ -9,16 +9,15 @@ import unicodedata
 import openpyxl
 import pytest
 
-import bot.backends.workbook as workbook_backend
-from bot.backends.workbook import TEMP_PREFIX, WorkbookBackend, sweep_stale_temp_files
-from bot.document import extract
-from bot.layout import COVER_TAB, build_layout
-from bot.report import report_from_document, report_from_json
+import bot.sheets.backends.workbook as workbook_backend
+from bot.checks.report import report_from_document, report_from_json
+from bot.outline.layout import COVER_TAB, build_layout
+from bot.sheets.backends.workbook import TEMP_PREFIX, WorkbookBackend, sweep_stale_temp_files
+from bot.sheets.document import extract
 from jobs.approve import decide
 from jobs.check import check
 from jobs.poll import poll
-
-from .conftest import type_into
+from tests.conftest import type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
 COUNT = "t_to_chuc_bo_may/phong_ban/bao_cao"
@@ -242,7 +241,7 @@ def test_it_writes_a_return_comment_starting_with_equals_as_text(ctx):
 
 
 def test_it_writes_a_large_batch_in_the_calling_process(tmp_path, schema, period, monkeypatch):
-    from bot.units import Unit
+    from bot.outline.units import Unit
 
     backend = WorkbookBackend(tmp_path / "sheets")
     batch = []

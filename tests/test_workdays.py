@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from bot.workdays import WorkCalendar, calendar_from_config
+from bot.messages.workdays import WorkCalendar, calendar_from_config
 
 
 @pytest.fixture(scope="module")

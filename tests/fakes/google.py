@@ -6,7 +6,7 @@ State lives in memory so a test can read back exactly what a unit would see
 (``grid(spreadsheet_id, tab)``); every call is recorded (``calls``) and counted by kind
 (``counts["sheets.values.batchGet"]``); faults and latency can be injected.
 
-Pointing gspread at a base URL (the mechanism lives in bot/backends/google.py)
+Pointing gspread at a base URL (the mechanism lives in bot/sheets/backends/google.py)
 -----------------------------------------------------------------------------
 gspread 6.2.1 builds absolute URLs from module constants (``gspread.urls``:
 ``SPREADSHEETS_API_V4_BASE_URL = "https://sheets.googleapis.com/v4/spreadsheets"``,
@@ -24,7 +24,7 @@ and ``https://oauth2.googleapis.com`` to ``base_url`` *keeping Google's paths*
     client = gspread.Client(auth=creds, session=session)   # or gspread_client(creds, base_url)
 
 With ``base_url=None`` nothing is rewritten (production against Google). The production
-backend owns these (``bot.backends.google``: ``GoogleApiSession``, ``gspread_client``,
+backend owns these (``bot.sheets.backends.google``: ``GoogleApiSession``, ``gspread_client``,
 ``rewrite_google_url``, with one base per service from ``google.base_urls``); this module
 re-exports them for the tests. Token requests go to
 the credentials' ``token_uri`` (the service-account JSON's ``token_uri``); if that is Google's
@@ -113,8 +113,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bot.backends.google import GoogleApiSession, gspread_client, rewrite_google_url
 from bot.clock import now as vietnam_now
+from bot.sheets.backends.google import GoogleApiSession, gspread_client, rewrite_google_url
 from tests.fakes.google_keys import ServiceAccountKey, mint_service_account
 
 __all__ = ["FakeGoogle", "GoogleApiSession", "fake_google", "gspread_client", "rewrite_google_url"]

@@ -1,0 +1,102 @@
+"""What a unit sees of a check inside its own workbook: the "Kiểm tra" tab and the cover status.
+
+Feedback only ever touches cells the bot owns (a tab of its own and three cover cells), so
+it can never overwrite what a unit typed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from bot.checks.completeness import percent_filled
+from bot.checks.report import SEVERITIES, SEVERITY_LABELS, Finding
+from bot.outline.layout import CHECK_TAB, COVER_TAB, CellSpec, TabLayout, WorkbookLayout, fit_row_heights
+from bot.sheets.backends.base import ReplaceTab, SetCells
+
+HEADERS = ("Mức độ", "Bảng", "Dòng", "Cột", "Ô", "Nội dung")
+WIDTHS = (11, 28, 28, 24, 10, 70)
+
+
+def feedback_hash(state_label: str, completeness, findings: list[Finding], comment: str | None) -> str:
+    """Changes only when what the unit would read changes (not with the time of the check)."""
+    text = json.dumps([state_label, completeness.filled, completeness.required,
+                       sorted((f.severity, f.cell or "", f.message) for f in findings), comment or ""],
+                      ensure_ascii=False)  # fmt: skip
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def feedback_edits(layout: WorkbookLayout, state_label: str, completeness, findings: list[Finding],
+                   section_titles: dict[str, str], checked_at: datetime, comment: str | None = None) -> list:
+    """The edits that bring the unit's workbook up to date with this check."""
+    cover = {}
+    for key, value in (("state", state_label), ("checked_at", f"{checked_at:%H:%M %d/%m/%Y}"), ("comment", comment or "")):
+        spec = layout.fields[f"_cover/{key}"]
+        cover[(spec.row, spec.col)] = value
+    tab = check_tab(state_label, completeness, findings, section_titles, checked_at)
+    return [SetCells(COVER_TAB, cover), ReplaceTab(tab)]
+
+
+def check_tab(state_label: str, completeness, findings: list[Finding], section_titles: dict[str, str],
+              checked_at: datetime) -> TabLayout:
+    tab = TabLayout(name=CHECK_TAB, landscape=True, col_widths=dict(enumerate(WIDTHS, start=1)))
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    lines = [
+        ("KẾT QUẢ KIỂM TRA BÁO CÁO", "title"),
+        (f"Thời điểm kiểm tra: {checked_at:%H:%M ngày %d/%m/%Y}", "text"),
+        (f"Tình trạng: {state_label}", "status"),
+        (f"Mức độ hoàn thành: {completeness.filled}/{completeness.required} ô bắt buộc "
+         f"({_percent(completeness.filled, completeness.required)})", "text"),
+        (f"Số lỗi: {errors}; số cảnh báo: {warnings}", "text"),
+    ]
+    for row, (text, style) in enumerate(lines, start=1):
+        tab.put(row, 1, CellSpec(text, style=style))
+        tab.merges.append((row, 1, row, len(HEADERS)))
+    row = len(lines) + 2
+    row = _findings_table(tab, row, findings)
+    _completeness_table(tab, row + 1, completeness, section_titles)
+    fit_row_heights(tab)
+    return tab
+
+
+def _findings_table(tab: TabLayout, row: int, findings: list[Finding]) -> int:
+    if not findings:
+        tab.put(row, 1, CellSpec("Không phát hiện lỗi nào.", style="status"))
+        return row + 1
+    for col, text in enumerate(HEADERS, start=1):
+        tab.put(row, col, CellSpec(text, style="header"))
+    ordered = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.cell or ""))
+    for i, f in enumerate(ordered, start=row + 1):
+        style = "error" if f.severity == "error" else "warning"
+        a1 = (f.cell or "").rpartition("!")[2]
+        cells = (SEVERITY_LABELS.get(f.severity, f.severity), f.table_label or "", f.row_label or "",
+                 f.column_label or "", a1, f.message)
+        for col, text in enumerate(cells, start=1):
+            tab.put(i, col, CellSpec(text, style=style))
+        if f.cell:
+            tab.cells[(i, 5)] = CellSpec(a1, style="link", link=_link_target(f.cell))
+    return row + len(ordered) + 1
+
+
+def _completeness_table(tab: TabLayout, row: int, completeness, section_titles: dict[str, str]) -> None:
+    """Per section: the share of required cells filled (the section's name spans columns 2–4)."""
+    for i, (section, (filled, required)) in enumerate([(None, (0, 0)), *completeness.by_section.items()], start=row):
+        header = section is None
+        values = ("Tỷ lệ", "Phần", "Đã nhập / cần nhập") if header else (
+            _percent(filled, required), section_titles.get(section, section), f"{filled}/{required}")
+        for col, value in zip((1, 2, 5), values, strict=True):
+            tab.put(i, col, CellSpec(value, style="header" if header else "label"))
+        for col in (3, 4):
+            tab.put(i, col, CellSpec(None, style="header" if header else "label"))
+        tab.merges.append((i, 2, i, 4))
+
+
+def _percent(filled: int, required: int) -> str:
+    return f"{percent_filled(filled, required)}%"
+
+
+def _link_target(cell: str) -> str:
+    tab, _, a1 = cell.rpartition("!")
+    return f"{tab.strip(chr(39))}!{a1}"
