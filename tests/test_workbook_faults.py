@@ -196,6 +196,20 @@ def test_it_reads_an_untouched_template_without_a_column_finding(workbook, schem
     assert not [f for f in findings if f.rule == "structure"]
 
 
+def test_it_tells_the_clerk_a_value_typed_beside_a_table_is_not_read_and_still_reads_the_table(workbook, schema):
+    backend, ref, layout = workbook
+    type_into(ref.id, layout, {E_DOCS: 200})
+    spec = layout.fields[E_DOCS]
+    beside = next(t for t in layout.tabs if t.name == spec.tab).max_col + 2
+    wb = openpyxl.load_workbook(ref.id)
+    wb[spec.tab].cell(row=spec.row, column=beside).value = 250
+    wb.save(ref.id)
+    report, findings = report_from_document(extract(layout, backend.read(ref)), schema, "so_nganh")
+    stray = [f for f in findings if f.cell == f"'{spec.tab}'!{openpyxl.utils.get_column_letter(beside)}{spec.row}"]
+    assert len(stray) == 1 and stray[0].severity == "warning" and "không được đọc" in stray[0].message
+    assert report.values[E_DOCS] == 200 and "t_van_ban_dien_tu" not in report.unreadable
+
+
 # --- 20: a formula typed into an input cell ------------------------------------------------------
 
 

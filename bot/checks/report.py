@@ -71,7 +71,7 @@ class Report:
 def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple[Report, list[Finding]]:
     report = Report(doc.unit, unit_kind, doc.period, list_lines=dict(doc.list_lines), unreadable=set(doc.unreadable_blocks))
     findings = [
-        Finding(doc.unit, "structure", "error", p.message, table=p.block if p.block in schema.table_by_id else None,
+        Finding(doc.unit, "structure", p.severity, p.message, table=p.block if p.block in schema.table_by_id else None,
                 cell=f"'{p.tab}'!{p.a1}" if p.a1 else None,
                 table_label=_table_label(schema, p.block))
         for p in doc.problems

@@ -9,8 +9,9 @@ have held are left unread rather than read from the wrong cells. So is a table w
 deleted, or typed over. A workbook whose tags name another unit or period is not read at all.
 Labels are compared in NFC, single-spaced and case-folded (:func:`normalise`).
 
-Not reported yet: values typed beside a table (right of its last column), and a copy saved
-under another name (``STP.xlsm``) beside the workbook; both are simply not read.
+Something typed right of a tab's last template column is not read either, and is said so at
+its cell (a warning: the clerk may believe it counts). Not reported: a copy saved under another
+name (``STP.xlsm``) beside the workbook; it is not read, and the intake refuses a macro file.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Problem:
     tab: str
     a1: str | None
     message: str  # Vietnamese
+    severity: str = "error"  # "warning" where values are still read (a cell outside the tables)
 
 
 @dataclass
@@ -129,7 +131,24 @@ def extract(layout: WorkbookLayout, grids: dict[str, list[list[object]]], tags: 
             else:
                 _read_table(doc, grid, block, fields_by_block.get(block.id, []), shift)
             search_from = found + 1
+        _report_stray_cells(doc, grid, tab)
     return doc
+
+
+STRAY_CELLS_SHOWN = 5  # per tab: enough to point at the mistake without burying the rest
+
+
+def _report_stray_cells(doc: Document, grid: _Grid, tab) -> None:
+    """Values right of the tab's last template column are never read: say so at their cells."""
+    shown = 0
+    for r, row in enumerate(grid.rows, start=1):
+        for c in range(tab.max_col, len(row)):
+            if row[c] is None or str(row[c]).strip() == "" or shown == STRAY_CELLS_SHOWN:
+                continue
+            a1 = f"{get_column_letter(c + 1)}{r}"
+            doc.problems.append(Problem(tab.name, tab.name, a1, f"Ô '{tab.name}'!{a1} nằm ngoài bảng nên ô này không được đọc: "
+                                        "hãy nhập số liệu vào các ô tô màu của bảng.", severity="warning"))
+            shown += 1
 
 
 def _foreign(doc: Document, layout: WorkbookLayout, tags: dict[str, str]) -> bool:
