@@ -384,6 +384,16 @@ def test_it_adds_total_rows_only_where_the_outline_draws_them(schema):
         assert added_up == total.of, table_id
 
 
+def test_it_adds_up_the_rows_a_total_names_or_else_every_fixed_and_list_row_above_it(schema):
+    named = schema.table_by_id["t_tinh_gian"]
+    assert named.total_parts(named.row_by_id["tong"]) == ["cong_chuc", "vien_chuc"]
+    raw = raw_schema()
+    total = next(r for r in raw_part(raw, "t_mot_cua")["rows"] if r["id"] == "tong")
+    del total["of"]
+    table = parse_schema(raw).table_by_id["t_mot_cua"]
+    assert table.total_parts(table.row_by_id["tong"]) == ["tthc", "dvc_items"]  # not the heading row
+
+
 def test_it_lets_units_list_as_many_lines_as_needed(schema):
     with_list = {t.id for t in schema.tables if any(r.kind == "list" for r in t.rows)}
     assert with_list == {

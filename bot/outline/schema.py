@@ -211,6 +211,15 @@ class Table(_Strict):
     def header_depth(self) -> int:
         return max(len(c.path) for c in self.columns)
 
+    def total_parts(self, total: Row) -> list[str]:
+        """The ids of the rows a total row adds up: its ``of``, else every fixed and list row
+        above it. The workbook's formula, the rules' computed value and the master's province
+        sums all take their parts from here."""
+        if total.of:
+            return list(total.of)
+        above = self.rows[: self.rows.index(total)]
+        return [r.id for r in above if r.kind in ("fixed", "list")]
+
 
 class Narrative(_Strict):
     kind: Literal["narrative"]

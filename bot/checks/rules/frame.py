@@ -213,7 +213,7 @@ class PeriodFrame:
         for s, row in enumerate(space.slot_rows):
             if row.kind != "total":
                 continue
-            parts = np.concatenate([space.row_slots(r) for r in _total_parts(table, row)] or [np.array([], int)])
+            parts = np.concatenate([space.row_slots(r) for r in table.total_parts(row)] or [np.array([], int)])
             for c, col in enumerate(table.columns):
                 live = formula[:, s, c]
                 if col.ratio_of or not live.any() or parts.size == 0:
@@ -263,13 +263,6 @@ def template_cells(schema: Schema, period_id: str, kind: str) -> list[tuple[str,
         }
         cached = _TEMPLATES[key] = (schema, [(*where, *flags) for where, flags in cells.items()])
     return cached[1]
-
-
-def _total_parts(table: Table, total: Row) -> list[str]:
-    if total.of:
-        return list(total.of)
-    above = table.rows[: table.rows.index(total)]
-    return [r.id for r in above if r.kind in ("fixed", "list")]
 
 
 def round_half_up(x: np.ndarray, decimals: int) -> np.ndarray:
