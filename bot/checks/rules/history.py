@@ -9,10 +9,6 @@ from bot.checks.rules.frame import plain
 from bot.checks.rules.labels import cell_labels, format_value
 from bot.outline.schema import Column, Row, Schema, Table
 
-Z_LIMIT = 3.0  # standard deviations from the unit's own mean
-MIN_HISTORY_FOR_Z = 3
-FACTOR_LIMIT = 10.0  # with fewer values: more than 10× the largest or under 1/10 of the smallest
-
 
 def evaluate_history(schema: Schema, current: list[Report], previous: dict[str, list[Report]]) -> list[Finding]:
     """Warnings from comparing each report with the same unit's earlier reports.
@@ -21,9 +17,13 @@ def evaluate_history(schema: Schema, current: list[Report], previous: dict[str, 
       year already gave and that is now smaller: figures already reported went down.
     * A count or decimal typed in a fixed row that is far outside the unit's own history, after
       DHIS2's outlier analysis (per unit and field, over the unit's earlier values): with at
-      least 3 earlier values, a z-score above 3 (|x − mean| / standard deviation, when the values
-      vary); with 1–2 earlier values, or values that never varied, more than 10× the largest or
-      less than 1/10 of the smallest. Period columns are left out (they re-report one figure).
+      least ``min_history_for_z`` (3) earlier values, a z-score above ``z_limit`` (3:
+      |x − mean| / standard deviation, when the values vary); with fewer earlier values, or
+      values that never varied, more than ``factor_limit`` (10) × the largest or less than
+      1/``factor_limit`` of the smallest. Period columns are left out (they re-report one figure).
+
+    The thresholds are the schema's ``history_checks`` (the defaults of the shipped file in
+    brackets); a decrease is only reported when larger than ``decrease.min_drop``.
       See https://docs.dhis2.org/2.29/en/user/html/standard_deviation_analysis.html
     """
     fields = _history_fields(schema)
@@ -66,7 +66,8 @@ def _decreases(schema: Schema, now: pd.DataFrame, before: pd.DataFrame, by_unit:
     joined = now.merge(earlier, on=["unit", "year", "key"], suffixes=("", "_before"))
     joined = joined[joined["rank_before"] < joined["rank"]]
     latest = joined.sort_values("rank_before").groupby(["unit", "key"], as_index=False).last()
-    down = latest[latest["value"] < latest["value_before"] - 1e-9]
+    drop = schema.history_checks.decrease.min_drop
+    down = latest[latest["value"] < latest["value_before"] - drop - 1e-9]  # 1e-9: binary noise
     out = []
     for row in down.itertuples():
         report = by_unit[row.unit]
@@ -86,12 +87,13 @@ def _outliers(schema: Schema, now: pd.DataFrame, before: pd.DataFrame, by_unit: 
     stats = history.agg(["count", "mean", "std", "min", "max"]).reset_index()
     joined = now.merge(stats, on=["unit", "key"])
     x = joined["value"]
-    use_z = (joined["count"] >= MIN_HISTORY_FOR_Z) & (joined["std"] > 0)
+    limits = schema.history_checks.outlier
+    use_z = (joined["count"] >= limits.min_history_for_z) & (joined["std"] > 0)
     z = (x - joined["mean"]).abs() / joined["std"].where(use_z)
-    far = ((joined["max"] > 0) & (x > FACTOR_LIMIT * joined["max"])) | (
-        (joined["min"] > 0) & (x < joined["min"] / FACTOR_LIMIT)
+    far = ((joined["max"] > 0) & (x > limits.factor_limit * joined["max"])) | (
+        (joined["min"] > 0) & (x < joined["min"] / limits.factor_limit)
     )
-    joined = joined[(use_z & (z > Z_LIMIT)) | (~use_z & far)]
+    joined = joined[(use_z & (z > limits.z_limit)) | (~use_z & far)]
     out = []
     for row in joined.itertuples():
         report = by_unit[row.unit]
