@@ -429,3 +429,30 @@ def test_it_warns_about_a_tenfold_jump_with_a_short_history(schema):
     assert [f.rule for f in evaluate_history(schema, [history_report("2026-Q1", {key: 51})], previous)] == ["history_outlier"]
     assert evaluate_history(schema, [history_report("2026-Q1", {key: 40})], previous) == []
     assert evaluate_history(schema, [history_report("2026-Q1", {key: 5})], {}) == []
+
+
+def schema_with_history_checks(**checks):
+    raw = json.loads((REPO / "sheets_schema.json").read_text(encoding="utf-8"))
+    for check, limits in checks.items():
+        raw["history_checks"][check].update(limits)
+    return parse_schema(raw)
+
+
+def test_it_takes_the_outlier_thresholds_from_the_schema():
+    key = "t_to_chuc_bo_may/phong_ban/bao_cao"
+    short = {"STP": [history_report("2025-N", {key: 5})]}
+    wider = schema_with_history_checks(outlier={"factor_limit": 20})
+    assert evaluate_history(wider, [history_report("2026-Q1", {key: 51})], short) == []
+    assert [f.rule for f in evaluate_history(wider, [history_report("2026-Q1", {key: 101})], short)] == ["history_outlier"]
+    long = {"STP": [history_report(p, {key: v}) for p, v in (("2025-Q1", 10), ("2025-6T", 11), ("2025-9T", 12), ("2025-N", 11))]}
+    assert evaluate_history(schema_with_history_checks(outlier={"z_limit": 20}), [history_report("2026-Q1", {key: 25})], long) == []
+    by_factor = schema_with_history_checks(outlier={"min_history_for_z": 5})  # four values: the factor rule applies
+    assert evaluate_history(by_factor, [history_report("2026-Q1", {key: 25})], long) == []
+
+
+def test_it_lets_the_schema_tolerate_a_small_decrease():
+    key = "t_dao_tao/cong_chuc_hc/q1"
+    tolerant = schema_with_history_checks(decrease={"min_drop": 1})
+    previous = {"STP": [history_report("2026-Q1", {key: 5})]}
+    assert evaluate_history(tolerant, [history_report("2026-6T", {key: 4})], previous) == []
+    assert [f.rule for f in evaluate_history(tolerant, [history_report("2026-6T", {key: 3})], previous)] == ["history_decrease"]

@@ -261,11 +261,11 @@ def test_it_words_for_communes_what_the_outline_words_for_districts(schema):
 
 
 def test_it_knows_the_periods_and_their_cutoffs(schema):
-    assert [(p.id, p.cutoff_end) for p in schema.periods] == [
-        ("Q1", "03-14"),
-        ("6T", "06-14"),
-        ("9T", "09-14"),
-        ("N", "12-14"),
+    assert [(p.id, p.cutoff_start, p.cutoff_end) for p in schema.periods] == [
+        ("Q1", "12-15", "03-14"),
+        ("6T", "12-15", "06-14"),
+        ("9T", "12-15", "09-14"),
+        ("N", "12-15", "12-14"),
     ]
 
 
@@ -382,6 +382,16 @@ def test_it_adds_total_rows_only_where_the_outline_draws_them(schema):
         (check,) = [r for r in rules_of(table, "sum") if r.left == f"{total.id}.*"]
         added_up = [operand.split(".")[0].removesuffix("[]") for operand in check.right]
         assert added_up == total.of, table_id
+
+
+def test_it_adds_up_the_rows_a_total_names_or_else_every_fixed_and_list_row_above_it(schema):
+    named = schema.table_by_id["t_tinh_gian"]
+    assert named.total_parts(named.row_by_id["tong"]) == ["cong_chuc", "vien_chuc"]
+    raw = raw_schema()
+    total = next(r for r in raw_part(raw, "t_mot_cua")["rows"] if r["id"] == "tong")
+    del total["of"]
+    table = parse_schema(raw).table_by_id["t_mot_cua"]
+    assert table.total_parts(table.row_by_id["tong"]) == ["tthc", "dvc_items"]  # not the heading row
 
 
 def test_it_lets_units_list_as_many_lines_as_needed(schema):
@@ -583,6 +593,28 @@ def test_it_refuses_an_operand_that_is_not_row_dot_column():
     problems = problems_of(raw)
     assert "rules(id=r9_phe_duyet_le)" in problems
     assert "operand 'phe_duyet' is not of the form 'row.column'" in problems
+
+
+def test_it_refuses_a_cut_off_day_that_is_not_a_day_of_the_year():
+    raw = raw_schema()
+    raw["periods"][0]["cutoff_start"] = "02-30"
+    del raw["periods"][1]["cutoff_start"]
+    problems = problems_of(raw)
+    assert "$.periods[0](id=Q1).cutoff_start: Value error, '02-30' is not a day of the year written MM-DD" in problems
+    assert "$.periods[1](id=6T).cutoff_start: field required" in problems
+
+
+def test_it_refuses_history_thresholds_that_cannot_work():
+    raw = raw_schema()
+    raw["history_checks"]["outlier"].update(z_limit=0, min_history_for_z=1, factor_limit="mười")
+    raw["history_checks"]["decrease"]["min_drop"] = -1
+    problems = problems_of(raw)
+    assert "$.history_checks.outlier.z_limit: Input should be greater than 0" in problems
+    assert "$.history_checks.outlier.min_history_for_z: Input should be greater than or equal to 2" in problems
+    assert "$.history_checks.outlier.factor_limit: Input should be a valid number" in problems
+    assert "$.history_checks.decrease.min_drop: Input should be greater than or equal to 0" in problems
+    del raw["history_checks"]
+    assert "$.history_checks: field required" in problems_of(raw)
 
 
 def test_it_computes_rates_from_counts_only(schema):

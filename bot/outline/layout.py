@@ -427,7 +427,7 @@ def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: i
 
 
 def _total_cell(table: Table, r: Row, column: Column, row: int, letter, row_span) -> tuple[CellSpec, bool]:
-    parts = r.of or [x.id for x in table.rows if x.kind in ("fixed", "list") and x.id in row_span]
+    parts = [p for p in table.total_parts(r) if p in row_span]  # row_span: the rows this unit has
     ranges = []
     for part in parts:
         start, end = row_span[part]

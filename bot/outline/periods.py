@@ -1,8 +1,9 @@
 """Reporting periods: ids such as ``2026-Q1``, ``2026-6T``, ``2026-9T``, ``2026-N``.
 
-Data cut-off follows Decree 09/2019/NĐ-CP: from 15 December of the previous year to the
-period's cut-off end (14 Mar / 14 Jun / 14 Sep / 14 Dec). The submission deadline and the
-day the period opens come from the schema's defaults unless configuration overrides them.
+The data cut-off, the submission deadline and the day the period opens are days of the year
+in the schema (``cutoff_start`` 15 Dec, per Decree 09/2019/NĐ-CP; ``cutoff_end`` 14 Mar /
+14 Jun / 14 Sep / 14 Dec); configuration may override the deadline and the opening day. A
+cut-off start later in the year than its end lies in the previous year.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def _month_day(year: int, mmdd: str) -> date:
     return date(year, month, day)
 
 
+def _cutoff_start(year: int, kind: PeriodKind) -> date:
+    """The first day of the period's data: in the year before when it falls after the end."""
+    start = _month_day(year, kind.cutoff_start)
+    return start if start <= _month_day(year, kind.cutoff_end) else start.replace(year=year - 1)
+
+
 def parse_period(period_id: str, schema: Schema, overrides: dict | None = None) -> Period:
     """Build a :class:`Period`; ``overrides`` maps period ids to {"deadline"/"opens": ISO date}."""
     m = PERIOD_ID.match(period_id or "")
@@ -58,7 +65,7 @@ def parse_period(period_id: str, schema: Schema, overrides: dict | None = None) 
         id=period_id,
         year=year,
         kind=kind,
-        cutoff_start=date(year - 1, 12, 15),
+        cutoff_start=_cutoff_start(year, kind),
         cutoff_end=_month_day(year, kind.cutoff_end),
         opens=opens or _month_day(year, kind.opens),
         deadline=deadline or _month_day(year, kind.default_deadline),

@@ -5,7 +5,8 @@ narrative fields and tables, the unit kinds each part applies to, the reporting 
 the consistency rules. Adding a table, a rule or a unit kind is an edit to that file.
 
 A broken file is refused with a :class:`SchemaError` whose lines each name the JSON path of
-the bad element and what is wrong with it; callers turn that into a user message.
+the bad element and what is wrong with it; callers turn that into a user message. The checks
+that need the whole file live in :mod:`bot.outline.validation`.
 """
 
 from __future__ import annotations
@@ -15,27 +16,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.outline.validation import (
+    COLUMN_TYPES,
+    SchemaError,
+    cross_reference_problems,
+    format_pydantic_error,
+    month_day,
+)
 
 Id = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 Label = Annotated[str, Field(min_length=1)]
+MonthDay = Annotated[str, Field(pattern=r"^\d\d-\d\d$"), AfterValidator(month_day)]
 
-COLUMN_TYPES = ("count", "percent", "decimal", "text", "date", "bool", "choice")
 NUMERIC_TYPES = ("count", "percent", "decimal")
-
-
-class SchemaError(Exception):
-    """The schema file is unusable; ``problems`` holds one 'path: what is wrong' line each."""
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-    def user_message(self) -> str:
-        lines = [f"Tệp cấu trúc báo cáo {self.source} không hợp lệ:"]
-        lines += [f"  - {p}" for p in self.problems]
-        return "\n".join(lines)
 
 
 class _Strict(BaseModel):
@@ -54,9 +49,35 @@ class PeriodKind(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Z0-9]+$")]
     label: Label
     order: int = Field(ge=1)
-    cutoff_end: Annotated[str, Field(pattern=r"^\d\d-\d\d$")]  # MM-DD, inclusive
-    default_deadline: Annotated[str, Field(pattern=r"^\d\d-\d\d$")]
-    opens: Annotated[str, Field(pattern=r"^\d\d-\d\d$")]
+    # The data cut-off, both days inclusive: a start later in the year than the end lies in the
+    # year before (Decree 09/2019/NĐ-CP: from 15 December of the previous year).
+    cutoff_start: MonthDay
+    cutoff_end: MonthDay
+    default_deadline: MonthDay
+    opens: MonthDay
+
+
+class DecreaseCheck(_Strict):
+    """A period column (cumulative over the year) smaller than the same year's earlier report."""
+
+    min_drop: float = Field(ge=0)  # warn when the figure fell by more than this
+    note: str | None = None
+
+
+class OutlierCheck(_Strict):
+    """A figure far from the unit's own earlier ones, after DHIS2's outlier analysis."""
+
+    z_limit: float = Field(gt=0)  # standard deviations from the unit's mean
+    min_history_for_z: int = Field(ge=2)  # earlier values needed for a z-score (a deviation needs 2)
+    factor_limit: float = Field(gt=1)  # with fewer: more than this × the largest, or under 1/this of the smallest
+    note: str | None = None
+
+
+class HistoryChecks(_Strict):
+    """Thresholds of the warnings that compare a report with the unit's earlier reports."""
+
+    decrease: DecreaseCheck
+    outlier: OutlierCheck
 
 
 class Column(_Strict):
@@ -211,6 +232,15 @@ class Table(_Strict):
     def header_depth(self) -> int:
         return max(len(c.path) for c in self.columns)
 
+    def total_parts(self, total: Row) -> list[str]:
+        """The ids of the rows a total row adds up: its ``of``, else every fixed and list row
+        above it. The workbook's formula, the rules' computed value and the master's province
+        sums all take their parts from here."""
+        if total.of:
+            return list(total.of)
+        above = self.rows[: self.rows.index(total)]
+        return [r.id for r in above if r.kind in ("fixed", "list")]
+
 
 class Narrative(_Strict):
     kind: Literal["narrative"]
@@ -252,6 +282,7 @@ class Schema(_Strict):
     periods: list[PeriodKind] = Field(min_length=1)
     sections: list[Section] = Field(min_length=1)
     rules: list[Rule] = []  # global rules, applied to every table by column type
+    history_checks: HistoryChecks
 
     @cached_property
     def tables(self) -> list[Table]:
@@ -325,7 +356,7 @@ class Schema(_Strict):
         ]
 
 
-# --- loading and cross-reference checks -------------------------------------------------
+# --- loading (the checks themselves: bot/outline/validation.py) -------------------------------------------------
 
 
 def load_schema(path: str | Path) -> Schema:
@@ -344,128 +375,11 @@ def parse_schema(raw: dict, source: str = "sheets_schema.json") -> Schema:
     try:
         schema = Schema.model_validate(raw)
     except ValidationError as e:
-        raise SchemaError(source, [_format_pydantic_error(err, raw) for err in e.errors()]) from None
-    problems = list(_cross_reference_problems(schema))
+        raise SchemaError(source, [format_pydantic_error(err, raw) for err in e.errors()]) from None
+    problems = list(cross_reference_problems(schema))
     if problems:
         raise SchemaError(source, problems)
     return schema
 
 
-def _format_pydantic_error(err: dict, raw: dict) -> str:
-    loc = _json_path(err["loc"], raw)
-    msg = err["msg"]
-    if err["type"] == "missing":
-        msg = "field required (thiếu trường bắt buộc)"
-    elif err["type"] == "extra_forbidden":
-        msg = "unknown field (trường không được khai báo)"
-    return f"{loc}: {msg}"
-
-
-def _json_path(loc: tuple, raw) -> str:
-    """Turn a pydantic location into a JSON path, naming list items by their id when they have one."""
-    parts, node = ["$"], raw
-    for key in loc:
-        if isinstance(key, str) and key in ("table", "narrative", "heading") and isinstance(node, dict):
-            continue  # discriminator tag inserted by pydantic, not part of the document
-        if isinstance(key, int) and isinstance(node, list) and key < len(node):
-            node = node[key]
-            ident = node.get("id") if isinstance(node, dict) else None
-            parts.append(f"[{key}]" + (f"(id={ident})" if ident else ""))
-        else:
-            node = node.get(key) if isinstance(node, dict) else None
-            parts.append(f".{key}")
-    return "".join(parts)
-
-
-def _cross_reference_problems(schema: Schema):
-    yield from _duplicate_ids(schema)
-    kinds = set(schema.kind_by_id)
-    periods = set(schema.period_by_id) | {"prev"}
-    for k in schema.unit_kinds:
-        if k.like is not None and k.like not in kinds:
-            yield f"$.unit_kinds(id={k.id}).like: unknown unit kind '{k.like}'"
-    for s in schema.sections:
-        where = f"$.sections(id={s.id})"
-        yield from _unknown_kinds(where, s.applies_to, kinds)
-        for p in s.parts:
-            pid = getattr(p, "id", None) or getattr(p, "ref", None)
-            yield from _unknown_kinds(f"{where}.parts(id={pid})", p.applies_to, kinds)
-            if isinstance(p, Narrative):
-                yield from _unknown_kinds(f"{where}.parts(id={p.id}).prompt_by_kind", p.prompt_by_kind, kinds)
-            if isinstance(p, Heading):
-                yield from _unknown_kinds(f"{where}.parts(ref={p.ref}).text_by_kind", p.text_by_kind, kinds)
-            if isinstance(p, Table):
-                yield from _table_problems(f"{where}.parts(id={p.id})", p, kinds, periods)
-    for rule in schema.rules:
-        if not rule.types:
-            yield f"$.rules(id={rule.id}): a global rule needs 'types'"
-        for t in rule.types or []:
-            if t not in COLUMN_TYPES:
-                yield f"$.rules(id={rule.id}).types: unknown column type '{t}'"
-
-
-def _duplicate_ids(schema: Schema):
-    seen: dict[str, str] = {}
-    for s in schema.sections:
-        for ident, where in [(s.id, "section")] + [
-            (p.id, p.kind) for p in s.parts if not isinstance(p, Heading)
-        ]:
-            if ident in seen:
-                yield f"$.sections(id={s.id}): duplicate id '{ident}' ({where}; already used by a {seen[ident]})"
-            seen[ident] = where
-    tabs = [s.tab for s in schema.sections]
-    for tab in {t for t in tabs if tabs.count(t) > 1}:
-        yield f"$.sections: duplicate tab name '{tab}'"
-    numbers = [t.number for t in schema.tables]
-    for n in {n for n in numbers if numbers.count(n) > 1}:
-        yield f"$.sections: duplicate table number {n}"
-
-
-def _unknown_kinds(where: str, applies_to, kinds):
-    """Unit kinds named in ``applies_to`` (or the keys of a ``*_by_kind`` mapping) that do not exist."""
-    suffix = "" if isinstance(applies_to, dict) else ".applies_to"
-    for kind in applies_to or []:
-        if kind not in kinds:
-            yield f"{where}{suffix}: unknown unit kind '{kind}'"
-
-
-def _table_problems(where: str, table: Table, kinds: set, periods: set):
-    cols = [c.id for c in table.columns]
-    rows = [r.id for r in table.rows]
-    for ident in {c for c in cols if cols.count(c) > 1}:
-        yield f"{where}.columns: duplicate column id '{ident}'"
-    for ident in {r for r in rows if rows.count(r) > 1}:
-        yield f"{where}.rows: duplicate row id '{ident}'"
-    for c in table.columns:
-        for ref in c.ratio_of or ():
-            if ref not in table.column_by_id:
-                yield f"{where}.columns(id={c.id}).ratio_of: unknown column id '{ref}'"
-        if c.period is not None and c.period not in periods:
-            yield f"{where}.columns(id={c.id}).period: unknown period '{c.period}'"
-    yield from _unknown_kinds(f"{where}.note_by_kind", table.note_by_kind, kinds)
-    for r in table.rows:
-        yield from _unknown_kinds(f"{where}.rows(id={r.id})", r.applies_to, kinds)
-        yield from _unknown_kinds(f"{where}.rows(id={r.id}).label_by_kind", r.label_by_kind, kinds)
-        for ref in (r.of or []) + r.no_input:
-            if ref not in table.row_by_id and ref not in table.column_by_id:
-                yield f"{where}.rows(id={r.id}): unknown row or column id '{ref}'"
-    for rule in table.rules:
-        for operand in rule.operands():
-            problem = operand_problem(table, operand)
-            if problem:
-                yield f"{where}.rules(id={rule.id}): {problem}"
-
-
-def operand_problem(table: Table, operand: str) -> str | None:
-    """Why a 'row.column' operand does not name anything in ``table``, or None if it does."""
-    row, sep, col = operand.partition(".")
-    if not sep:
-        return f"operand '{operand}' is not of the form 'row.column'"
-    list_row = row[:-2] if row.endswith("[]") else None
-    if row != "*" and (list_row or row) not in table.row_by_id:
-        return f"operand '{operand}': unknown row id '{list_row or row}'"
-    if list_row and table.row_by_id[list_row].kind != "list":
-        return f"operand '{operand}': row '{list_row}' is not a list row"
-    if col != "*" and col not in table.column_by_id:
-        return f"operand '{operand}': unknown column id '{col}'"
-    return None
+__all__ = ["COLUMN_TYPES", "SchemaError", "load_schema", "parse_schema"]  # re-exported from validation

@@ -224,7 +224,7 @@ def _province_rows(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     """The province's sums of each fixed and total row, and of each list no total row covers."""
     base = _base_row_ids(frame)
     numbers = {c.id: _numbers(frame[c.label]) for c in table.columns if _summable(c)}
-    covered = {part for r in table.rows if r.kind == "total" for part in _total_parts(table, r)}
+    covered = {part for r in table.rows if r.kind == "total" for part in table.total_parts(r)}
     records, index = [], []
     for row in table.rows:
         if row.kind == "heading" or (row.kind == "list" and row.id in covered):
@@ -253,19 +253,12 @@ def _numbers(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 
-def _total_parts(table: Table, total: Row) -> list[str]:
-    if total.of:
-        return list(total.of)
-    above = table.rows[: table.rows.index(total)]
-    return [r.id for r in above if r.kind in ("fixed", "list")]
-
-
 def _province_label(table: Table, row: Row, base: np.ndarray, frame: pd.DataFrame) -> str:
     lists = [r.id for r in table.rows if r.kind == "list"]
     if row.kind == "list":
         parts = [row.id]
     elif row.kind == "total":
-        parts = [p for p in _total_parts(table, row) if p in lists]
+        parts = [p for p in table.total_parts(row) if p in lists]
     else:
         return row.label
     label = row.label if row.kind == "total" else "Tổng"

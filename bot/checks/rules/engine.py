@@ -1,0 +1,271 @@
+"""The rule engine: which cells each bound rule finds wrong, and one finding per wrong cell."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.checks.report import Finding, Report
+from bot.checks.rules.bindings import Binding, Operand, bindings, global_bindings, operand
+from bot.checks.rules.frame import PeriodFrame, plain, ratio_values, round_half_up
+from bot.checks.rules.labels import cell_labels, format_value
+from bot.outline.schema import Schema
+
+
+@dataclass
+class Wrong:
+    """Cells found wrong by one binding: a (unit, k) mask and what to say about them."""
+
+    mask: np.ndarray
+    anchor: Operand
+    shown: dict[str, np.ndarray] = field(default_factory=dict)  # placeholder → numbers
+    expected: np.ndarray | None = None
+    message: str | None = None  # replaces the rule's template (e.g. a zero denominator)
+
+
+def _any(arrays: list[np.ndarray]) -> np.ndarray:
+    return functools.reduce(np.logical_or, arrays)
+
+
+def _all(arrays: list[np.ndarray]) -> np.ndarray:
+    return functools.reduce(np.logical_and, arrays)
+
+
+def _tolerance(x: np.ndarray) -> np.ndarray:
+    return 1e-6 * np.maximum(1.0, np.abs(x))
+
+
+def _gate(b: Binding, anchor: Operand, ops: list[Operand]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Where the binding is evaluated, and the operand values with missing ones as 0."""
+    unknown = _any([op.bad for op in ops])
+    gate = anchor.exists & ~anchor.formula & ~unknown
+    have = [op.filled for op in ops]
+    if b.rule.missing == "skip_if_any":
+        gate = gate & _all(have)
+    elif b.rule.missing == "skip_if_all":
+        gate = gate & _any(have)
+    return gate, [np.where(op.filled, op.value, 0.0) for op in ops]
+
+
+def _check_sum_like(b: Binding, ops: list[Operand]) -> list[Wrong]:
+    left, right = ops[0], ops[1:]
+    gate, values = _gate(b, left, ops)
+    value, bound = values[0], functools.reduce(np.add, values[1:])
+    if b.rule.kind == "sum":
+        wrong = np.abs(value - bound) > _tolerance(bound)
+        return [Wrong(gate & wrong, left, {"value": _shown(left, value), "expected": bound}, expected=bound)]
+    wrong = value > bound + _tolerance(bound) if b.rule.kind == "le" else value < bound - _tolerance(bound)
+    bound_shown = np.where(_any([op.filled for op in right]), bound, np.nan)
+    return [Wrong(gate & wrong, left, {"value": _shown(left, value), "bound": bound_shown}, expected=bound)]
+
+
+def _check_ratio(b: Binding, ops: list[Operand]) -> list[Wrong]:
+    left, num, den = ops
+    rule = b.rule
+    unknown = left.bad | num.bad | den.bad
+    typed = left.exists & ~left.formula & ~unknown & left.filled
+    zero = typed & den.filled & (den.value == 0)
+    gate, (value, n, d) = _gate(b, left, ops)
+    gate = gate & ~zero & (d != 0)
+    expected = ratio_values(n, d, rule.scale, rule.decimals)
+    step = 0.5 / 10.0**rule.decimals
+    wrong = gate & (np.abs(round_half_up(value, rule.decimals) - expected) >= step - 1e-9)
+    shown = {"value": value, "expected": expected, "numerator": n, "denominator": d}
+    den_label = f'"{den.column.label}"'
+    zero_message = (f"{{label}} đang là {{value}} nhưng {den_label} bằng 0 nên không tính được tỷ lệ; "
+                    f"hãy để trống ô tỷ lệ hoặc sửa lại số liệu")  # fmt: skip
+    return [
+        Wrong(wrong, left, shown, expected=expected),
+        Wrong(zero, left, {"value": left.value, "denominator": den.value}, message=zero_message),
+    ]
+
+
+def _check_range(b: Binding, ops: list[Operand]) -> list[Wrong]:
+    left = ops[0]
+    gate, (value,) = _gate(b, left, ops)
+    low = -np.inf if b.rule.min is None else b.rule.min
+    high = np.inf if b.rule.max is None else b.rule.max
+    wrong = gate & ((value < low - _tolerance(value)) | (value > high + _tolerance(value)))
+    return [Wrong(wrong, left, {"value": _shown(left, value)})]
+
+
+def _check_required(b: Binding, ops: list[Operand]) -> list[Wrong]:
+    left = ops[0]
+    missing = left.exists & left.input & ~left.filled & ~left.bad
+    return [Wrong(missing, left)]
+
+
+def _check_monotone(b: Binding, ops: list[Operand]) -> list[Wrong]:
+    unknown = _any([op.bad for op in ops])
+    counted = [op.exists | op.bad for op in ops]  # a period not asked yet is not in the sequence
+    missing = [c & ~op.filled for c, op in zip(counted, ops, strict=True)]
+    if b.rule.missing == "skip_if_any":
+        skip = unknown | _any(missing)
+    elif b.rule.missing == "skip_if_all":
+        skip = unknown | ~_any([op.filled for op in ops])
+    else:
+        skip = unknown
+    present = [op.filled | (b.rule.missing == "never_skip") & c for op, c in zip(ops, counted, strict=True)]
+    values = [np.where(op.filled, op.value, 0.0) for op in ops]
+    previous = np.where(present[0], values[0], np.nan)
+    out = []
+    for op, has, value in zip(ops[1:], present[1:], values[1:], strict=True):
+        wrong = ~skip & has & op.exists & ~op.formula & (value < previous - _tolerance(previous))
+        out.append(Wrong(wrong, op, {"value": value, "bound": previous}))
+        previous = np.where(has, value, previous)
+    return out
+
+
+_CHECKS = {
+    "sum": _check_sum_like, "le": _check_sum_like, "ge": _check_sum_like, "ratio": _check_ratio,
+    "range": _check_range, "required": _check_required, "monotone": _check_monotone,
+}  # fmt: skip
+
+
+def _shown(op: Operand, value: np.ndarray) -> np.ndarray:
+    """The value as a message shows it: NaN ("(để trống)") where the cell is empty."""
+    return np.where(op.filled, value, np.nan)
+
+
+def wrong_cells(frame: PeriodFrame, b: Binding) -> list[Wrong]:
+    space = frame.spaces[b.table.id]
+    ops = [operand(frame, space, r) for r in b.refs()]
+    return _CHECKS[b.rule.kind](b, ops)
+
+
+# --- findings -----------------------------------------------------------------------------
+
+
+class _Placeholders(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    finding: Finding
+    rank: tuple  # lower wins a cell: severity, specificity, declaration order
+    order: tuple  # where the finding sorts: unit, table, slot, column
+
+
+def _findings(frame: PeriodFrame, b: Binding, wrong: Wrong, specificity: int, declared: int) -> list[_Ranked]:
+    rows, ks = np.nonzero(wrong.mask)
+    if rows.size == 0:
+        return []
+    rule, table, space = b.rule, b.table, frame.spaces[b.table.id]
+    shape = wrong.mask.shape
+    shown = {name: np.broadcast_to(a, shape) for name, a in wrong.shown.items()}
+    expected = np.broadcast_to(wrong.expected, shape) if wrong.expected is not None else None
+    decimals = rule.decimals if rule.kind == "ratio" else 6
+    out = []
+    for i, k in zip(rows.tolist(), ks.tolist(), strict=True):
+        report = frame.reports[i]
+        slot_i = int(wrong.anchor.slots[k if wrong.anchor.slots.size > 1 else 0])
+        slot, column_id = space.slots[slot_i], wrong.anchor.column.id
+        label, r_label, c_label = cell_labels(frame.schema, table, slot, column_id, report)
+        numbers = {name: a[i, k] for name, a in shown.items()}
+        texts = {name: format_value(x, decimals if name == "expected" else 6) for name, x in numbers.items()}
+        texts.update(label=label, min=format_value(rule.min), max=format_value(rule.max))
+        cell = report.cells.get(f"{table.id}/{slot}/{column_id}")
+        finding = Finding(
+            report.unit, rule.id, rule.severity, (wrong.message or rule.message).format_map(_Placeholders(texts)),
+            table=table.id, row=slot, column=column_id, cell=cell,
+            table_label=f"Bảng {table.number}. {table.title}", row_label=r_label, column_label=c_label,
+            values=tuple((name, None if math.isnan(x) else plain(x)) for name, x in numbers.items()),
+            expected=None if expected is None or math.isnan(expected[i, k]) else plain(expected[i, k]),
+        )  # fmt: skip
+        rank = (0 if rule.severity == "error" else 1, specificity, declared)
+        out.append(_Ranked(finding, rank, (i, table.number, slot_i, space.col_index[column_id])))
+    return out
+
+
+def _one_per_cell(ranked: list[_Ranked]) -> list[Finding]:
+    best: dict[tuple, _Ranked] = {}
+    for r in ranked:
+        f = r.finding
+        key = (f.unit, f.table, f.row, f.column)
+        if key not in best or r.rank < best[key].rank:
+            best[key] = r
+    return [r.finding for r in sorted(best.values(), key=lambda r: (r.order, r.rank))]
+
+
+def _all_bindings(schema: Schema) -> list[tuple[Binding, int, int]]:
+    """(binding, specificity, declaration order) of every table and global rule."""
+    out, declared = [], 0
+    for table in schema.tables:
+        for rule in table.rules:
+            for b in bindings(rule, table):
+                out.append((b, 1 if b.refs()[0].wide else 0, declared))
+            declared += 1
+    for rule in schema.rules:
+        for b in global_bindings(rule, schema):
+            out.append((b, 2, declared))
+        declared += 1
+    return out
+
+
+def _parse_problems(read_findings: Iterable[Finding]) -> dict[str, set[str]]:
+    """unit → field keys whose content could not be read (the reader already said so)."""
+    keys: dict[str, set[str]] = {}
+    for f in read_findings:
+        if f.rule == "parse" and f.table and f.row and f.column:
+            keys.setdefault(f.unit, set()).add(f"{f.table}/{f.row}/{f.column}")
+    return keys
+
+
+@dataclass
+class PeriodCheck:
+    findings: list[Finding]
+    derived: dict[str, dict[str, object]]  # unit → {field key: computed value of a formula cell}
+
+
+def check(schema: Schema, reports: list[Report], read_findings: Iterable[Finding] = (), *, derive: bool = True) -> PeriodCheck:
+    """Findings of every rule for ``reports`` (grouped by period), and the computed cells."""
+    bad_keys = _parse_problems(read_findings)
+    findings: list[Finding] = []
+    derived: dict[str, dict[str, object]] = {}
+    for group in _by_period(reports):
+        frame = PeriodFrame(schema, group, bad_keys)
+        ranked = []
+        for b, specificity, declared in _all_bindings(schema):
+            for wrong in wrong_cells(frame, b):
+                ranked += _findings(frame, b, wrong, specificity, declared)
+        findings += _one_per_cell(ranked)
+        if derive:
+            derived.update(frame.derived())
+    return PeriodCheck(findings, derived)
+
+
+def _by_period(reports: list[Report]) -> list[list[Report]]:
+    groups: dict[str, list[Report]] = {}
+    for r in reports:
+        groups.setdefault(r.period, []).append(r)
+    return list(groups.values())
+
+
+def evaluate(schema: Schema, reports: list[Report], read_findings: Iterable[Finding] = ()) -> list[Finding]:
+    """Every rule of the schema for all ``reports`` at once; one finding per wrong cell.
+
+    ``read_findings`` (optional): the findings of reading the same reports; cells they say
+    could not be parsed are left to them instead of also being reported as empty.
+    """
+    return check(schema, reports, read_findings, derive=False).findings
+
+
+def derived_values(schema: Schema, reports: list[Report]) -> dict[str, dict[str, object]]:
+    """unit → {field key: value} for every computed cell that still holds its formula.
+
+    Totals are sums of their parts (a count of "Có" for yes/no columns); rates are
+    numerator / denominator × scale rounded like the spreadsheet, computed from the summed parts
+    on total rows. None where nothing can be computed: no part filled, an empty or zero
+    denominator, or a part that could not be read (a spreadsheet shows 0 or "" there).
+    """
+    out: dict[str, dict[str, object]] = {}
+    for group in _by_period(reports):
+        out.update(PeriodFrame(schema, group).derived())
+    return out
+
