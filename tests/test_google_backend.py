@@ -17,7 +17,6 @@ from bot.clock import TZ
 from bot.config import ConfigError, load_config
 from bot.context import open_context
 from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
-from bot.sheets.backends import google as google_backend
 from bot.sheets.backends.base import (
     BackendError,
     BackendStopped,
@@ -40,6 +39,7 @@ from bot.sheets.backends.google import (
     rewrite_google_url,
     tab_sheet_id,
 )
+from bot.sheets.backends.google import backend as google_backend
 from bot.sheets.backends.workbook import WorkbookBackend
 from bot.sheets.document import extract
 from cli.main import main
