@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import unicodedata
 from datetime import UTC, datetime
 
@@ -64,3 +66,17 @@ def test_it_reads_retry_after_as_seconds_or_as_a_date():
     with time_machine.travel(datetime(2025, 6, 30, 1, 0, 0, tzinfo=UTC), tick=False):
         assert parse_retry_after("Mon, 30 Jun 2025 01:00:30 GMT") == 30.0
     assert parse_retry_after("sớm thôi") is None
+
+
+def test_it_keeps_the_http_helper_a_leaf_that_imports_no_channel():
+    code = "import sys, bot.http; print(' '.join(sorted(m for m in sys.modules if m.startswith('bot.'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert out.split() == ["bot.clock", "bot.http"]
+
+
+def test_it_raises_one_transport_error_class_from_the_http_helper_and_the_channels():
+    from bot.http import TransportError as from_http
+    from bot.messages.channels import TransportError as from_channels
+
+    assert from_http is from_channels

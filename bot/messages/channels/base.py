@@ -2,7 +2,8 @@
 
 A channel delivers one ``Message`` to one address and either returns the provider's
 message id or raises ``TransportError`` saying whether trying again can help.
-Retries and backoff are not done here: the outbox sender owns them.
+Retries and backoff are not done here: the outbox sender owns them. ``TransportError`` lives
+in the HTTP edge helper (:mod:`bot.http`, a leaf), and is re-exported here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bot.http import TransportError
+
+__all__ = ["Channel", "ChannelConfigError", "Message", "TransportError", "attachment_note", "require_attachment",
+           "split_text"]
+
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
 
@@ -22,32 +28,6 @@ class Message:
     attachment: Path | None = None  # optional file (e.g. a PNG chart or an .xlsx export)
     subject: str | None = None  # used by e-mail
     key: str | None = None  # the same for every attempt at one outbox row: an idempotency key where the API has one
-
-
-class TransportError(Exception):
-    """A message could not be delivered.
-
-    ``permanent`` tells the outbox whether to give up (wrong token, user blocked the bot,
-    bad address) or to try again later (timeout, 5xx, rate limit). ``retry_after`` is the
-    provider's own "wait this many seconds", when it said so. ``channel_wide`` says the
-    channel itself is broken (a revoked token, a refused SMTP login), not this recipient: the
-    outbox then stops the channel for the run and keeps its messages queued. ``reason`` never
-    holds a secret: every channel builds it from redacted text.
-    """
-
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
-                 channel_wide: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.channel_wide = channel_wide
-
-    def __repr__(self) -> str:
-        return (
-            f"TransportError({self.reason!r}, permanent={self.permanent}, retry_after={self.retry_after}, "
-            f"channel_wide={self.channel_wide})"
-        )
 
 
 class ChannelConfigError(ValueError):
