@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import sqlite3
 import time
@@ -44,30 +43,26 @@ from pathlib import Path
 
 from bot import clock
 from bot.http import redact
-from bot.messages.channels import Channel, ChannelConfigError, Message, TransportError, build_channel
+from bot.messages.channels import (  # noqa: F401  (parse_chat, chat_name: re-exported for the jobs)
+    CHANNELS,
+    Channel,
+    ChannelConfigError,
+    Message,
+    TransportError,
+    build_channel,
+    channel_class,
+    channel_label,
+    chat_name,
+    parse_chat,
+)
 
 log = logging.getLogger(__name__)
 
 COORDINATORS = "*"  # the ``unit`` of a message to coordinators
-CHAT_KINDS = {"zalo": "zalo_bot", "zalo_oa": "zalo_oa", "telegram": "telegram", "console": "console"}
-CHAT_PREFIXES = {kind: prefix for prefix, kind in CHAT_KINDS.items()}
-CHANNEL_LABELS = {"zalo_bot": "Zalo", "zalo_oa": "Zalo OA", "telegram": "Telegram", "email": "Thư điện tử",
-                  "console": "Tệp nhật ký"}
+CHANNEL_LABELS = {c.kind: c.label for c in CHANNELS}  # read from the channel classes
 STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "thất bại"}
 DEFAULT_VALIDITY = timedelta(days=1)  # how long a message without its own expiry stays worth sending
 MAX_ROUNDS = 50  # of one deliver() call that waits for retries: a bound, whatever the clock does
-
-
-def parse_chat(chat: str) -> tuple[str, str] | None:
-    """``"zalo:123"`` -> ``("zalo_bot", "123")``; None for an unknown prefix."""
-    prefix, _, address = chat.partition(":")
-    kind = CHAT_KINDS.get(prefix)
-    return (kind, address) if kind and address else None
-
-
-def chat_name(kind: str, address: str) -> str:
-    """``("zalo_bot", "123")`` -> ``"zalo:123"``, the form used in units.csv and config.json."""
-    return f"{CHAT_PREFIXES.get(kind, kind)}:{address}"
 
 
 @dataclass(frozen=True)
@@ -253,7 +248,7 @@ def _message(row: sqlite3.Row) -> Message:
 
 def _stop_channel(store, row: sqlite3.Row, reason: str, moment: datetime, result: Delivery) -> None:
     """The channel failed as a whole: put the message back untouched and record the channel's problem."""
-    label = CHANNEL_LABELS.get(row["channel"], row["channel"])
+    label = channel_label(row["channel"])
     with store.transaction() as conn:
         conn.execute(
             """UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = NULL, lease_until = NULL,
@@ -280,7 +275,7 @@ def _mark_sent(store, row: sqlite3.Row, provider_id: str | None, moment: datetim
 def _failed_attempt(store, row, attempts: int, reason: str, permanent: bool, retry_after: float | None,
                     moment: datetime, policy: _Policy, result: Delivery) -> None:
     log.warning("Gửi tin #%s (%s, %s) không thành công lần %s: %s",
-                row["id"], row["recipient"], CHANNEL_LABELS.get(row["channel"], row["channel"]), attempts, reason)
+                row["id"], row["recipient"], channel_label(row["channel"]), attempts, reason)
     next_at = moment + timedelta(seconds=policy.backoff.delay(attempts, retry_after))
     out_of_attempts = policy.max_attempts is not None and attempts >= policy.max_attempts
     out_of_time = row["expires_at"] is not None and _stamp(next_at) >= row["expires_at"]
@@ -340,7 +335,7 @@ def _resume(store, row: sqlite3.Row, moment: datetime) -> None:
 
 
 def _note_no_channel(store, row: sqlite3.Row, result: Delivery) -> None:
-    reason = f"kênh {CHANNEL_LABELS.get(row['channel'], row['channel'])} chưa được cấu hình; tin chờ đến khi có"
+    reason = f"kênh {channel_label(row['channel'])} chưa được cấu hình; tin chờ đến khi có"
     if row["last_error"] != reason:
         with store.transaction() as conn:
             conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (reason, row["id"]))
@@ -419,11 +414,11 @@ def build_channels(config) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     for kind, settings in config.channels.items():
         try:
-            channels[kind] = build_channel(kind, _settings_for(kind, settings, config.home))
+            channels[kind] = build_channel(kind, channel_class(kind).settings_for(settings, config.home))
         except ChannelConfigError as exc:
             log.warning("Bỏ qua kênh %s: %s", kind, redact(str(exc)))
     if "console" not in channels:
-        channels["console"] = build_channel("console", {"home": config.home})
+        channels["console"] = build_channel("console", channel_class("console").settings_for({}, config.home))
     return channels
 
 
@@ -432,43 +427,6 @@ def channels_for(ctx) -> dict[str, Channel]:
     if "channels" not in ctx.extras:
         ctx.extras["channels"] = build_channels(ctx.config)
     return ctx.extras["channels"]
-
-
-def _settings_for(kind: str, settings: dict, home: Path) -> dict:
-    settings = dict(settings)
-    if kind == "console":
-        settings.setdefault("home", home)
-    if kind == "zalo_oa":  # config.py names the secret app_secret; the channel calls it secret_key
-        if "app_secret" in settings:
-            settings.setdefault("secret_key", settings.pop("app_secret"))
-        settings.update(_load_zalo_oa_tokens(home))
-        settings["on_tokens"] = lambda access, refresh: _save_zalo_oa_tokens(home, access, refresh)
-        settings["load_tokens"] = lambda: _load_zalo_oa_tokens(home)
-    return settings
-
-
-def _zalo_oa_tokens_path(home: Path) -> Path:
-    return Path(home) / "secrets" / "zalo_oa_tokens.json"
-
-
-def _load_zalo_oa_tokens(home: Path) -> dict:
-    """The last renewed token pair, which replaces the (spent) one in config.json."""
-    path = _zalo_oa_tokens_path(home)
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {k: stored[k] for k in ("access_token", "refresh_token") if stored.get(k)}
-
-
-def _save_zalo_oa_tokens(home: Path, access_token: str, refresh_token: str) -> None:
-    path = _zalo_oa_tokens_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"access_token": access_token, "refresh_token": refresh_token}, out)
-    os.replace(temporary, path)
 
 
 def _stamp(moment: datetime) -> str:

@@ -35,8 +35,35 @@ class ChannelConfigError(ValueError):
 
 
 class Channel(ABC):
-    kind: ClassVar[str]
+    """A way of delivering messages. What the rest of the bot knows of a channel are these class
+    attributes and classmethods, so that a new channel is one module (plus one registry line in
+    ``bot.messages.channels``)."""
+
+    kind: ClassVar[str]  # the key in config.json's "channels" and in the outbox
+    label: ClassVar[str]  # how coordinators see it named, in listings and reminders
+    service: ClassVar[str] = ""  # the provider's name in messages about its credentials (default: label)
     max_length: ClassVar[int]  # longest text one provider message can carry
+    chat_prefix: ClassVar[str | None] = None  # a chat address is written "<prefix>:<id>"; None: not a chat
+    in_unit_list: ClassVar[bool] = True  # whether units.csv may list its chat addresses
+    secrets: ClassVar[dict[str, str]] = {}  # setting → environment variable that may hold it instead
+
+    @classmethod
+    def chat_address(cls, address: str) -> str:
+        """``"123"`` → ``"zalo:123"``, the form used in units.csv and config.json."""
+        return f"{cls.chat_prefix or cls.kind}:{address}"
+
+    @classmethod
+    def settings_for(cls, settings: dict[str, Any], home: Path) -> dict[str, Any]:
+        """The constructor's keywords from the channel's entry in config.json (``home`` is where the
+        bot keeps its files); channels whose settings need more than a copy override this."""
+        return dict(settings)
+
+    @classmethod
+    def token_rejected(cls) -> str:
+        """What to fix when the provider refuses the channel's token (or password)."""
+        setting, variable = next(iter(cls.secrets.items()))
+        return (f"{cls.service or cls.label} từ chối token của bot (sai hoặc đã bị thu hồi): sửa "
+                f"channels.{cls.kind}.{setting} trong config.json hoặc biến môi trường {variable}, rồi chạy lại.")
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Channel:
