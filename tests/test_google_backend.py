@@ -832,3 +832,13 @@ def test_it_keeps_a_refused_address_listed_until_provision_shares_it_again(ctx, 
     assert {r.action for r in results} == {"existing"}
     assert refused in {p.get("emailAddress") for p in fake.permissions(sheet_id_of(ctx, "STP"))}
     assert ctx.store.sharing_problems(PERIOD) == []
+
+
+@pytest.mark.parametrize("text", ["=SUM(A1)", "+84 912", "-5", "@chung", "\tthụt lề", "\rdòng"])
+def test_it_sends_text_quoted_against_formulas_as_the_text_itself(text):
+    from bot.sheets.backends.google.sheet_requests import set_cells_requests
+    from bot.sheets.values import quote_formula_like
+
+    requests_ = set_cells_requests(SetCells("Bảng", {(1, 1): quote_formula_like(text)}), 7)
+
+    assert requests_[0]["updateCells"]["rows"][0]["values"][0]["userEnteredValue"] == {"stringValue": text}

@@ -15,6 +15,7 @@ from bot.sheets.backends.base import (
     Protect,
     SetCells,
 )
+from bot.sheets.values import unquote_formula_like
 
 LOCALE, TIME_ZONE = "vi_VN", "Asia/Ho_Chi_Minh"
 SPARE_ROWS = 10  # rows left below a template's last row
@@ -273,13 +274,11 @@ def hyperlink(sheet_id: int, a1: str, label: str) -> str:
     return f'=HYPERLINK("#gid={sheet_id}&range={a1}";"{label.replace(chr(34), chr(34) * 2)}")'
 
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@")
-
-
 def _extended_value(value) -> dict:
     """A value as typed text never turns into a formula: strings go as stringValue. A leading
-    apostrophe before formula-like text (the spreadsheet convention for "this is text") is
-    dropped, since Sheets stores stringValue literally."""
+    apostrophe before formula-like text (the spreadsheet convention for "this is text", which
+    :func:`bot.sheets.values.quote_formula_like` adds) is dropped, since Sheets stores
+    stringValue literally."""
     if value is None:
         return {}
     if isinstance(value, bool):
@@ -290,10 +289,7 @@ def _extended_value(value) -> dict:
         return {"stringValue": f"{value:%d/%m/%Y %H:%M}"}
     if isinstance(value, date):
         return {"stringValue": f"{value:%d/%m/%Y}"}
-    text = str(value)
-    if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS):
-        text = text[1:]
-    return {"stringValue": text}
+    return {"stringValue": unquote_formula_like(str(value))}
 
 
 def localise_formula(formula: str) -> str:
