@@ -326,7 +326,7 @@ _VALIGN = {"center": "MIDDLE", "top": "TOP", "bottom": "BOTTOM"}
 
 
 def cell_format(style: str) -> dict:
-    """The workbook backend's STYLES entry as a Sheets CellFormat (same look in both)."""
+    """The layout's style (bot.outline.styles.STYLES) as a Sheets CellFormat: the same look as the workbooks."""
     return _FORMATS.get(style, _FORMATS["text"])
 
 
