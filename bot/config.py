@@ -16,12 +16,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 REPO = Path(__file__).resolve().parent.parent
-ENV_SECRETS = {
-    ("channels", "zalo_bot", "token"): "ZALO_BOT_TOKEN",
-    ("channels", "telegram", "token"): "TELEGRAM_BOT_TOKEN",
-    ("channels", "email", "password"): "SMTP_PASSWORD",
-    ("channels", "zalo_oa", "app_secret"): "ZALO_OA_APP_SECRET",
-}
 
 
 class ConfigError(Exception):
@@ -142,8 +136,10 @@ def _check_calendar(config: Config, path: Path) -> None:
 
 
 def _secrets_from_env(raw: dict, environ) -> None:
-    for (top, kind, key), var in ENV_SECRETS.items():
+    from bot.messages.channels import secret_variables  # each channel class names its secrets
+
+    for (kind, key), var in secret_variables().items():
         if environ.get(var):
-            raw.setdefault(top, {}).setdefault(kind, {}).setdefault(key, environ[var])
+            raw.setdefault("channels", {}).setdefault(kind, {}).setdefault(key, environ[var])
     if environ.get("GOOGLE_APPLICATION_CREDENTIALS") and isinstance(raw.get("google"), dict):
         raw["google"].setdefault("credentials", environ["GOOGLE_APPLICATION_CREDENTIALS"])

@@ -1,5 +1,8 @@
 """The one HTTP wrapper for the Zalo channels (and anything else speaking JSON over HTTP).
 
+This module is a leaf: it imports nothing of the bot but the clock, and the channels take
+``TransportError`` (and the redaction of secrets) from here.
+
 Every request has a timeout (10 s unless told otherwise). Failures that waiting can fix
 (timeouts, refused connections, 5xx, 429) become ``TransportError(permanent=False)``;
 any other answer is handed back for the channel to judge, because each provider says
@@ -25,7 +28,6 @@ from typing import Any
 import requests
 
 from bot import clock
-from bot.messages.channels.base import TransportError
 
 DEFAULT_TIMEOUT = 10.0
 REDACTED = "***"
@@ -35,6 +37,32 @@ _TOKEN_IN_PATH = re.compile(r"/bot\d+:[\w-]+")
 _secrets: set[str] = set()
 _MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
 _LOGGERS_TO_FILTER = ("urllib3", "requests", "httpx", "httpcore", "telegram")
+
+
+class TransportError(Exception):
+    """A message could not be delivered.
+
+    ``permanent`` tells the outbox whether to give up (wrong token, user blocked the bot,
+    bad address) or to try again later (timeout, 5xx, rate limit). ``retry_after`` is the
+    provider's own "wait this many seconds", when it said so. ``channel_wide`` says the
+    channel itself is broken (a revoked token, a refused SMTP login), not this recipient: the
+    outbox then stops the channel for the run and keeps its messages queued. ``reason`` never
+    holds a secret: every channel builds it from redacted text.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
+                 channel_wide: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.channel_wide = channel_wide
+
+    def __repr__(self) -> str:
+        return (
+            f"TransportError({self.reason!r}, permanent={self.permanent}, retry_after={self.retry_after}, "
+            f"channel_wide={self.channel_wide})"
+        )
 
 
 def register_secret(value: str | None) -> None:

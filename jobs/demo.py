@@ -189,10 +189,10 @@ def _print_day(ctx: Context, day: date, activity: list[str], out) -> None:
 
 def _messages_on(ctx: Context, day: date) -> int:
     try:
-        rows = ctx.store.conn.execute("SELECT created_at FROM outbox").fetchall()
+        stamps = ctx.store.message_times()
     except Exception:  # the outbox table comes with the messaging migration
         return 0
-    return sum(1 for r in rows if str(r[0]).startswith(day.isoformat()))
+    return sum(1 for stamp in stamps if str(stamp).startswith(day.isoformat()))
 
 
 def _results(ctx: Context, out) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import unicodedata
 from datetime import UTC, datetime
 
@@ -64,3 +66,60 @@ def test_it_reads_retry_after_as_seconds_or_as_a_date():
     with time_machine.travel(datetime(2025, 6, 30, 1, 0, 0, tzinfo=UTC), tick=False):
         assert parse_retry_after("Mon, 30 Jun 2025 01:00:30 GMT") == 30.0
     assert parse_retry_after("sớm thôi") is None
+
+
+def test_it_keeps_the_http_helper_a_leaf_that_imports_no_channel():
+    code = "import sys, bot.http; print(' '.join(sorted(m for m in sys.modules if m.startswith('bot.'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert out.split() == ["bot.clock", "bot.http"]
+
+
+def test_it_raises_one_transport_error_class_from_the_http_helper_and_the_channels():
+    from bot.http import TransportError as from_http
+    from bot.messages.channels import TransportError as from_channels
+
+    assert from_http is from_channels
+
+
+def test_it_reads_what_a_channel_is_from_its_class():
+    from bot.messages.channels import CHANNELS, channel_label, chat_name, parse_chat, secret_variables
+
+    for channel in CHANNELS:
+        assert channel_label(channel.kind) == channel.label
+        if channel.chat_prefix:
+            assert chat_name(channel.kind, "42") == f"{channel.chat_prefix}:42"
+            assert parse_chat(f"{channel.chat_prefix}:42") == (channel.kind, "42")
+        for setting, variable in channel.secrets.items():
+            assert secret_variables()[(channel.kind, setting)] == variable
+
+
+def test_it_fills_a_channel_secret_from_the_variable_its_class_names(tmp_path):
+    from bot.config import load_config
+
+    config = load_config(tmp_path, environ={"SMTP_PASSWORD": "mật-khẩu", "ZALO_OA_APP_SECRET": "bí-mật"})
+
+    assert config.channels["email"]["password"] == "mật-khẩu"
+    assert config.channels["zalo_oa"]["app_secret"] == "bí-mật"
+
+
+def test_it_accepts_in_the_unit_list_only_the_chats_of_channels_meant_for_units(schema):
+    from bot.outline.units import UnitFileError, parse_units
+
+    header = "code,name,kind,emails,chat_ids\n"
+    units = parse_units(header + "STP,Sở Tư pháp,so_nganh,,zalo:1;zalo_oa:2;telegram:3\n", schema)
+    assert units[0].chats == ("zalo:1", "zalo_oa:2", "telegram:3")
+
+    with pytest.raises(UnitFileError) as refused:
+        parse_units(header + "STP,Sở Tư pháp,so_nganh,,console:local;fax:1\n", schema)
+    assert refused.value.problems == [
+        "dòng 2: mã chat 'console:local' không hợp lệ (dạng zalo:…, zalo_oa:… hoặc telegram:…)",
+        "dòng 2: mã chat 'fax:1' không hợp lệ (dạng zalo:…, zalo_oa:… hoặc telegram:…)",
+    ]
+
+
+def test_it_imports_python_telegram_bot_only_when_a_telegram_message_goes_out():
+    code = "import sys, bot.messages.channels; print('telegram' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert out.strip() == "False"

@@ -233,8 +233,7 @@ def test_it_does_not_rebuild_an_export_whose_data_did_not_change(ctx):
 
 
 def test_it_clears_a_delivery_problem_when_the_chat_writes_again(ctx):
-    with ctx.store.transaction() as conn:
-        flag_problem(conn, "zalo_bot", "111", "Sở Tư pháp", "bị chặn", NOW)
+    flag_problem(ctx.store, "zalo_bot", "111", "Sở Tư pháp", "bị chặn", NOW)
 
     ask(ctx, "zalo:111", "/start")
 

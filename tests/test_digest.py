@@ -116,8 +116,7 @@ def test_it_goes_to_the_console_when_no_coordinator_is_configured(tmp_path, sche
 
 def test_it_tells_coordinators_which_addresses_failed_for_good(tmp_path, schema, period):
     ctx = context(tmp_path, schema, 2)
-    with ctx.store.transaction() as conn:
-        flag_problem(conn, "zalo_bot", "1", "UBND xã số 1", "Zalo Bot: người nhận đã chặn bot", at(date(2026, 3, 11), 9))
+    flag_problem(ctx.store, "zalo_bot", "1", "UBND xã số 1", "Zalo Bot: người nhận đã chặn bot", at(date(2026, 3, 11), 9))
 
     remind(ctx, period, now=at(date(2026, 3, 12), 16, 30))
 

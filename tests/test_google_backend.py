@@ -17,7 +17,6 @@ from bot.clock import TZ
 from bot.config import ConfigError, load_config
 from bot.context import open_context
 from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
-from bot.sheets.backends import google as google_backend
 from bot.sheets.backends.base import (
     BackendError,
     BackendStopped,
@@ -40,6 +39,7 @@ from bot.sheets.backends.google import (
     rewrite_google_url,
     tab_sheet_id,
 )
+from bot.sheets.backends.google import backend as google_backend
 from bot.sheets.backends.workbook import WorkbookBackend
 from bot.sheets.document import extract
 from cli.main import main
@@ -832,3 +832,13 @@ def test_it_keeps_a_refused_address_listed_until_provision_shares_it_again(ctx, 
     assert {r.action for r in results} == {"existing"}
     assert refused in {p.get("emailAddress") for p in fake.permissions(sheet_id_of(ctx, "STP"))}
     assert ctx.store.sharing_problems(PERIOD) == []
+
+
+@pytest.mark.parametrize("text", ["=SUM(A1)", "+84 912", "-5", "@chung", "\tthụt lề", "\rdòng"])
+def test_it_sends_text_quoted_against_formulas_as_the_text_itself(text):
+    from bot.sheets.backends.google.sheet_requests import set_cells_requests
+    from bot.sheets.values import quote_formula_like
+
+    requests_ = set_cells_requests(SetCells("Bảng", {(1, 1): quote_formula_like(text)}), 7)
+
+    assert requests_[0]["updateCells"]["rows"][0]["values"][0]["userEnteredValue"] == {"stringValue": text}

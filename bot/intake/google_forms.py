@@ -315,25 +315,18 @@ def _kept_warning(code: str, layout: WorkbookLayout, key: str, answer: Answer) -
 
 
 def _processed(store, form_id: str, period_id: str) -> set[str]:
-    rows = store.conn.execute("SELECT response_key FROM form_responses WHERE form = ? AND period = ?", (form_id, period_id))
-    return {r[0] for r in rows}
+    return store.processed_responses(form_id, period_id)
 
 
 def _record(store, form: FormSettings, period: Period, code: str, applied: list[Answer], superseded: list[Answer],
             written: list[str]) -> None:
     now = clock.now().isoformat()
     rows = [(a, "applied", json.dumps(written)) for a in applied] + [(a, "superseded", "[]") for a in superseded]
-    with store.transaction() as conn:
-        conn.executemany(
-            """INSERT OR IGNORE INTO form_responses
-               (form, period, response_key, unit, sheet_row, submitted_at, outcome, fields, processed_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(form.response_spreadsheet_id, period.id, a.key, code, a.row, a.submitted_at.isoformat(), outcome, fields, now)
-             for a, outcome, fields in rows])
+    store.record_responses(
+        [(form.response_spreadsheet_id, period.id, a.key, code, a.row, a.submitted_at.isoformat(), outcome, fields, now)
+         for a, outcome, fields in rows])
 
 
 def last_processed(store, form_id: str, period_id: str):
     """The latest answer of a form already processed for a period (a row of form_responses), or None."""
-    return store.conn.execute(
-        "SELECT * FROM form_responses WHERE form = ? AND period = ? ORDER BY submitted_at DESC, sheet_row DESC LIMIT 1",
-        (form_id, period_id)).fetchone()
+    return store.last_response(form_id, period_id)

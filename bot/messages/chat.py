@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from bot import clock
 from bot.checks.completeness import STATE_LABELS
 from bot.http import redact
-from bot.messages.channels import Channel, ChannelConfigError, Message, TransportError
+from bot.messages.channels import Channel, ChannelConfigError, Message, TransportError, channel_class
 from bot.messages.outbox import (
     COORDINATORS,
     Outgoing,
@@ -74,8 +74,6 @@ COORDINATOR_GUIDE = (
 )
 COORDINATOR_ONLY = "Lệnh này chỉ dành cho đầu mối phụ trách báo cáo."
 NO_PERIOD = "Hiện chưa có kỳ báo cáo nào đang mở."
-TOKEN_SETTINGS = {"telegram": ("Telegram", "channels.telegram.token", "TELEGRAM_BOT_TOKEN"),
-                  "zalo_bot": ("Zalo Bot", "channels.zalo_bot.token", "ZALO_BOT_TOKEN")}
 TROUBLE = "Xin lỗi, bot đang gặp sự cố nên chưa trả lời được. Vui lòng thử lại sau ít phút."
 MAX_SECTIONS = 8
 
@@ -513,9 +511,7 @@ def check_token(channel: Channel) -> None:
 
 
 def token_rejected(kind: str) -> str:
-    name, setting, variable = TOKEN_SETTINGS[kind]
-    return (f"{name} từ chối token của bot (sai hoặc đã bị thu hồi): sửa {setting} trong config.json "
-            f"hoặc biến môi trường {variable}, rồi chạy lại.")
+    return channel_class(kind).token_rejected()
 
 
 def _poll_telegram(ctx, channel: Channel, on_handled) -> None:

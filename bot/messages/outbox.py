@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import sqlite3
 import time
@@ -44,30 +43,26 @@ from pathlib import Path
 
 from bot import clock
 from bot.http import redact
-from bot.messages.channels import Channel, ChannelConfigError, Message, TransportError, build_channel
+from bot.messages.channels import (  # noqa: F401  (parse_chat, chat_name: re-exported for the jobs)
+    CHANNELS,
+    Channel,
+    ChannelConfigError,
+    Message,
+    TransportError,
+    build_channel,
+    channel_class,
+    channel_label,
+    chat_name,
+    parse_chat,
+)
 
 log = logging.getLogger(__name__)
 
 COORDINATORS = "*"  # the ``unit`` of a message to coordinators
-CHAT_KINDS = {"zalo": "zalo_bot", "zalo_oa": "zalo_oa", "telegram": "telegram", "console": "console"}
-CHAT_PREFIXES = {kind: prefix for prefix, kind in CHAT_KINDS.items()}
-CHANNEL_LABELS = {"zalo_bot": "Zalo", "zalo_oa": "Zalo OA", "telegram": "Telegram", "email": "Thư điện tử",
-                  "console": "Tệp nhật ký"}
+CHANNEL_LABELS = {c.kind: c.label for c in CHANNELS}  # read from the channel classes
 STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "thất bại"}
 DEFAULT_VALIDITY = timedelta(days=1)  # how long a message without its own expiry stays worth sending
 MAX_ROUNDS = 50  # of one deliver() call that waits for retries: a bound, whatever the clock does
-
-
-def parse_chat(chat: str) -> tuple[str, str] | None:
-    """``"zalo:123"`` -> ``("zalo_bot", "123")``; None for an unknown prefix."""
-    prefix, _, address = chat.partition(":")
-    kind = CHAT_KINDS.get(prefix)
-    return (kind, address) if kind and address else None
-
-
-def chat_name(kind: str, address: str) -> str:
-    """``("zalo_bot", "123")`` -> ``"zalo:123"``, the form used in units.csv and config.json."""
-    return f"{CHAT_PREFIXES.get(kind, kind)}:{address}"
 
 
 @dataclass(frozen=True)
@@ -94,27 +89,22 @@ class Outgoing:
 def queue(store, messages: Iterable[Outgoing], *, now: datetime | None = None) -> list[Outgoing]:
     """Insert ``messages`` in one transaction (joining the caller's); returns the new ones."""
     moment = now or clock.now()
-    with store.transaction() as conn:
-        return [m for m in messages if _insert(conn, m, moment)]
+    with store.transaction():
+        return [m for m in messages if _insert(store, m, moment)]
 
 
 def not_yet_queued(store, messages: Iterable[Outgoing]) -> list[Outgoing]:
     """The messages ``queue`` would insert now (for a dry run): nothing is written."""
-    return [m for m in messages if not store.conn.execute(
-        "SELECT 1 FROM outbox WHERE unit = ? AND period = ? AND stage = ? AND channel = ? AND address = ?",
-        m.key).fetchone()]
+    return [m for m in messages if not store.message_queued(m.key)]
 
 
-def _insert(conn: sqlite3.Connection, m: Outgoing, moment: datetime) -> bool:
+def _insert(store, m: Outgoing, moment: datetime) -> bool:
     stamp, expires = _stamp(moment), _stamp(m.expires_at or moment + DEFAULT_VALIDITY)
-    cursor = conn.execute(
-        """INSERT OR IGNORE INTO outbox (unit, recipient, period, stage, channel, address, subject, text,
-               attachment, fallback_emails, created_at, updated_at, expires_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (m.unit, m.recipient, m.period, m.stage, m.channel, m.address, m.subject, m.text, m.attachment,
-         json.dumps(list(m.fallback_emails)), stamp, stamp, expires),
-    )
-    return cursor.rowcount == 1
+    return store.add_message({
+        "unit": m.unit, "recipient": m.recipient, "period": m.period, "stage": m.stage, "channel": m.channel,
+        "address": m.address, "subject": m.subject, "text": m.text, "attachment": m.attachment,
+        "fallback_emails": json.dumps(list(m.fallback_emails)), "created_at": stamp, "updated_at": stamp,
+        "expires_at": expires})
 
 
 # --- delivery ------------------------------------------------------------------------------------
@@ -184,9 +174,7 @@ def _one_pass(store, channels: dict[str, Channel], now: Callable[[], datetime], 
               result: Delivery) -> None:
     _resume_interrupted(store, now(), policy, result)
     _expire(store, now(), result)
-    due = store.conn.execute(
-        """SELECT * FROM outbox WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-           ORDER BY id""", (_stamp(now()),)).fetchall()
+    due = store.due_messages(_stamp(now()))
     for row in due:
         channel = channels.get(row["channel"])
         if row["channel"] in result.stopped:
@@ -210,8 +198,7 @@ def expire(store, moment: datetime) -> list[int]:
 
 def _expire(store, moment: datetime, result: Delivery) -> None:
     """Pending messages whose moment has passed are failed, not sent late (a stale reminder misleads)."""
-    rows = store.conn.execute("SELECT * FROM outbox WHERE state = 'pending' AND expires_at <= ?",
-                              (_stamp(moment),)).fetchall()
+    rows = store.expired_messages(_stamp(moment))
     for row in rows:
         reason = (row["last_error"] + "; " if row["last_error"] else "") + "hết thời hạn gửi, không gửi nữa"
         _fail(store, row, reason, moment, flag_contact=False)
@@ -220,11 +207,7 @@ def _expire(store, moment: datetime, result: Delivery) -> None:
 
 def _claim(store, message_id: int, moment: datetime, lease: timedelta) -> sqlite3.Row | None:
     """Mark the message 'sending' in its own committed transaction; None if another process took it."""
-    with store.transaction() as conn:
-        return conn.execute(
-            """UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
-               WHERE id = ? AND state = 'pending' RETURNING *""",
-            (_stamp(moment + lease), _stamp(moment), message_id)).fetchone()
+    return store.claim_message(message_id, _stamp(moment + lease), _stamp(moment))
 
 
 def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _Policy, result: Delivery) -> None:
@@ -241,7 +224,7 @@ def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _
         reason = redact(f"lỗi không lường trước khi gửi ({type(exc).__name__}: {exc})")
         _failed_attempt(store, row, attempts, reason, False, None, moment, policy, result)
     else:
-        _mark_sent(store, row, provider_id, clock.local(moment))
+        store.mark_message_sent(row, provider_id, _stamp(clock.local(moment)))
         result.sent.append(row["id"])
 
 
@@ -253,34 +236,19 @@ def _message(row: sqlite3.Row) -> Message:
 
 def _stop_channel(store, row: sqlite3.Row, reason: str, moment: datetime, result: Delivery) -> None:
     """The channel failed as a whole: put the message back untouched and record the channel's problem."""
-    label = CHANNEL_LABELS.get(row["channel"], row["channel"])
-    with store.transaction() as conn:
-        conn.execute(
-            """UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = NULL, lease_until = NULL,
-               last_error = ?, updated_at = ? WHERE id = ?""",
-            (f"kênh {label} đang lỗi, tin chờ gửi lại: {reason}", _stamp(moment), row["id"]))
-        new = conn.execute(
-            "INSERT INTO channel_problems (channel, problem, problem_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (row["channel"], reason, _stamp(moment))).rowcount
+    label = channel_label(row["channel"])
+    with store.transaction():
+        store.unclaim_message(row["id"], f"kênh {label} đang lỗi, tin chờ gửi lại: {reason}", _stamp(moment))
+        new = store.add_channel_problem(row["channel"], reason, _stamp(moment))
     if new:
         log.error("Ngừng gửi qua kênh %s: %s. Các tin vẫn nằm trong hàng đợi.", label, reason)
     result.stopped[row["channel"]] = reason
 
 
-def _mark_sent(store, row: sqlite3.Row, provider_id: str | None, moment: datetime) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            """UPDATE outbox SET state = 'sent', provider_id = ?, sent_at = ?, lease_until = NULL, updated_at = ?
-               WHERE id = ?""", (provider_id, _stamp(moment), _stamp(moment), row["id"]))
-        conn.execute("UPDATE contacts SET problem = NULL, problem_at = NULL WHERE channel = ? AND address = ?",
-                     (row["channel"], row["address"]))
-        conn.execute("DELETE FROM channel_problems WHERE channel = ?", (row["channel"],))
-
-
 def _failed_attempt(store, row, attempts: int, reason: str, permanent: bool, retry_after: float | None,
                     moment: datetime, policy: _Policy, result: Delivery) -> None:
     log.warning("Gửi tin #%s (%s, %s) không thành công lần %s: %s",
-                row["id"], row["recipient"], CHANNEL_LABELS.get(row["channel"], row["channel"]), attempts, reason)
+                row["id"], row["recipient"], channel_label(row["channel"]), attempts, reason)
     next_at = moment + timedelta(seconds=policy.backoff.delay(attempts, retry_after))
     out_of_attempts = policy.max_attempts is not None and attempts >= policy.max_attempts
     out_of_time = row["expires_at"] is not None and _stamp(next_at) >= row["expires_at"]
@@ -290,23 +258,18 @@ def _failed_attempt(store, row, attempts: int, reason: str, permanent: bool, ret
         _fail(store, row, final, moment, flag_contact=permanent)
         result.failed.append(row["id"])
         return
-    with store.transaction() as conn:
-        conn.execute(
-            """UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
-               updated_at = ? WHERE id = ?""", (_stamp(next_at), reason, _stamp(moment), row["id"]))
+    store.retry_message(row["id"], _stamp(next_at), reason, _stamp(moment))
     result.retrying.append(row["id"])
 
 
 def _fail(store, row: sqlite3.Row, reason: str, moment: datetime, *, flag_contact: bool) -> None:
     """Mark failed, flag the address, and queue the unit's e-mail copy, all at once."""
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE outbox SET state = 'failed', last_error = ?, lease_until = NULL, updated_at = ? WHERE id = ?",
-            (reason, _stamp(moment), row["id"]))
+    with store.transaction():
+        store.mark_message_failed(row["id"], reason, _stamp(moment))
         if flag_contact:
-            flag_problem(conn, row["channel"], row["address"], row["recipient"], reason, moment)
+            flag_problem(store, row["channel"], row["address"], row["recipient"], reason, moment)
         for email in json.loads(row["fallback_emails"] or "[]"):
-            _insert(conn, _email_copy(row, email), moment)
+            _insert(store, _email_copy(row, email), moment)
 
 
 def _email_copy(row: sqlite3.Row, email: str) -> Outgoing:
@@ -316,8 +279,7 @@ def _email_copy(row: sqlite3.Row, email: str) -> Outgoing:
 
 
 def _resume_interrupted(store, moment: datetime, policy: _Policy, result: Delivery) -> None:
-    rows = store.conn.execute("SELECT * FROM outbox WHERE state = 'sending' AND lease_until < ?",
-                              (_stamp(moment),)).fetchall()
+    rows = store.interrupted_messages(_stamp(moment))
     for row in rows:
         if row["interruptions"] == 0 and (policy.max_attempts is None or row["attempts"] < policy.max_attempts):
             _resume(store, row, moment)
@@ -330,83 +292,59 @@ def _resume_interrupted(store, moment: datetime, policy: _Policy, result: Delive
 
 
 def _resume(store, row: sqlite3.Row, moment: datetime) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            """UPDATE outbox SET state = 'pending', interruptions = interruptions + 1, next_attempt_at = NULL,
-               lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'""",
-            ("việc gửi bị gián đoạn (chương trình dừng giữa chừng); gửi lại một lần",
-             _stamp(moment), row["id"]))
+    store.resume_message(row["id"], "việc gửi bị gián đoạn (chương trình dừng giữa chừng); gửi lại một lần",
+                         _stamp(moment))
     log.warning("Tin #%s (%s) bị gián đoạn khi đang gửi; sẽ gửi lại một lần.", row["id"], row["recipient"])
 
 
 def _note_no_channel(store, row: sqlite3.Row, result: Delivery) -> None:
-    reason = f"kênh {CHANNEL_LABELS.get(row['channel'], row['channel'])} chưa được cấu hình; tin chờ đến khi có"
+    reason = f"kênh {channel_label(row['channel'])} chưa được cấu hình; tin chờ đến khi có"
     if row["last_error"] != reason:
-        with store.transaction() as conn:
-            conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (reason, row["id"]))
+        store.note_message_error(row["id"], reason)
     result.no_channel.append(row["id"])
 
 
 def _seconds_to_next_due(store, channels: dict[str, Channel], moment: datetime) -> float | None:
     """Seconds until the next pending message this process can send is due (0: one is due now)."""
-    kinds = list(channels)
-    row = store.conn.execute(
-        f"""SELECT COUNT(*), MAX(next_attempt_at IS NULL), MIN(next_attempt_at) FROM outbox
-            WHERE state = 'pending' AND channel IN ({",".join("?" * len(kinds))})""", kinds).fetchone()
-    if not row[0]:
+    pending, due_now, earliest = store.next_due(list(channels))
+    if not pending:
         return None
-    if row[1]:
+    if due_now:
         return 0.0
-    return max(0.0, (datetime.fromisoformat(row[2]) - moment).total_seconds())
+    return max(0.0, (datetime.fromisoformat(earliest) - moment).total_seconds())
 
 
 # --- contacts with problems ----------------------------------------------------------------------
 
-def flag_problem(conn: sqlite3.Connection, channel: str, address: str, label: str, reason: str,
-                 moment: datetime) -> None:
-    conn.execute(
-        """INSERT INTO contacts (channel, address, label, problem, problem_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (channel, address) DO UPDATE SET label = excluded.label, problem = excluded.problem,
-               problem_at = excluded.problem_at""",
-        (channel, address, label, reason, _stamp(moment)))
+def flag_problem(store, channel: str, address: str, label: str, reason: str, moment: datetime) -> None:
+    store.flag_contact(channel, address, label, reason, _stamp(moment))
 
 
 def clear_problem(store, channel: str, address: str) -> None:
-    with store.transaction() as conn:
-        conn.execute("UPDATE contacts SET problem = NULL, problem_at = NULL WHERE channel = ? AND address = ? "
-                     "AND problem IS NOT NULL", (channel, address))
+    store.clear_contact_problem(channel, address)
 
 
 def problems(store) -> list[sqlite3.Row]:
     """Addresses whose last delivery failed for good, for the coordinator's attention."""
-    return store.conn.execute(
-        "SELECT * FROM contacts WHERE problem IS NOT NULL ORDER BY problem_at DESC").fetchall()
+    return store.contact_problems()
 
 
 def undelivered(store, period: str | None = None) -> list[sqlite3.Row]:
     """Failed messages whose content reached the recipient through no other channel: to act on."""
-    return store.conn.execute(
-        """SELECT * FROM outbox AS f WHERE state = 'failed' AND (? IS NULL OR period = ?)
-             AND NOT EXISTS (SELECT 1 FROM outbox AS s WHERE s.state IN ('sent', 'pending', 'sending')
-                             AND s.unit = f.unit AND s.period = f.period AND s.stage = f.stage
-                             AND s.recipient = f.recipient)
-           ORDER BY id""", (period, period)).fetchall()
+    return store.undelivered_messages(period)
 
 
 def channel_problems(store) -> list[sqlite3.Row]:
     """Channels that failed as a whole (revoked token...), until a send through them succeeds."""
-    return store.conn.execute("SELECT * FROM channel_problems ORDER BY problem_at").fetchall()
+    return store.channel_problems()
 
 
 def messages(store, state: str | None = None) -> list[sqlite3.Row]:
-    if state:
-        return store.conn.execute("SELECT * FROM outbox WHERE state = ? ORDER BY id", (state,)).fetchall()
-    return store.conn.execute("SELECT * FROM outbox ORDER BY id").fetchall()
+    return store.messages(state)
 
 
 def counts(store) -> dict[str, int]:
-    rows = store.conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
-    return {state: 0 for state in STATE_LABELS} | {r[0]: r[1] for r in rows}
+    return {state: 0 for state in STATE_LABELS} | store.message_counts()
 
 
 # --- channels ------------------------------------------------------------------------------------
@@ -419,11 +357,11 @@ def build_channels(config) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     for kind, settings in config.channels.items():
         try:
-            channels[kind] = build_channel(kind, _settings_for(kind, settings, config.home))
+            channels[kind] = build_channel(kind, channel_class(kind).settings_for(settings, config.home))
         except ChannelConfigError as exc:
             log.warning("Bỏ qua kênh %s: %s", kind, redact(str(exc)))
     if "console" not in channels:
-        channels["console"] = build_channel("console", {"home": config.home})
+        channels["console"] = build_channel("console", channel_class("console").settings_for({}, config.home))
     return channels
 
 
@@ -432,43 +370,6 @@ def channels_for(ctx) -> dict[str, Channel]:
     if "channels" not in ctx.extras:
         ctx.extras["channels"] = build_channels(ctx.config)
     return ctx.extras["channels"]
-
-
-def _settings_for(kind: str, settings: dict, home: Path) -> dict:
-    settings = dict(settings)
-    if kind == "console":
-        settings.setdefault("home", home)
-    if kind == "zalo_oa":  # config.py names the secret app_secret; the channel calls it secret_key
-        if "app_secret" in settings:
-            settings.setdefault("secret_key", settings.pop("app_secret"))
-        settings.update(_load_zalo_oa_tokens(home))
-        settings["on_tokens"] = lambda access, refresh: _save_zalo_oa_tokens(home, access, refresh)
-        settings["load_tokens"] = lambda: _load_zalo_oa_tokens(home)
-    return settings
-
-
-def _zalo_oa_tokens_path(home: Path) -> Path:
-    return Path(home) / "secrets" / "zalo_oa_tokens.json"
-
-
-def _load_zalo_oa_tokens(home: Path) -> dict:
-    """The last renewed token pair, which replaces the (spent) one in config.json."""
-    path = _zalo_oa_tokens_path(home)
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {k: stored[k] for k in ("access_token", "refresh_token") if stored.get(k)}
-
-
-def _save_zalo_oa_tokens(home: Path, access_token: str, refresh_token: str) -> None:
-    path = _zalo_oa_tokens_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"access_token": access_token, "refresh_token": refresh_token}, out)
-    os.replace(temporary, path)
 
 
 def _stamp(moment: datetime) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import clock
-from bot.messages.outbox import parse_chat
+from bot.messages.channels import parse_chat
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
@@ -52,30 +52,23 @@ def issue_code(store, unit_code: str, *, now: datetime | None = None) -> IssuedC
     moment = clock.local(now or clock.now())
     raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
     expires_at = moment + VALID_FOR
-    with store.transaction() as conn:
-        conn.execute("INSERT INTO registration_codes (code_hash, unit, issued_at, expires_at) VALUES (?, ?, ?, ?)",
-                     (_hash(raw), unit_code, _stamp(moment), _stamp(expires_at)))
+    store.add_registration_code(_hash(raw), unit_code, _stamp(moment), _stamp(expires_at))
     return IssuedCode(unit_code, f"{raw[:4]}-{raw[4:]}", expires_at)
 
 
 def redeem(store, unit_code: str, code: str, channel: str, address: str, *, now: datetime | None = None) -> None:
     """Link the chat (channel kind, address) to the unit, spending the code; raises RegistrationError."""
     moment = clock.local(now or clock.now())
-    with store.transaction() as conn:
-        row = conn.execute("SELECT * FROM registration_codes WHERE code_hash = ?", (_hash(code),)).fetchone()
+    with store.transaction():
+        row = store.registration_code(_hash(code))
         if row is None or row["unit"].casefold() != unit_code.casefold():
             raise RegistrationError(WRONG)
         if row["used_at"]:
             raise RegistrationError(USED)
         if datetime.fromisoformat(row["expires_at"]) <= moment:
             raise RegistrationError(EXPIRED)
-        conn.execute("UPDATE registration_codes SET used_at = ?, used_by = ? WHERE code_hash = ?",
-                     (_stamp(moment), f"{channel}:{address}", row["code_hash"]))
-        conn.execute(
-            """INSERT INTO contacts (channel, address, unit, registered_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (channel, address) DO UPDATE SET unit = excluded.unit,
-                   registered_at = excluded.registered_at, problem = NULL, problem_at = NULL""",
-            (channel, address, row["unit"], _stamp(moment)))
+        store.spend_registration_code(row["code_hash"], f"{channel}:{address}", _stamp(moment))
+        store.register_contact(channel, address, row["unit"], _stamp(moment))
 
 
 def register(store, unit_code: str | None, code: str, channel: str, address: str, *,
@@ -92,29 +85,23 @@ def register(store, unit_code: str | None, code: str, channel: str, address: str
     except RegistrationError as exc:
         refused_until = _note_failure(store, channel, address, moment)
         raise RegistrationError(_throttled(refused_until) if refused_until else str(exc)) from None
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM registration_failures WHERE channel = ? AND address = ?", (channel, address))
+    store.forget_registration_failures(channel, address)
 
 
 def _refused_until(store, channel: str, address: str, moment: datetime) -> datetime | None:
-    row = store.conn.execute("SELECT blocked_until FROM registration_failures WHERE channel = ? AND address = ?",
-                             (channel, address)).fetchone()
-    until = datetime.fromisoformat(row["blocked_until"]) if row and row["blocked_until"] else None
+    blocked_until = store.registration_blocked_until(channel, address)
+    until = datetime.fromisoformat(blocked_until) if blocked_until else None
     return until if until and until > moment else None
 
 
 def _note_failure(store, channel: str, address: str, moment: datetime) -> datetime | None:
     """Count one more wrong code; returns until when the chat is now refused, if it is."""
-    with store.transaction() as conn:
-        failures = conn.execute(
-            """INSERT INTO registration_failures (channel, address, failures) VALUES (?, ?, 1)
-               ON CONFLICT (channel, address) DO UPDATE SET failures = failures + 1 RETURNING failures""",
-            (channel, address)).fetchone()[0]
+    with store.transaction():
+        failures = store.count_registration_failure(channel, address)
         if failures % MAX_WRONG:
             return None
         until = moment + min(FIRST_REFUSAL * 2 ** (failures // MAX_WRONG - 1), LONGEST_REFUSAL)
-        conn.execute("UPDATE registration_failures SET blocked_until = ? WHERE channel = ? AND address = ?",
-                     (_stamp(until), channel, address))
+        store.block_registration(channel, address, _stamp(until))
         return until
 
 
@@ -124,17 +111,13 @@ def _throttled(until: datetime) -> str:
 
 
 def registered_unit(store, channel: str, address: str) -> str | None:
-    row = store.conn.execute("SELECT unit FROM contacts WHERE channel = ? AND address = ?",
-                             (channel, address)).fetchone()
-    return row["unit"] if row else None
+    return store.registered_unit(channel, address)
 
 
 def unit_chats(store, unit) -> list[tuple[str, str]]:
     """The unit's chats as (channel kind, address): those in units.csv, then those registered."""
     listed = [parsed for chat in unit.chats if (parsed := parse_chat(chat))]
-    rows = store.conn.execute("SELECT channel, address FROM contacts WHERE unit = ? ORDER BY registered_at",
-                              (unit.code,)).fetchall()
-    return list(dict.fromkeys(listed + [(r["channel"], r["address"]) for r in rows]))
+    return list(dict.fromkeys(listed + store.registered_chats(unit.code)))
 
 
 def normalize(code: str) -> str:

@@ -1,7 +1,8 @@
 """The unit list: who reports, of which kind, and how to reach them.
 
 A CSV file with the columns ``code, name, kind, emails, chat_ids`` (e-mails and chat ids
-separated by ';'; a chat id is written ``zalo:123``, ``telegram:456`` or ``zalo_oa:789``).
+separated by ';'; a chat id is written ``zalo:123``, ``telegram:456`` or ``zalo_oa:789``: each
+channel class says its prefix).
 Unit kinds come from the schema, so a new kind is an edit to JSON and to this file only.
 """
 
@@ -12,12 +13,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.messages.channels import unit_chat_problem
 from bot.outline.schema import Schema
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "emails", "chat_ids")
 CODE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 EMAIL = re.compile(r"^[^@\s;]+@[^@\s;]+\.[^@\s;]+$")
-CHAT = re.compile(r"^(zalo|zalo_oa|telegram):[^\s;]+$")
 
 
 class UnitFileError(ValueError):
@@ -92,6 +93,6 @@ def _parse_row(row: dict, schema: Schema) -> tuple[Unit | None, list[str]]:
         problems.append(f"loại đơn vị '{row['kind']}' không có trong cấu trúc báo cáo (các loại: {known})")
     emails, chats = _split(row["emails"]), _split(row["chat_ids"])
     problems += [f"e-mail '{e}' không hợp lệ" for e in emails if not EMAIL.match(e)]
-    problems += [f"mã chat '{c}' không hợp lệ (dạng zalo:…, zalo_oa:… hoặc telegram:…)" for c in chats if not CHAT.match(c)]
+    problems += [problem for c in chats if (problem := unit_chat_problem(c))]
     unit = Unit(row["code"], row["name"], row["kind"], emails, chats) if row["code"] else None
     return unit, problems

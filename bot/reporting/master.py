@@ -38,7 +38,10 @@ from bot.checks.report import Report
 from bot.checks.rules import derived_values, ratio_values
 from bot.outline.layout import CellSpec, TabLayout, WorkbookLayout
 from bot.outline.schema import Row, Schema, Table
-from bot.sheets.values import is_formula_like  # the one guard every writer uses (bot.sheets.values)
+from bot.sheets.values import (  # noqa: F401  (the one guard every writer uses; export.py takes them from here)
+    is_formula_like,
+    quote_formula_like,
+)
 
 PROVINCE = "_tinh"  # the unit code of province rows in a frame's index
 PROVINCE_NAME = "Toàn tỉnh"
@@ -390,11 +393,6 @@ def prompt_head(prompt: str, limit: int = 100) -> str:
 
 WIDTHS = {CODE: 12, NAME: 30, KIND: 22, LINE: 40, APPROVED: 9, "Nội dung báo cáo": 90, "Nội dung đề cương": 40,
           "Liên kết bảng tính": 50, "Tình trạng": 20, "Thay đổi gần nhất": 17, "Thời điểm nộp": 17}
-
-
-def quote_formula_like(value):
-    """OWASP's defence: a single quote before text that would start a formula."""
-    return "'" + value if is_formula_like(value) else value
 
 
 def plain_value(value):

@@ -114,6 +114,18 @@ def is_formula_like(value) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
 
 
+def quote_formula_like(value):
+    """OWASP's defence: a single quote before text that would start a formula."""
+    return "'" + value if is_formula_like(value) else value
+
+
+def unquote_formula_like(value):
+    """The text :func:`quote_formula_like` quoted, for a writer that stores text as text anyway."""
+    if isinstance(value, str) and value.startswith("'") and is_formula_like(value[1:]):
+        return value[1:]
+    return value
+
+
 def parse_cell(raw, col_type: str, choices: list[str] | None = None) -> Parsed:
     """Turn one cell's raw content into a value of ``col_type``, or a finding saying why not."""
     if col_type not in COLUMN_TYPES:

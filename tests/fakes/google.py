@@ -6,7 +6,7 @@ State lives in memory so a test can read back exactly what a unit would see
 (``grid(spreadsheet_id, tab)``); every call is recorded (``calls``) and counted by kind
 (``counts["sheets.values.batchGet"]``); faults and latency can be injected.
 
-Pointing gspread at a base URL (the mechanism lives in bot/sheets/backends/google.py)
+Pointing gspread at a base URL (the mechanism lives in bot/sheets/backends/google/session.py)
 -----------------------------------------------------------------------------
 gspread 6.2.1 builds absolute URLs from module constants (``gspread.urls``:
 ``SPREADSHEETS_API_V4_BASE_URL = "https://sheets.googleapis.com/v4/spreadsheets"``,

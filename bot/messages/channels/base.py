@@ -2,7 +2,8 @@
 
 A channel delivers one ``Message`` to one address and either returns the provider's
 message id or raises ``TransportError`` saying whether trying again can help.
-Retries and backoff are not done here: the outbox sender owns them.
+Retries and backoff are not done here: the outbox sender owns them. ``TransportError`` lives
+in the HTTP edge helper (:mod:`bot.http`, a leaf), and is re-exported here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+
+from bot.http import TransportError
+
+__all__ = ["Channel", "ChannelConfigError", "Message", "TransportError", "attachment_note", "require_attachment",
+           "split_text"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
@@ -24,39 +30,40 @@ class Message:
     key: str | None = None  # the same for every attempt at one outbox row: an idempotency key where the API has one
 
 
-class TransportError(Exception):
-    """A message could not be delivered.
-
-    ``permanent`` tells the outbox whether to give up (wrong token, user blocked the bot,
-    bad address) or to try again later (timeout, 5xx, rate limit). ``retry_after`` is the
-    provider's own "wait this many seconds", when it said so. ``channel_wide`` says the
-    channel itself is broken (a revoked token, a refused SMTP login), not this recipient: the
-    outbox then stops the channel for the run and keeps its messages queued. ``reason`` never
-    holds a secret: every channel builds it from redacted text.
-    """
-
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
-                 channel_wide: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.channel_wide = channel_wide
-
-    def __repr__(self) -> str:
-        return (
-            f"TransportError({self.reason!r}, permanent={self.permanent}, retry_after={self.retry_after}, "
-            f"channel_wide={self.channel_wide})"
-        )
-
-
 class ChannelConfigError(ValueError):
     """The settings given for a channel cannot work (missing token, unknown kind...)."""
 
 
 class Channel(ABC):
-    kind: ClassVar[str]
+    """A way of delivering messages. What the rest of the bot knows of a channel are these class
+    attributes and classmethods, so that a new channel is one module (plus one registry line in
+    ``bot.messages.channels``)."""
+
+    kind: ClassVar[str]  # the key in config.json's "channels" and in the outbox
+    label: ClassVar[str]  # how coordinators see it named, in listings and reminders
+    service: ClassVar[str] = ""  # the provider's name in messages about its credentials (default: label)
     max_length: ClassVar[int]  # longest text one provider message can carry
+    chat_prefix: ClassVar[str | None] = None  # a chat address is written "<prefix>:<id>"; None: not a chat
+    in_unit_list: ClassVar[bool] = True  # whether units.csv may list its chat addresses
+    secrets: ClassVar[dict[str, str]] = {}  # setting → environment variable that may hold it instead
+
+    @classmethod
+    def chat_address(cls, address: str) -> str:
+        """``"123"`` → ``"zalo:123"``, the form used in units.csv and config.json."""
+        return f"{cls.chat_prefix or cls.kind}:{address}"
+
+    @classmethod
+    def settings_for(cls, settings: dict[str, Any], home: Path) -> dict[str, Any]:
+        """The constructor's keywords from the channel's entry in config.json (``home`` is where the
+        bot keeps its files); channels whose settings need more than a copy override this."""
+        return dict(settings)
+
+    @classmethod
+    def token_rejected(cls) -> str:
+        """What to fix when the provider refuses the channel's token (or password)."""
+        setting, variable = next(iter(cls.secrets.items()))
+        return (f"{cls.service or cls.label} từ chối token của bot (sai hoặc đã bị thu hồi): sửa "
+                f"channels.{cls.kind}.{setting} trong config.json hoặc biến môi trường {variable}, rồi chạy lại.")
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Channel:

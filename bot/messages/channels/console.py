@@ -18,7 +18,14 @@ from bot.messages.channels.base import Channel, Message
 
 class ConsoleChannel(Channel):
     kind = "console"
+    label = "Tệp nhật ký"
+    chat_prefix = "console"
+    in_unit_list = False  # for trying the bot on this machine, never a unit's address
     max_length = 1_000_000  # a file has no message size; nothing to split
+
+    @classmethod
+    def settings_for(cls, settings, home):
+        return {"home": home} | dict(settings)
 
     def __init__(self, *, home: str | Path = ".", path: str | Path | None = None, echo: bool = False,
                  stream: TextIO | None = None):

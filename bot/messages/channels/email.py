@@ -32,6 +32,8 @@ DEFAULT_SUBJECT = "Thông báo từ hệ thống báo cáo"
 
 class EmailChannel(Channel):
     kind = "email"
+    label = "Thư điện tử"
+    secrets = {"password": "SMTP_PASSWORD"}
     max_length = 1_000_000  # no provider limit worth splitting for
 
     def __init__(

@@ -21,21 +21,7 @@ import asyncio
 import warnings
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-from telegram import Bot
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
-from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
+from typing import TYPE_CHECKING, Any
 
 from bot.http import DEFAULT_TIMEOUT, install_log_redaction, redact, register_secret
 from bot.messages.channels.base import (
@@ -47,12 +33,20 @@ from bot.messages.channels.base import (
     require_attachment,
 )
 
+if TYPE_CHECKING:  # python-telegram-bot is imported when a message goes out, not with the registry
+    from telegram import Bot
+    from telegram.error import RetryAfter, TelegramError
+    from telegram.request import HTTPXRequest
+
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 
 
 class TelegramChannel(Channel):
     kind = "telegram"
+    label = "Telegram"
+    chat_prefix = "telegram"
+    secrets = {"token": "TELEGRAM_BOT_TOKEN"}
     max_length = 4096
 
     def __init__(
@@ -72,6 +66,8 @@ class TelegramChannel(Channel):
         self._timeout = timeout
 
     def send(self, address: str, message: Message) -> str | None:
+        from telegram.error import TelegramError
+
         try:
             return asyncio.run(self._deliver(address, message))
         except TelegramError as exc:
@@ -79,6 +75,8 @@ class TelegramChannel(Channel):
 
     def check(self) -> None:
         """Ask Telegram who the bot is: raises ``TransportError`` (channel_wide for a rejected token)."""
+        from telegram.error import TelegramError
+
         try:
             asyncio.run(self._get_me())
         except TelegramError as exc:
@@ -90,6 +88,8 @@ class TelegramChannel(Channel):
 
     def get_updates(self, offset: int | None = None, timeout: int = 0) -> list[dict[str, Any]]:
         """Incoming updates as Bot API dicts (``update_id``, ``message``...), oldest first."""
+        from telegram.error import TelegramError
+
         try:
             return asyncio.run(self._poll(offset, timeout))
         except TelegramError as exc:
@@ -110,10 +110,14 @@ class TelegramChannel(Channel):
         return str(sent.message_id) if sent else None
 
     def _bot(self) -> Bot:
+        from telegram import Bot
+
         return Bot(self._token, base_url=self._base_url, base_file_url=self._base_file_url,
                    request=self._http(), get_updates_request=self._http())
 
     def _http(self) -> HTTPXRequest:
+        from telegram.request import HTTPXRequest
+
         t = self._timeout
         return HTTPXRequest(connect_timeout=t, read_timeout=t, write_timeout=t, pool_timeout=t)
 
@@ -126,6 +130,16 @@ async def _send_file(bot: Bot, chat_id: str, path: Path):
 
 
 def _transport_error(exc: TelegramError) -> TransportError:
+    from telegram.error import (
+        BadRequest,
+        ChatMigrated,
+        Forbidden,
+        InvalidToken,
+        NetworkError,
+        RetryAfter,
+        TimedOut,
+    )
+
     # BadRequest and TimedOut are NetworkError subclasses: test them before it.
     detail = redact(str(exc))
     if isinstance(exc, RetryAfter):
@@ -149,6 +163,8 @@ def _transport_error(exc: TelegramError) -> TransportError:
 
 
 def _seconds(exc: RetryAfter) -> float:
+    from telegram.warnings import PTBDeprecationWarning
+
     with warnings.catch_warnings():  # PTB 22 warns that the int form will become a timedelta
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after

@@ -32,6 +32,10 @@ NO_UPDATES = 408  # getUpdates' long poll ended with nothing new
 
 class ZaloBotChannel(Channel):
     kind = "zalo_bot"
+    label = "Zalo"
+    service = "Zalo Bot"
+    chat_prefix = "zalo"
+    secrets = {"token": "ZALO_BOT_TOKEN"}
     max_length = 2000
 
     def __init__(

@@ -13,8 +13,11 @@ Sources are listed in ``tests/fakes/zalo_oa.py``.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.http import DEFAULT_TIMEOUT, HttpClient, HttpReply, redact, register_secret
 from bot.messages.channels.base import Channel, ChannelConfigError, Message, TransportError, attachment_note
@@ -28,7 +31,22 @@ TokensCallback = Callable[[str, str], None]
 
 class ZaloOAChannel(Channel):
     kind = "zalo_oa"
+    label = "Zalo OA"
+    chat_prefix = "zalo_oa"
+    secrets = {"app_secret": "ZALO_OA_APP_SECRET"}
     max_length = 2000
+
+    @classmethod
+    def settings_for(cls, settings, home):
+        """config.json names the secret ``app_secret`` (the channel calls it ``secret_key``); the
+        last renewed token pair, kept under ``home``, replaces the (spent) one in config.json."""
+        settings = dict(settings)
+        if "app_secret" in settings:
+            settings.setdefault("secret_key", settings.pop("app_secret"))
+        settings.update(load_tokens(home))
+        settings["on_tokens"] = lambda access, refresh: save_tokens(home, access, refresh)
+        settings["load_tokens"] = lambda: load_tokens(home)
+        return settings
 
     def __init__(
         self,
@@ -127,3 +145,27 @@ def _failure(reply: HttpReply, what: str, *, channel_wide: bool = False) -> Tran
     said = reply.body.get("message") or reply.body.get("error_name") or reply.body.get("error_description")
     detail = TOKEN_ERRORS.get(code) or redact(str(said or "không rõ"))
     return TransportError(f"Zalo OA: {what} ({code}: {detail})", permanent=True, channel_wide=channel_wide)
+
+
+def tokens_path(home: Path) -> Path:
+    return Path(home) / "secrets" / "zalo_oa_tokens.json"
+
+
+def load_tokens(home: Path) -> dict:
+    """The last renewed token pair, which replaces the (spent) one in config.json."""
+    path = tokens_path(home)
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: stored[k] for k in ("access_token", "refresh_token") if stored.get(k)}
+
+
+def save_tokens(home: Path, access_token: str, refresh_token: str) -> None:
+    path = tokens_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"access_token": access_token, "refresh_token": refresh_token}, out)
+    os.replace(temporary, path)

@@ -36,7 +36,7 @@ from pathlib import Path
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import MergedCell
 from openpyxl.packaging.custom import StringProperty
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles import Protection
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
@@ -47,6 +47,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.clock import TZ
 from bot.outline.layout import TabLayout, WorkbookLayout
+from bot.outline.styles import STYLES
 from bot.sheets.backends.base import (
     Backend,
     BackendError,
@@ -62,43 +63,6 @@ from bot.sheets.backends.base import (
     Written,
 )
 from bot.sheets.values import Text, is_formula_like
-
-THIN = Side(style="thin", color="808080")
-BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-WRAP = Alignment(wrap_text=True, vertical="center")
-CENTER = Alignment(wrap_text=True, horizontal="center", vertical="center")
-TOP = Alignment(wrap_text=True, vertical="top")
-ONE_LINE = Alignment(vertical="center")  # runs over the empty cells to its right
-
-
-def _fill(rgb: str) -> PatternFill:
-    return PatternFill("solid", start_color=rgb, end_color=rgb)
-
-
-# style key → (font, fill, border, alignment, number format)
-STYLES = {
-    "title": (Font(bold=True, size=13), None, None, ONE_LINE, None),
-    "subtitle": (Font(italic=True, size=11), None, None, ONE_LINE, None),
-    "anchor": (Font(bold=True, color="1F3864"), None, None, ONE_LINE, None),
-    "heading": (Font(bold=True), None, None, ONE_LINE, None),
-    "prompt": (Font(italic=True), _fill("F2F2F2"), BOX, TOP, None),
-    "header": (Font(bold=True), _fill("DCE6F1"), BOX, CENTER, None),
-    "label": (None, None, BOX, WRAP, None),
-    "total": (Font(bold=True), None, BOX, WRAP, None),
-    "input": (None, _fill("FFF6D5"), BOX, Alignment(horizontal="right", vertical="center"), "#,##0.##"),
-    "input_text": (None, _fill("FFF6D5"), BOX, WRAP, "@"),
-    "narrative": (None, _fill("FFF6D5"), BOX, TOP, "@"),
-    "computed": (None, _fill("EAF1E4"), BOX, Alignment(horizontal="right", vertical="center"), "0.0"),
-    "computed_total": (Font(bold=True), _fill("EAF1E4"), BOX, Alignment(horizontal="right", vertical="center"), "#,##0.##"),
-    "locked": (None, None, BOX, None, None),
-    "na": (None, _fill("D9D9D9"), BOX, None, None),
-    "note": (Font(italic=True, size=9), None, None, WRAP, None),
-    "status": (Font(bold=True, color="1F3864"), None, BOX, WRAP, None),
-    "text": (None, None, None, WRAP, None),
-    "error": (Font(color="C00000"), None, BOX, WRAP, None),
-    "warning": (Font(color="B26B00"), None, BOX, WRAP, None),
-    "link": (Font(color="0563C1", underline="single"), None, BOX, WRAP, None),
-}
 
 LOCK_FILES = ("~${name}", ".~lock.{name}#")
 TEMP_PREFIX = ".cchc-tmp-"

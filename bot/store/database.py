@@ -1,0 +1,75 @@
+"""The database itself: the connection, transactions and migrations (the queries are in the
+sibling modules, one per concern).
+
+Schema changes are numbered SQL files in ``bot/migrations/``; each is applied in the same
+transaction that records it, so a crash mid-migration leaves the database as it was.
+The database runs in WAL mode with a busy timeout, so the scheduler and the chat bot can
+share it from two processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot import clock
+
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+
+class Database:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self):
+        """One atomic unit of work; nested use joins the outer transaction."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def migrate(self) -> list[str]:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        applied = []
+        for path in sorted(MIGRATIONS.glob("*.sql")):
+            # Checked inside the write transaction: another process starting on the same
+            # fresh home may have applied it since we looked.
+            with self.transaction() as conn:
+                if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (path.stem,)).fetchone():
+                    continue
+                for statement in _statements(path.read_text(encoding="utf-8")):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO migrations VALUES (?, ?)", (path.stem, clock.now().isoformat()))
+            applied.append(path.stem)
+        return applied
+
+
+def _statements(sql: str):
+    """Split a migration into statements the way SQLite itself sees them (a ';' inside a
+    string, a comment or a trigger body does not end a statement)."""
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    if buffer.strip() and not all(part.strip().startswith("--") for part in buffer.strip().splitlines()):
+        yield buffer
