@@ -185,8 +185,11 @@ def create_app(home: str | Path) -> FastAPI:
         user = coordinator(request)
         ctx = portal.ctx()
         period, code = period_of(ctx, period_id), unit_of(ctx, code)
+        versions = pages.versions(ctx, period, code)
+        if (a is None or b is None) and len(versions) >= 2:  # the last change, unless asked otherwise
+            a, b = versions[1]["id"], versions[0]["id"]
         return render(request, "unit_admin.html", user=user, unit=pages.unit_page(ctx, period, code),
-                      versions=pages.versions(ctx, period, code), diff=pages.version_diff(ctx, period, code, a, b),
+                      versions=versions, diff=pages.version_diff(ctx, period, code, a, b),
                       a=a, b=b, msg=msg)
 
     @app.post("/ky/{period_id}/don-vi/{code}/quyet-dinh")
