@@ -166,3 +166,13 @@ def test_it_filters_the_board_by_state_and_kind(ctx, client):
     assert "Sở Tư pháp" in everyone and "Sở Nội vụ" in everyone
     assert "Sở Tư pháp" not in client.get(f"/ky/{PERIOD}?trang_thai=hop_le").text.split("<tbody>")[1]
     assert "Sở Tư pháp" not in client.get(f"/ky/{PERIOD}?loai=huyen").text.split("<tbody>")[1]
+
+
+def test_it_tells_after_the_demo_how_to_open_the_portal_with_a_working_unit_link(ctx, client, capsys):
+    from bot.commands.demo import _portal_hint
+
+    _portal_hint(ctx.config.home)
+    out = capsys.readouterr().out
+    assert "user add cchc" in out and " web" in out
+    link = re.search(r"http://127\.0\.0\.1:8080(/u/\S+)", out).group(1)
+    assert "Sở Tư pháp" in client.get(link).text
