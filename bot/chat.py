@@ -28,6 +28,7 @@ from bot import clock
 from bot.channels import Channel, Message, TransportError
 from bot.completeness import STATE_LABELS
 from bot.http import redact
+from bot.intake.links import portal_sentence
 from bot.outbox import (
     COORDINATORS,
     Outgoing,
@@ -163,7 +164,7 @@ def _register(ctx, caller: Caller, args: list[str], moment) -> list[str]:
     except RegistrationError as exc:
         return [exc.user_message()]
     return [f"Đã liên kết chat này với {unit.name} ({unit.code}). Từ nay bot gửi nhắc hạn báo cáo của đơn vị "
-            "tới đây. Nhắn /trangthai để xem tình trạng báo cáo."]
+            "tới đây. Nhắn /trangthai để xem tình trạng báo cáo." + portal_sentence(ctx, unit.code)]
 
 
 OPEN = {"/start": _start, "/huongdan": _guide, "/dangky": _register}

@@ -176,3 +176,19 @@ def test_it_tells_after_the_demo_how_to_open_the_portal_with_a_working_unit_link
     assert "user add cchc" in out and " web" in out
     link = re.search(r"http://127\.0\.0\.1:8080(/u/\S+)", out).group(1)
     assert "Sở Tư pháp" in client.get(link).text
+
+
+def test_it_gives_a_chat_that_registers_the_units_portal_link(ctx):
+    from bot.chat import handle
+    from bot.context import open_context
+    from bot.registration import issue_code
+
+    (ctx.config.home / "config.json").write_text(json.dumps({"web": {"public_base_url": "https://baocao.example.vn"}}))
+    configured = open_context(ctx.config.home)
+    try:
+        code = issue_code(configured.store, "STP").code
+        reply = "\n".join(handle(configured, "zalo_bot", "777", f"/dangky STP {code}"))
+    finally:
+        configured.close()
+    assert "Đã liên kết chat này với Sở Tư pháp" in reply
+    assert "https://baocao.example.vn/u/" in reply

@@ -77,3 +77,10 @@ def portal_link(ctx, unit: str, period_id: str) -> str | None:
     if ctx.config.web is None:
         return None
     return f"{unit_url(ctx, unit)}?ky={period_id}"
+
+
+def portal_sentence(ctx, unit: str) -> str:
+    """" Trang báo cáo của đơn vị: <link>" for a chat reply, or "" without a portal."""
+    if ctx.config.web is None:
+        return ""
+    return f" Trang báo cáo của đơn vị (tải bảng tính, gửi lại, nộp báo cáo): {unit_url(ctx, unit)}"
