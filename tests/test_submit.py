@@ -198,3 +198,45 @@ def test_it_tells_the_command_line_user_why_a_file_is_refused(ctx, capsys, tmp_p
     path.write_bytes(fill(ctx, downloaded(ctx), {}))
     assert main(["--home", str(ctx.config.home), "submit", str(path), "--unit", "SNV"]) == 2
     assert "không phải của đơn vị SNV" in capsys.readouterr().err
+
+
+def _lock_is_held(ctx) -> bool:
+    """Whether some open file holds the intake lock (flock conflicts between open files)."""
+    import fcntl
+
+    with open(ctx.config.home / ".intake.lock", "a") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return False
+
+
+@pytest.mark.parametrize("writer", ["decision", "scheduler", "submit"])
+def test_it_writes_workbooks_under_the_intake_lock_so_an_upload_is_never_undone(ctx, monkeypatch, writer):
+    import jobs.approve
+    import jobs.check
+    from jobs.scheduler import run_poll_and_check
+
+    seen = []
+    original = jobs.check.check
+
+    def watched(*args, **kwargs):
+        seen.append(_lock_is_held(ctx))
+        return original(*args, **kwargs)
+
+    for module in ("jobs.approve", "jobs.check", "bot.intake.submit"):
+        monkeypatch.setattr(f"{module}.check", watched)
+    assert not _lock_is_held(ctx)
+    if writer == "decision":
+        jobs.approve.decide(ctx, "STP", ctx.period(PERIOD), "approved")
+    elif writer == "scheduler":
+        from datetime import datetime
+
+        from bot.clock import TZ
+
+        run_poll_and_check(ctx, datetime(2026, 3, 10, 9, 0, tzinfo=TZ))
+    else:
+        send(ctx, fill(ctx, downloaded(ctx), {TOTAL_KEY: 420}))
+    assert seen and all(seen)

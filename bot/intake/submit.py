@@ -24,11 +24,8 @@ downloaded from the current state (b = c) is applied whole.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import tempfile
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,11 +40,11 @@ from ..layout import build_layout
 from . import versions
 from .diff import place_of_key
 from .guard import IntakeRefused, check_file
+from .lock import intake_lock
 
 STATUS_KEY = "_cover/status"
 SUBMITTED = "Đã nộp"
 CHANNELS = ("web", "cli", "chat", "email")
-_local_lock = threading.Lock()
 
 
 @dataclass
@@ -106,19 +103,6 @@ def mark_submitted(ctx, code: str, period) -> Submission:
             raise IntakeRefused("Không tìm thấy ô Tình trạng báo cáo ở trang bìa của bảng tính; hãy liên hệ đầu mối.")
         _write(ctx, ref, {cell.tab: {(cell.row, cell.col): SUBMITTED}})
         return _after_write(ctx, code, period, Submission(None, code, period.id, "applied", written=[STATUS_KEY]))
-
-
-@contextmanager
-def intake_lock(ctx):
-    """One intake at a time per home folder, across threads (the portal) and processes (the
-    command line next to the running portal): each merge reads and writes a whole workbook."""
-    path = Path(ctx.config.home) / ".intake.lock"
-    with _local_lock, open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --- reading and identifying the file -------------------------------------------------------------
