@@ -25,7 +25,9 @@ downloaded from the current state (b = c) is applied whole.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +47,7 @@ from .lock import intake_lock
 STATUS_KEY = "_cover/status"
 SUBMITTED = "Đã nộp"
 CHANNELS = ("web", "cli", "chat", "email")
+_parsing = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))  # workbooks parsed at once
 
 
 @dataclass
@@ -82,11 +85,12 @@ def submit(ctx, data: bytes, filename: str, *, unit: str | None = None, period: 
            sender: str, channel: str) -> Submission:
     """Take ``data`` (a workbook file) as a new version of its unit's report; see the module."""
     filename = versions.safe_filename(filename)
-    check_file(data, filename)
-    tags, grids = read_file(data, filename)
-    code, period_obj = _identify(ctx, tags, unit, period, filename)
-    layout = build_layout(ctx.schema, ctx.unit_by_code[code], period_obj)
-    upload = _Upload(tags, extract(layout, grids))
+    with _parsing:  # 20 uploads at once must not hold 20 parsed workbooks in memory
+        check_file(data, filename)
+        tags, grids = read_file(data, filename)
+        code, period_obj = _identify(ctx, tags, unit, period, filename)
+        layout = build_layout(ctx.schema, ctx.unit_by_code[code], period_obj)
+        upload = _Upload(tags, extract(layout, grids))
     with intake_lock(ctx):
         return _take(ctx, code, period_obj, layout, upload, data, filename, sender, channel)
 
