@@ -192,3 +192,12 @@ def test_it_gives_a_chat_that_registers_the_units_portal_link(ctx):
         configured.close()
     assert "Đã liên kết chat này với Sở Tư pháp" in reply
     assert "https://baocao.example.vn/u/" in reply
+
+
+def test_it_explains_why_a_return_without_a_comment_is_refused(ctx, client):
+    log_in(client)
+    page = client.get(f"/ky/{PERIOD}/don-vi/STP").text
+    answer = client.post(f"/ky/{PERIOD}/don-vi/STP/quyet-dinh", data={"action": "tra-lai", "comment": " ",
+                                                                     "csrf": csrf_of(page)})
+    assert answer.status_code == 422 and "cần ghi rõ lý do" in answer.text
+    assert ctx.store.unit_state("STP", PERIOD) is None

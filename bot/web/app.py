@@ -28,6 +28,7 @@ from bot.intake.download import download
 from bot.intake.guard import MAX_BYTES
 from bot.intake.links import home_secret, resolve
 from bot.intake.submit import mark_submitted, submit
+from bot.intake.versions import version_path
 from bot.master import MASTER_UNIT
 from bot.outbox import CHANNEL_LABELS, STATE_LABELS, counts, messages, problems
 from bot.periods import PeriodError
@@ -42,6 +43,8 @@ from .auth import SESSION_COOKIE, SESSION_SECONDS, LoginLimiter, Sessions, link_
 HERE = Path(__file__).parent
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "application/zip",
          "json": "application/json", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+DONE = {"duyet": "Đã duyệt báo cáo.", "tra-lai": "Đã trả lại báo cáo kèm ý kiến.",
+        "nhac": "Đã gửi tin nhắc tới đơn vị (xem Hộp thư đi)."}
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; "
                                "form-action 'self'; "
@@ -179,37 +182,39 @@ def create_app(home: str | Path) -> FastAPI:
         return render(request, "board.html", user=user, period=period, periods=ctx.store.periods(), formats=FORMATS,
                       **data)
 
-    @app.get("/ky/{period_id}/don-vi/{code}", response_class=HTMLResponse)
-    def unit_detail(request: Request, period_id: str, code: str, a: int | None = None, b: int | None = None,
-                    msg: str = ""):
-        user = coordinator(request)
-        ctx = portal.ctx()
-        period, code = period_of(ctx, period_id), unit_of(ctx, code)
+    def unit_admin(request, user, ctx, period, code, a=None, b=None, msg="", error="", status=200):
         versions = pages.versions(ctx, period, code)
         if (a is None or b is None) and len(versions) >= 2:  # the last change, unless asked otherwise
             a, b = versions[1]["id"], versions[0]["id"]
-        return render(request, "unit_admin.html", user=user, unit=pages.unit_page(ctx, period, code),
+        return render(request, "unit_admin.html", status, user=user, unit=pages.unit_page(ctx, period, code),
                       versions=versions, diff=pages.version_diff(ctx, period, code, a, b),
-                      a=a, b=b, msg=msg)
+                      a=a, b=b, msg=msg, error=error)
+
+    @app.get("/ky/{period_id}/don-vi/{code}", response_class=HTMLResponse)
+    def unit_detail(request: Request, period_id: str, code: str, a: int | None = None, b: int | None = None,
+                    xong: str = ""):
+        user = coordinator(request)
+        ctx = portal.ctx()
+        period, code = period_of(ctx, period_id), unit_of(ctx, code)
+        return unit_admin(request, user, ctx, period, code, a, b, msg=DONE.get(xong, ""))
 
     @app.post("/ky/{period_id}/don-vi/{code}/quyet-dinh")
     def decision(request: Request, period_id: str, code: str, action: str = Form(""), comment: str = Form(""),
                  csrf: str = Form("")):
-        check_csrf(coordinator(request), csrf)
+        user = coordinator(request)
+        check_csrf(user, csrf)
         ctx = portal.ctx()
         period, code = period_of(ctx, period_id), unit_of(ctx, code)
-        back = f"/ky/{quote(period.id)}/don-vi/{quote(code)}"
-        if action == "nhac":
-            n = remind_now(ctx, period, code)
-            return RedirectResponse(f"{back}?msg={quote(f'Đã gửi tin nhắc ({n} tin).')}", status_code=303)
-        if action not in ("duyet", "tra-lai"):
+        if action not in DONE:
             raise HTTPException(404)
-        try:
-            decide(ctx, code, period, "approved" if action == "duyet" else "returned", comment)
-        except ApprovalError as e:
-            return RedirectResponse(f"{back}?msg={quote(e.user_message())}", status_code=303)
-        done = "Đã duyệt báo cáo." if action == "duyet" else "Đã trả lại báo cáo kèm ý kiến."
-        return RedirectResponse(f"{back}?msg={quote(done)}", status_code=303)
+        if action == "nhac":
+            remind_now(ctx, period, code)
+        else:
+            try:
+                decide(ctx, code, period, "approved" if action == "duyet" else "returned", comment)
+            except ApprovalError as e:
+                return unit_admin(request, user, ctx, period, code, error=e.user_message(), status=422)
+        return RedirectResponse(f"/ky/{quote(period.id)}/don-vi/{quote(code)}?xong={action}", status_code=303)
 
     @app.get("/ky/{period_id}/don-vi/{code}/phien-ban/{version_id}")
     def version_file(request: Request, period_id: str, code: str, version_id: int):
@@ -218,8 +223,6 @@ def create_app(home: str | Path) -> FastAPI:
         row = ctx.store.version(version_id)
         if row is None or row["unit"] != code or row["period"] != period_id:
             raise HTTPException(404)
-        from bot.intake.versions import version_path
-
         return FileResponse(version_path(ctx.config.home, row["sha256"]), media_type=MEDIA["xlsx"],
                             filename=f"{code}_{period_id}_phien-ban-{version_id}.xlsx")
 
