@@ -201,3 +201,28 @@ def test_it_explains_why_a_return_without_a_comment_is_refused(ctx, client):
                                                                      "csrf": csrf_of(page)})
     assert answer.status_code == 422 and "cần ghi rõ lý do" in answer.text
     assert ctx.store.unit_state("STP", PERIOD) is None
+
+
+def test_it_shows_the_outbox_pending_and_failed_messages_and_contacts_to_fix(ctx, client):
+    from bot import clock
+    from bot.outbox import Outgoing, flag_problem, queue
+
+    queue(ctx.store, [Outgoing("STP", "Sở Tư pháp", PERIOD, "t-7", "zalo_bot", "111", "Nhắc hạn", None, None, ())])
+    with ctx.store.transaction() as conn:
+        flag_problem(conn, "telegram", "999", "Sở Nội vụ", "Người dùng đã chặn bot", clock.now())
+    log_in(client)
+    page = client.get("/hop-thu").text
+    assert "chờ gửi" in page and "Sở Tư pháp" in page
+    assert "Người dùng đã chặn bot" in page and "Sở Nội vụ" in page
+
+
+def test_it_serves_the_master_and_every_export_to_a_coordinator(ctx, client):
+    from jobs.poll import poll
+
+    poll(ctx, ctx.period(PERIOD))
+    log_in(client)
+    master = client.get(f"/ky/{PERIOD}/tong-hop")
+    assert master.status_code == 200 and master.content[:2] == b"PK"
+    for fmt, magic in (("xlsx", b"PK"), ("csv", b"PK"), ("docx", b"PK"), ("json", b"{")):
+        answer = client.get(f"/ky/{PERIOD}/xuat/{fmt}")
+        assert answer.status_code == 200 and answer.content.lstrip()[:1] == magic[:1], fmt
