@@ -240,3 +240,19 @@ def test_it_writes_workbooks_under_the_intake_lock_so_an_upload_is_never_undone(
     else:
         send(ctx, fill(ctx, downloaded(ctx), {TOTAL_KEY: 420}))
     assert seen and all(seen)
+
+
+def test_it_takes_nothing_from_a_part_of_the_file_it_cannot_read_and_says_so(ctx):
+    send(ctx, fill(ctx, downloaded(ctx), {TOTAL_KEY: 420, NARRATIVE: "Đã ban hành kế hoạch"}))
+    import openpyxl
+
+    from bot.layout import build_layout
+
+    tab = build_layout(ctx.schema, ctx.unit_by_code["STP"], ctx.period(PERIOD)).fields[TOTAL_KEY].tab
+    wb = openpyxl.load_workbook(io.BytesIO(fill(ctx, downloaded(ctx), {NARRATIVE: "Bản sửa"})))
+    wb[tab].title = "Trang đổi tên"
+    out = io.BytesIO()
+    wb.save(out)
+    result = send(ctx, out.getvalue())
+    assert cell_value(ctx, TOTAL_KEY) == 420 and cell_value(ctx, NARRATIVE) == "Bản sửa"
+    assert any(tab in note and "giữ nguyên" in note for note in result.notes)

@@ -177,6 +177,9 @@ def _merge(ctx, layout, upload: _Upload, current, result: Submission) -> dict:
     theirs = versions.cell_texts(current)
     base = _base(ctx, layout, upload.tags.get(versions.BASED_ON), current, theirs)
     cells: dict = {}
+    for problem in upload.doc.problems:  # what could not be read from the file is not taken from it
+        result.notes.append(f"Trong tệp gửi lên: {problem.message} Phần này giữ nguyên như trong bảng tính hiện tại.")
+        result.outcome = "merged"
     for key, (u, _) in mine.items():
         c = theirs.get(key, ["", ""])[0]
         if u == c:
