@@ -149,7 +149,9 @@ def main(argv=None) -> None:
         while not server.started:
             server.thread.join(0.05)
         base = f"http://127.0.0.1:{server.bound_port}"
+        print(f"process max RSS before the portal's requests {max_rss_mib():.0f} MiB")
         board(base, args.requests)
+        print(f"process max RSS after the board requests {max_rss_mib():.0f} MiB")
         uploads(ctx, base, min(args.uploads, len(ctx.units)))
         server.should_exit = True
         server.thread.join(10)

@@ -10,6 +10,7 @@ malformed link answers the same 404 page as any unknown address.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -68,6 +69,14 @@ class Portal:
         self.limiter = LoginLimiter()
         self.secure = bool(self.base.config.web and (self.base.config.web.public_base_url or "").startswith("https"))
         self._local = threading.local()
+        # Every write of a workbook (uploads, "Nộp báo cáo", decisions, reminders) runs on one
+        # worker thread: they are one at a time anyway (bot/intake/lock.py), and one thread keeps
+        # their memory in one malloc arena instead of one per request thread.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake")
+
+    def write(self, action, *args, **kwargs):
+        """``action(ctx, *args, **kwargs)`` on the writer thread; its result or its exception."""
+        return self._writer.submit(lambda: action(self.ctx(), *args, **kwargs)).result()
 
     def ctx(self) -> Context:
         store = getattr(self._local, "store", None)
@@ -208,10 +217,10 @@ def create_app(home: str | Path) -> FastAPI:
         if action not in DONE:
             raise HTTPException(404)
         if action == "nhac":
-            remind_now(ctx, period, code)
+            portal.write(remind_now, period, code)
         else:
             try:
-                decide(ctx, code, period, "approved" if action == "duyet" else "returned", comment)
+                portal.write(decide, code, period, "approved" if action == "duyet" else "returned", comment)
             except ApprovalError as e:
                 return unit_admin(request, user, ctx, period, code, error=e.user_message(), status=422)
         return RedirectResponse(f"/ky/{quote(period.id)}/don-vi/{quote(code)}?xong={action}", status_code=303)
@@ -299,8 +308,8 @@ def create_app(home: str | Path) -> FastAPI:
             raise HTTPException(403)
         data = tep.file.read(MAX_BYTES + 1)
         try:
-            result = submit(ctx, data, tep.filename or "bao-cao.xlsx", unit=code, period=period.id,
-                            sender=f"liên kết của đơn vị {code}", channel="web")
+            result = portal.write(submit, data, tep.filename or "bao-cao.xlsx", unit=code, period=period.id,
+                                  sender=f"liên kết của đơn vị {code}", channel="web")
         except IntakeRefused as e:
             return unit_view(request, token, ctx, code, period, periods, error=e.user_message(), status=422)
         return unit_view(request, token, ctx, code, period, periods, result=result)
@@ -311,7 +320,7 @@ def create_app(home: str | Path) -> FastAPI:
         if not same(csrf, link_csrf(portal.secret, token)):
             raise HTTPException(403)
         try:
-            result = mark_submitted(ctx, code, period)
+            result = portal.write(mark_submitted, code, period)
         except IntakeRefused as e:
             return unit_view(request, token, ctx, code, period, periods, error=e.user_message(), status=422)
         return unit_view(request, token, ctx, code, period, periods, result=result)
