@@ -44,7 +44,8 @@ def board(ctx, period, state: str = "", kind: str = "") -> dict:
             "state": unit_state, "state_label": STATE_LABELS[unit_state],
             "percent": percent_filled(row["filled"], row["required"]) if row else 0,
             "errors": row["errors"] if row else 0, "warnings": row["warnings"] if row else 0,
-            "last_change": when(row["last_change"]) if row else "",
+            # a workbook nobody opened has only the poll's first read to show, not a change
+            "last_change": when(row["last_change"]) if row and unit_state != "chua_mo" else "",
         })  # fmt: skip
     total = sum(counts.values()) or 1
     chart = [{"state": s, "label": STATE_LABELS[s], "count": counts[s], "share": round(100 * counts[s] / total, 1)}
