@@ -60,6 +60,12 @@ class GoogleSettings(_Settings):
     writes_per_minute: int = 60
 
 
+class WebSettings(_Settings):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_base_url: str | None = None  # how units reach the portal (links in reminders); default http://host:port
+
+
 class Config(_Settings):
     home: Path
     province: str = ""  # e.g. "Tỉnh Lâm Đồng", shown on the master sheet and the Word report
@@ -75,6 +81,7 @@ class Config(_Settings):
     channel_order: list[str] = ["zalo_bot", "zalo_oa", "telegram", "email"]
     coordinators: list[Coordinator] = []
     public_base_url: str | None = None  # how units open their workbooks when not on this machine
+    web: WebSettings | None = None  # the portal (python -m bot web; also served by run)
 
     @property
     def state_path(self) -> Path:

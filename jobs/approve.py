@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.context import Context
+from bot.intake.lock import intake_lock
 from bot.messages.outbox import channels_for, deliver, queue
 from bot.outline.periods import Period
 from jobs.check import check
@@ -38,9 +39,10 @@ def decide_many(ctx: Context, period: Period, decisions: list[tuple[str, str, st
     """Record every decision, then bring the workbooks up to date in one check."""
     for unit_code, approval, comment in decisions:
         _refuse_unless_possible(ctx, unit_code, period, approval, comment)
-    for unit_code, approval, comment in decisions:
-        ctx.store.set_approval(unit_code, period.id, approval, (comment or "").strip() or None)
-    result = check(ctx, period)
+    with intake_lock(ctx):  # the check's feedback write is not interleaved with an upload
+        for unit_code, approval, comment in decisions:
+            ctx.store.set_approval(unit_code, period.id, approval, (comment or "").strip() or None)
+        result = check(ctx, period)
     for unit_code, approval, comment in decisions:
         _notify(ctx, ctx.unit_by_code[unit_code], period, approval, comment)
     return [Decision(code, period.id, approval, code not in result.feedback_pending) for code, approval, _ in decisions]

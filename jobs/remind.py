@@ -27,6 +27,7 @@ from pathlib import Path
 from bot import clock
 from bot.config import Config
 from bot.context import Context
+from bot.intake.links import portal_link
 from bot.messages.channels import Channel
 from bot.messages.outbox import (
     CHANNEL_LABELS,
@@ -124,6 +125,9 @@ def sheet_link(ctx: Context, sheet) -> str | None:
     published under ``public_base_url`` (a file path on the bot's machine helps no one)."""
     if sheet is None:
         return None
+    portal = portal_link(ctx, sheet.unit, sheet.period)
+    if portal:  # the unit's page on the portal: download, upload, findings
+        return portal
     if sheet.url.startswith(("https://", "http://")):
         return sheet.url
     base = ctx.config.public_base_url

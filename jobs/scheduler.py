@@ -100,13 +100,15 @@ def run_provision(ctx: Context, now: datetime) -> str:
 
 
 def run_poll_and_check(ctx: Context, now: datetime) -> str:
+    from bot.intake.lock import intake_lock
     from jobs.check import check
     from jobs.poll import poll
 
     parts = []
     for period in active_periods(ctx, now.date()):
-        polled = poll(ctx, period)
-        checked = check(ctx, period)
+        with intake_lock(ctx):  # not interleaved with a unit's upload (bot/intake/lock.py)
+            polled = poll(ctx, period)
+            checked = check(ctx, period)
         if polled.read:
             _compile(ctx, period)
         parts.append(f"{period.id}: đọc {polled.reads}, thay đổi {len(polled.read)}, "

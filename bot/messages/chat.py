@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from bot import clock
 from bot.checks.completeness import STATE_LABELS
 from bot.http import redact
+from bot.intake.links import portal_sentence
 from bot.messages.channels import Channel, ChannelConfigError, Message, TransportError, channel_class
 from bot.messages.outbox import (
     COORDINATORS,
@@ -161,7 +162,7 @@ def _register(ctx, caller: Caller, args: list[str], moment) -> list[str]:
     except RegistrationError as exc:
         return [exc.user_message()]
     return [f"Đã liên kết chat này với {unit.name} ({unit.code}). Từ nay bot gửi nhắc hạn báo cáo của đơn vị "
-            "tới đây. Nhắn /trangthai để xem tình trạng báo cáo."]
+            "tới đây. Nhắn /trangthai để xem tình trạng báo cáo." + portal_sentence(ctx, unit.code)]
 
 
 OPEN = {"/start": _start, "/huongdan": _guide, "/dangky": _register}

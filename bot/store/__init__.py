@@ -1,6 +1,6 @@
 """SQLite state: provisioned sheets, job log, snapshots, findings, the outbox, contacts and form
 answers. The store owns the database: every query is a method of :class:`Store`, written in the
-module of its concern (``sheets``, ``checks``, ``runs``, ``outbox``, ``contacts``, ``forms``);
+module of its concern (``sheets``, ``checks``, ``runs``, ``outbox``, ``contacts``, ``forms``, ``intake``);
 ``database`` holds the connection, transactions and migrations.
 
 Schema changes are numbered SQL files in ``bot/migrations/``; each is applied in the same
@@ -15,6 +15,7 @@ from bot.store.checks import CheckQueries
 from bot.store.contacts import ContactQueries
 from bot.store.database import MIGRATIONS, Database
 from bot.store.forms import FormQueries
+from bot.store.intake import IntakeQueries
 from bot.store.outbox import OutboxQueries
 from bot.store.runs import RunQueries
 from bot.store.sheets import SheetQueries, SheetRecord
@@ -22,5 +23,5 @@ from bot.store.sheets import SheetQueries, SheetRecord
 __all__ = ["MIGRATIONS", "Database", "SheetRecord", "Store"]
 
 
-class Store(SheetQueries, CheckQueries, RunQueries, OutboxQueries, ContactQueries, FormQueries):
+class Store(SheetQueries, CheckQueries, RunQueries, OutboxQueries, ContactQueries, FormQueries, IntakeQueries):
     """The bot's database, one method per query."""
