@@ -208,8 +208,8 @@ def test_it_shows_the_outbox_pending_and_failed_messages_and_contacts_to_fix(ctx
     from bot.messages.outbox import Outgoing, flag_problem, queue
 
     queue(ctx.store, [Outgoing("STP", "Sở Tư pháp", PERIOD, "t-7", "zalo_bot", "111", "Nhắc hạn", None, None, ())])
-    with ctx.store.transaction() as conn:
-        flag_problem(conn, "telegram", "999", "Sở Nội vụ", "Người dùng đã chặn bot", clock.now())
+    with ctx.store.transaction():
+        flag_problem(ctx.store, "telegram", "999", "Sở Nội vụ", "Người dùng đã chặn bot", clock.now())
     log_in(client)
     page = client.get("/hop-thu").text
     assert "chờ gửi" in page and "Sở Tư pháp" in page
