@@ -13,13 +13,13 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from bot.checks.report import report_from_document, report_to_json
+from bot.checks.reading import read_report
+from bot.checks.report import report_to_json
 from bot.context import Context
 from bot.intake.google_forms import FormsConfigError, FormsResult, intake_forms, load_form_settings
-from bot.outline.layout import build_layout
 from bot.outline.periods import Period
 from bot.sheets.backends.base import BackendError, SheetRef
-from bot.sheets.document import Document, extract
+from bot.sheets.document import Document
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,11 @@ def _poll_unit(ctx: Context, period: Period, code: str, ref: SheetRef, modified,
     if mark and modified_at and mark["modified_at"] == modified_at and not mark["error"]:
         result.unchanged.append(code)
         return
-    unit = ctx.unit_by_code[code]
     try:
-        grids = ctx.backend.read(ref)
+        reading = read_report(ctx.backend, ref, ctx.schema, ctx.unit_by_code[code], period, check_tags=True)
         result.reads += 1
-        doc = extract(build_layout(ctx.schema, unit, period), grids, ctx.backend.tags_of(ref))
-        digest = content_hash(doc)
-        report, findings = report_from_document(doc, ctx.schema, unit.kind)
-        report_json = report_to_json(report, findings)
+        digest = content_hash(reading.document)
+        report_json = report_to_json(reading.report, reading.findings)
     except BackendError as e:
         _failed(ctx, period, code, modified_at, str(e), result)
         return

@@ -43,8 +43,8 @@ from bot.messages.reminders import STATES, UnitStatus, digest, reminder_text
 from bot.messages.workdays import WorkCalendar
 from bot.outline.periods import Period
 from bot.outline.units import Unit
+from bot.reporting.gather import NothingPolled, export_files
 from bot.store import Store
-from jobs.compile import NothingPolled, export_files
 from jobs.remind import period_label, unit_messages, unit_status, unit_statuses, work_calendar
 
 log = logging.getLogger(__name__)
