@@ -37,12 +37,12 @@ from bench.bench_provision import bench_home, kinds_line, max_rss_mib, timed  # 
 from bench.bench_submit import filled_file  # noqa: E402
 from bot.intake.links import unit_token  # noqa: E402
 from bot.outline.layout import build_layout  # noqa: E402
-from bot.web import app as web_app  # noqa: E402
-from bot.web.auth import set_password  # noqa: E402
 from jobs.check import check  # noqa: E402
 from jobs.demo import PERIOD  # noqa: E402
 from jobs.poll import poll  # noqa: E402
 from jobs.provision import provision  # noqa: E402
+from web import app as web_app  # noqa: E402
+from web.auth import set_password  # noqa: E402
 
 PROBE = "t_van_ban_dien_tu/don_vi[1]/vb_tong"  # scaled by each unit's factor: tells units apart
 

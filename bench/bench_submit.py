@@ -2,7 +2,7 @@
 
 Provisions the generated unit list of ``bench_provision`` (``--units``, default 200), polls
 and checks the period once (the steady state of a running bot), then hands in ``--runs``
-filled workbooks of different units through :func:`bot.intake.submit.submit` (the same call
+filled workbooks of different units through :func:`jobs.submit.submit` (the same call
 the portal and the command line make): file checks, reading, merging into the unit's
 workbook, keeping the version, the poll and the check of the period, the feedback write.
 
@@ -25,12 +25,12 @@ import openpyxl  # noqa: E402
 
 from bench.bench_provision import bench_home, kinds_line, max_rss_mib, profiled, timed  # noqa: E402
 from bot.intake.download import download  # noqa: E402
-from bot.intake.submit import submit  # noqa: E402
 from bot.outline.layout import build_layout  # noqa: E402
 from jobs.check import check  # noqa: E402
 from jobs.demo import PERIOD, correct_values  # noqa: E402
 from jobs.poll import poll  # noqa: E402
 from jobs.provision import provision  # noqa: E402
+from jobs.submit import submit  # noqa: E402
 
 
 def filled_file(ctx, code: str, factor: int) -> bytes:

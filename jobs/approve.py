@@ -8,27 +8,13 @@ that follows (now, or at the next pass when the workbook is busy), so nothing is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from bot.checks.approval import Decision, approval_message, refuse_unless_possible
 from bot.context import Context
 from bot.intake.lock import intake_lock
 from bot.messages.outbox import channels_for, deliver, queue
+from bot.messages.recipients import unit_messages
 from bot.outline.periods import Period
 from jobs.check import check
-from jobs.remind import unit_messages
-
-
-class ApprovalError(Exception):
-    def user_message(self) -> str:
-        return str(self)
-
-
-@dataclass(frozen=True)
-class Decision:
-    unit: str
-    period: str
-    approval: str  # "approved" or "returned"
-    written: bool  # the workbook already shows it (False: it will at the next check)
 
 
 def decide(ctx: Context, unit_code: str, period: Period, approval: str, comment: str | None = None) -> Decision:
@@ -38,7 +24,7 @@ def decide(ctx: Context, unit_code: str, period: Period, approval: str, comment:
 def decide_many(ctx: Context, period: Period, decisions: list[tuple[str, str, str | None]]) -> list[Decision]:
     """Record every decision, then bring the workbooks up to date in one check."""
     for unit_code, approval, comment in decisions:
-        _refuse_unless_possible(ctx, unit_code, period, approval, comment)
+        refuse_unless_possible(ctx, unit_code, period, approval, comment)
     with intake_lock(ctx):  # the check's feedback write is not interleaved with an upload
         for unit_code, approval, comment in decisions:
             ctx.store.set_approval(unit_code, period.id, approval, (comment or "").strip() or None)
@@ -46,23 +32,6 @@ def decide_many(ctx: Context, period: Period, decisions: list[tuple[str, str, st
     for unit_code, approval, comment in decisions:
         _notify(ctx, ctx.unit_by_code[unit_code], period, approval, comment)
     return [Decision(code, period.id, approval, code not in result.feedback_pending) for code, approval, _ in decisions]
-
-
-def _refuse_unless_possible(ctx: Context, unit_code: str, period: Period, approval: str, comment: str | None) -> None:
-    if ctx.unit_by_code.get(unit_code) is None:
-        raise ApprovalError(f"Không có đơn vị mã '{unit_code}' trong danh sách đơn vị.")
-    if ctx.store.sheet(unit_code, period.id) is None:
-        raise ApprovalError(f"Đơn vị {unit_code} chưa có bảng tính kỳ {period.id}.")
-    if approval == "returned" and not (comment or "").strip():
-        raise ApprovalError("Khi trả lại báo cáo cần ghi rõ lý do (--comment \"…\").")
-
-
-def approval_message(unit, period: Period, approval: str, comment: str | None) -> str:
-    if approval == "approved":
-        return (f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị đã được cơ quan tổng hợp duyệt. "
-                "Bảng tính đã được khóa; nếu cần sửa, vui lòng liên hệ đầu mối phụ trách.")
-    return (f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị được trả lại để chỉnh sửa. "
-            f"Ý kiến của cơ quan tổng hợp: {comment}. Sau khi sửa, vui lòng chọn lại \"Đã nộp\" ở trang bìa.")
 
 
 def _notify(ctx: Context, unit, period: Period, approval: str, comment: str | None) -> None:

@@ -8,16 +8,18 @@ busy (open in another program, quota) keeps its feedback pending for the next ch
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from bot import clock
 from bot.checks.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
 from bot.checks.feedback import feedback_edits, feedback_hash
+from bot.checks.findings import check_reports
 from bot.checks.report import Finding, Report, report_from_json
-from bot.checks.rules import evaluate, evaluate_history
+from bot.checks.rules import evaluate_history
 from bot.context import Context
 from bot.outline.layout import build_layout
 from bot.outline.periods import Period, previous_period
+from bot.outline.schema import section_title
 from bot.sheets.backends.base import Protect, SheetRef, Written, input_cells
 
 HISTORY_DEPTH = 4  # earlier periods compared for outliers and decreasing cumulative figures
@@ -65,17 +67,6 @@ def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> Check
     if write_feedback:
         _write_feedback(ctx, period, result)
     return result
-
-
-def check_reports(schema, reports: list[Report], read_findings: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
-    """Findings per unit for ``reports``: what reading found, then what the rules find."""
-    by_unit = {r.unit: list(read_findings.get(r.unit, [])) for r in reports}
-    required = {rule.id for table in schema.tables for rule in table.rules if rule.kind == "required"}
-    for f in evaluate(schema, reports, [f for found in read_findings.values() for f in found]):
-        if f.rule in required and f.severity == "error":
-            f = replace(f, severity="missing")
-        by_unit.setdefault(f.unit, []).append(f)
-    return by_unit
 
 
 def _all_findings(ctx: Context, period: Period, reports: dict, read_findings: dict) -> dict[str, list[Finding]]:
@@ -200,13 +191,6 @@ def _feedback_for(ctx: Context, period: Period, o: UnitOutcome, row, titles) -> 
     elif row["approval"] == "returned":
         edits.append(Protect(whole=False, input_cells=input_cells(layout)))
     return edits
-
-
-def section_title(section) -> str:
-    """"I. CÔNG TÁC CHỈ ĐẠO…", "II.1. Ban hành, rà soát…": the outline's numbering, once."""
-    if section.group:
-        return f"{section.group.split('.')[0]}.{section.title}"
-    return section.title
 
 
 def _stamp(moment) -> str | None:

@@ -9,39 +9,11 @@ finishes it, so there is never a second master for a period.
 
 from __future__ import annotations
 
-from bot.checks.report import report_from_json
 from bot.context import Context
 from bot.outline.periods import Period
-from bot.reporting.master import MASTER_UNIT, Master, compile_master, master_layout
+from bot.reporting.gather import gather
+from bot.reporting.master import MASTER_UNIT, master_layout
 from bot.sheets.backends.base import ReplaceTab, SheetRef
-
-
-class NothingPolled(Exception):
-    """No unit's spreadsheet of the period has been read yet."""
-
-    def __init__(self, period_id: str):
-        super().__init__(period_id)
-        self.period_id = period_id
-
-    def user_message(self) -> str:
-        return (f"Chưa có số liệu nào của kỳ {self.period_id}: chưa đọc bảng tính của đơn vị nào. "
-                f"Hãy chạy trước: python -m bot poll --period {self.period_id}")
-
-
-def gather(ctx: Context, period: Period) -> Master:
-    """The master of ``period`` from the latest snapshot of each unit and the last check."""
-    rows = [r for r in ctx.store.latest_snapshots(period.id) if r["unit"] in ctx.unit_by_code]
-    if not rows:
-        raise NothingPolled(period.id)
-    reports = [report_from_json(r["report_json"])[0] for r in rows]
-    states = {r["unit"]: r for r in ctx.store.unit_states(period.id)}
-    urls = {r.unit: r.url for r in ctx.store.sheets(period.id) if r.unit in ctx.unit_by_code}
-    return compile_master(ctx.schema, ctx.units, reports, states, urls, period=period, province=province_of(ctx))
-
-
-def province_of(ctx: Context) -> str:
-    """The province's name, when the configuration has one."""
-    return getattr(ctx.config, "province", None) or ""
 
 
 def compile(ctx: Context, period: Period, *, force: bool = False) -> str:
@@ -71,27 +43,3 @@ def _write_master(ctx: Context, period: Period) -> str:
         ctx.backend.lay_out(ref, layout)
         ctx.store.mark_ready(MASTER_UNIT, period.id)
     return ref.url
-
-
-SUFFIXES = {"xlsx": ".xlsx", "csv": ".zip", "json": ".json", "docx": ".docx"}
-
-
-def export_path(ctx: Context, period: Period, fmt: str):
-    """Where exports go unless told otherwise: <home>/exports/tong_hop_<period>.<ext>."""
-    return ctx.config.exports_dir / f"tong_hop_{period.id}{SUFFIXES[fmt]}"
-
-
-def export_files(ctx: Context, period: Period, formats=("xlsx", "docx"), *, force: bool = True) -> list:
-    """The coordinator's files of the period (what /xuat sends), from the latest snapshots;
-    without ``force``, files already written from the same data are left as they are."""
-    from bot.reporting.export import export
-
-    signature = ctx.store.period_signature(period.id)
-    paths = [export_path(ctx, period, fmt) for fmt in formats]
-    key = f"exports:{period.id}:{','.join(formats)}"
-    if not force and ctx.store.setting(key) == signature and all(p.exists() for p in paths):
-        return paths
-    master = gather(ctx, period)
-    written = [export(master, fmt, path) for fmt, path in zip(formats, paths, strict=True)]
-    ctx.store.set_setting(key, signature)
-    return written

@@ -196,7 +196,7 @@ def _messages_on(ctx: Context, day: date) -> int:
 
 
 def _results(ctx: Context, out) -> dict:
-    from jobs.compile import export_files
+    from bot.reporting.gather import export_files
 
     with clock.simulate(datetime.combine(LAST_DAY, time(22, 30), clock.TZ)):
         export_files(ctx, ctx.period(PERIOD))  # the coordinator's xlsx and Word report

@@ -8,22 +8,19 @@ poll error for that unit, and the others go on.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 
-from bot.checks.report import report_from_document, report_to_json
+from bot.checks.reading import read_report
+from bot.checks.report import report_to_json
 from bot.context import Context
 from bot.intake.google_forms import FormsConfigError, FormsResult, intake_forms, load_form_settings
-from bot.outline.layout import build_layout
 from bot.outline.periods import Period
 from bot.sheets.backends.base import BackendError, SheetRef
-from bot.sheets.document import Document, extract
+from bot.sheets.document import content_hash
 
 log = logging.getLogger(__name__)
 
-BOT_OWNED = ("_cover/state", "_cover/checked_at", "_cover/comment")
 
 
 @dataclass
@@ -63,14 +60,11 @@ def _poll_unit(ctx: Context, period: Period, code: str, ref: SheetRef, modified,
     if mark and modified_at and mark["modified_at"] == modified_at and not mark["error"]:
         result.unchanged.append(code)
         return
-    unit = ctx.unit_by_code[code]
     try:
-        grids = ctx.backend.read(ref)
+        reading = read_report(ctx.backend, ref, ctx.schema, ctx.unit_by_code[code], period, check_tags=True)
         result.reads += 1
-        doc = extract(build_layout(ctx.schema, unit, period), grids, ctx.backend.tags_of(ref))
-        digest = content_hash(doc)
-        report, findings = report_from_document(doc, ctx.schema, unit.kind)
-        report_json = report_to_json(report, findings)
+        digest = content_hash(reading.document)
+        report_json = report_to_json(reading.report, reading.findings)
     except BackendError as e:
         _failed(ctx, period, code, modified_at, str(e), result)
         return
@@ -91,11 +85,3 @@ def _failed(ctx: Context, period: Period, code: str, modified_at: str | None, re
     """Recorded as this unit's poll error: ``check`` shows it as a finding, the next poll retries."""
     ctx.store.set_poll_mark(code, period.id, modified_at, None, error=reason)
     result.failed[code] = reason
-
-
-def content_hash(doc: Document) -> str:
-    """A hash of what the unit owns in its workbook (not the feedback the bot writes there)."""
-    owned = {k: [repr(c.raw), c.tab, c.row, c.col] for k, c in doc.cells.items() if k not in BOT_OWNED}
-    problems = [p.message for p in doc.problems]
-    text = json.dumps([owned, problems, sorted(map(list, doc.list_lines.items()), key=str)], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -4,11 +4,9 @@ Run it as often as you like (every few minutes is fine): stage keys are stable f
 the outbox ignores a message it already holds, so each unit gets each stage once, and each
 run also delivers whatever is due to be retried.
 
-Who gets a unit's message: each of its chats (units.csv and /dangky) on a configured channel,
-in ``channel_order``, with its e-mails as the fallback should a chat fail for good; a unit
-without a usable chat gets e-mail; with neither, the message goes to the console log, so
-nothing is dropped silently. The coordinators' digest goes to each of their chats and e-mails
-on working days from ``digest_hour``, once a day, with a chart when there are many units.
+Who gets a unit's message: :mod:`bot.messages.recipients`. The coordinators' digest
+(:mod:`bot.messages.digest`) goes to each of their chats and e-mails on working days from
+``digest_hour``, once a day, with a chart when there are many units.
 
 A reminder speaks of its day ("còn 3 ngày", "hôm nay là hạn cuối"): it is retried through an
 outage until the end of that day, then failed and listed in the digest as not delivered. A
@@ -18,42 +16,17 @@ other channels.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import date, datetime, time
-from pathlib import Path
+from datetime import datetime, time
 
 from bot import clock
-from bot.config import Config
 from bot.context import Context
-from bot.intake.links import portal_link
-from bot.messages.channels import Channel
-from bot.messages.outbox import (
-    CHANNEL_LABELS,
-    COORDINATORS,
-    Outgoing,
-    channel_problems,
-    channels_for,
-    deliver,
-    expire,
-    not_yet_queued,
-    parse_chat,
-    problems,
-    queue,
-    undelivered,
-)
-from bot.messages.registration import unit_chats
-from bot.messages.reminders import STATES, ReminderPolicy, UnitStatus, digest, due_reminders
-from bot.messages.workdays import WorkCalendar, calendar_from_config
+from bot.messages.digest import channel_notices, digest_messages, with_chart
+from bot.messages.outbox import Outgoing, channels_for, deliver, expire, not_yet_queued, queue
+from bot.messages.recipients import unit_messages
+from bot.messages.reminders import due_reminders
+from bot.messages.status import period_label, reminder_policy, unit_statuses, work_calendar
 from bot.outline.periods import Period
-from bot.outline.units import Unit
-from bot.reporting.charts import state_chart
-from bot.sheets.sharing import sharing_text
-
-CHART_ABOVE_UNITS = 12  # a digest about more units than this carries a chart
-MAX_PROBLEMS_IN_DIGEST = 10
-MAX_UNDELIVERED_IN_DIGEST = 10
 
 
 def remind(ctx: Context, period: Period, *, now: datetime, dry_run: bool = False,
@@ -72,7 +45,7 @@ def remind(ctx: Context, period: Period, *, now: datetime, dry_run: bool = False
     fresh = not_yet_queued(ctx.store, planned)
     if dry_run:
         return fresh
-    fresh = _with_chart(ctx, period, statuses, now, fresh)
+    fresh = with_chart(ctx, period, statuses, now, fresh)
     queued = queue(ctx.store, fresh, now=now)
     ticking = running_from(now)
     delivery = deliver(ctx.store, channels, now=ticking, wait_up_to=wait_up_to)
@@ -92,180 +65,3 @@ def running_from(start: datetime) -> Callable[[], datetime]:
     """A clock that reads ``start`` now and runs on from there (``--now`` moves the job, not time)."""
     origin = clock.now()
     return lambda: start + (clock.now() - origin)
-
-
-# --- what the store says about each unit ------------------------------------------------------------
-
-def unit_statuses(ctx: Context, period: Period) -> list[UnitStatus]:
-    """Every unit's status from its last check; a unit never checked is "chua_mo"."""
-    rows = {row["unit"]: row for row in ctx.store.unit_states(period.id)}
-    return [_status(ctx, period, unit, rows.get(unit.code)) for unit in ctx.units]
-
-
-def unit_status(ctx: Context, period: Period, unit: Unit) -> UnitStatus:
-    return _status(ctx, period, unit, ctx.store.unit_state(unit.code, period.id))
-
-
-def _status(ctx: Context, period: Period, unit: Unit, row) -> UnitStatus:
-    url = sheet_link(ctx, ctx.store.sheet(unit.code, period.id))
-    if row is None:
-        return UnitStatus(unit.code, unit.name, unit.kind, "chua_mo", 0.0, 0, 0, (), url)
-    return UnitStatus(
-        code=unit.code, name=unit.name, kind=unit.kind,
-        state=row["state"] if row["state"] in STATES else "chua_mo",
-        completeness=row["filled"] / row["required"] if row["required"] else 0.0,
-        errors=row["errors"], warnings=row["warnings"],
-        incomplete_sections=tuple(str(s) for s in json.loads(row["incomplete_sections"] or "[]")),
-        sheet_url=url, submitted_at=_moment(row["submitted_at"]), last_change=_moment(row["last_change"]),
-    )
-
-
-def sheet_link(ctx: Context, sheet) -> str | None:
-    """A link a unit can open: the spreadsheet's own web address, or a local workbook as
-    published under ``public_base_url`` (a file path on the bot's machine helps no one)."""
-    if sheet is None:
-        return None
-    portal = portal_link(ctx, sheet.unit, sheet.period)
-    if portal:  # the unit's page on the portal: download, upload, findings
-        return portal
-    if sheet.url.startswith(("https://", "http://")):
-        return sheet.url
-    base = ctx.config.public_base_url
-    path = Path(sheet.sheet_id)
-    return f"{base.rstrip('/')}/{path.parent.name}/{path.name}" if base else None
-
-
-def _moment(text: str | None) -> datetime | None:
-    return clock.local(datetime.fromisoformat(text)) if text else None
-
-
-def reminder_policy(config: Config) -> ReminderPolicy:
-    settings = config.reminders
-    return ReminderPolicy(tuple(settings.days_before), settings.after_deadline, settings.hour, settings.digest_hour)
-
-
-def work_calendar(config: Config) -> WorkCalendar:
-    return calendar_from_config(config.calendar.model_dump())
-
-
-def period_label(period: Period) -> str:
-    """Reads after "báo cáo": "CCHC, kiểm soát TTHC Quý I năm 2026"."""
-    return f"CCHC, kiểm soát TTHC {period.label}"
-
-
-# --- who receives what ------------------------------------------------------------------------------
-
-def unit_messages(ctx: Context, period: Period, unit: Unit, stage: str, text: str,
-                  channels: dict[str, Channel], subject: str | None = None,
-                  expires_at: datetime | None = None) -> list[Outgoing]:
-    subject = subject or f"Nhắc hạn báo cáo {period_label(period)}"
-    emails = list(unit.emails) if "email" in channels else []
-    chats = _usable(unit_chats(ctx.store, unit), channels, ctx.config.channel_order)
-
-    def outgoing(kind: str, address: str, fallback: tuple[str, ...] = ()) -> Outgoing:
-        return Outgoing(unit.code, unit.name, period.id, stage, kind, address, text, subject, None, fallback,
-                        expires_at)
-
-    if chats:
-        return [outgoing(kind, address, tuple(emails)) for kind, address in chats]
-    if emails:
-        return [outgoing("email", email) for email in emails]
-    return [outgoing("console", f"{unit.name} ({unit.code})")]
-
-
-def coordinator_messages(ctx: Context, period: Period, stage: str, text: str, channels: dict[str, Channel],
-                         subject: str) -> list[Outgoing]:
-    """One message per coordinator contact; without any coordinator contact, one to the console."""
-    messages = []
-    for coordinator in ctx.config.coordinators:
-        chats = _usable([p for chat in coordinator.chats if (p := parse_chat(chat))], channels,
-                        ctx.config.channel_order)
-        emails = [("email", e) for e in coordinator.emails] if "email" in channels else []
-        messages += [Outgoing(COORDINATORS, coordinator.name, period.id, stage, kind, address, text, subject)
-                     for kind, address in chats + emails]
-    if not messages:
-        messages.append(Outgoing(COORDINATORS, "Đầu mối phụ trách", period.id, stage, "console", "đầu mối",
-                                 text, subject))
-    return messages
-
-
-def _usable(chats: list[tuple[str, str]], channels: dict[str, Channel], order: list[str]) -> list[tuple[str, str]]:
-    usable = [(kind, address) for kind, address in chats if kind in channels and kind != "console"]
-    rank = {kind: i for i, kind in enumerate(order)}
-    return sorted(usable, key=lambda chat: rank.get(chat[0], len(rank)))
-
-
-# --- the coordinators' digest -----------------------------------------------------------------------
-
-def digest_messages(ctx: Context, period: Period, statuses: list[UnitStatus], now: datetime,
-                    policy: ReminderPolicy, calendar: WorkCalendar, channels: dict[str, Channel]) -> list[Outgoing]:
-    today = clock.local(now).date()
-    if not _digest_due(clock.local(now), period, statuses, policy, calendar):
-        return []
-    text = (digest(now, period_label(period), period.deadline, statuses, calendar) + _problems_text(ctx)
-            + _channels_text(ctx) + _undelivered_text(ctx, period) + sharing_text(ctx.store, period.id))
-    subject = f"Tổng hợp báo cáo {period_label(period)} ngày {today:%d/%m/%Y}"
-    return coordinator_messages(ctx, period, f"digest-{today.isoformat()}", text, channels, subject)
-
-
-def _digest_due(moment: datetime, period: Period, statuses: list[UnitStatus], policy: ReminderPolicy,
-                calendar: WorkCalendar) -> bool:
-    """On working days from digest_hour, from the day the period opens while a report is not valid."""
-    today = moment.date()
-    return (moment.hour >= policy.digest_hour and calendar.is_working_day(today) and today >= period.opens
-            and any(not status.is_valid for status in statuses))
-
-
-def _problems_text(ctx: Context) -> str:
-    flagged = problems(ctx.store)
-    if not flagged:
-        return ""
-    shown = [f"{row['label'] or row['address']} ({row['problem']})" for row in flagged[:MAX_PROBLEMS_IN_DIGEST]]
-    more = len(flagged) - len(shown)
-    return (f"\nKhông gửi được tin tới {len(flagged)} địa chỉ, đề nghị kiểm tra: " + "; ".join(shown)
-            + (f" và {more} địa chỉ khác" if more > 0 else ""))
-
-
-def _channels_text(ctx: Context) -> str:
-    broken = channel_problems(ctx.store)
-    return "".join(f"\nKênh {CHANNEL_LABELS.get(row['channel'], row['channel'])} đang ngừng gửi: {row['problem']}. "
-                   "Các tin của kênh này vẫn chờ trong hàng đợi." for row in broken)
-
-
-def _undelivered_text(ctx: Context, period: Period) -> str:
-    """Messages no channel delivered (an outage that outlasted them): the coordinator must act."""
-    lost = [row for row in undelivered(ctx.store, period.id) if row["unit"] != COORDINATORS]
-    if not lost:
-        return ""
-    shown = [f"{row['recipient']} – {row['stage']}, {CHANNEL_LABELS.get(row['channel'], row['channel'])}: "
-             f"{row['last_error']}" for row in lost[:MAX_UNDELIVERED_IN_DIGEST]]
-    more = len(lost) - len(shown)
-    return (f"\nCó {len(lost)} tin nhắc không gửi được, đề nghị báo trực tiếp cho đơn vị: " + "; ".join(shown)
-            + (f" và {more} tin khác" if more > 0 else ""))
-
-
-def channel_notices(ctx: Context, period: Period, channels: dict[str, Channel]) -> list[Outgoing]:
-    """One notice per channel failure, to the coordinators by their other channels (the stage names
-    the moment the failure began, so each failure is told once however many runs see it)."""
-    broken = channel_problems(ctx.store)
-    working = {kind: channel for kind, channel in channels.items() if kind not in {r["channel"] for r in broken}}
-    notices = []
-    for row in broken:
-        label = CHANNEL_LABELS.get(row["channel"], row["channel"])
-        text = (f"Bot không gửi được tin qua kênh {label}: {row['problem']}. Các tin của kênh này vẫn chờ trong "
-                "hàng đợi và sẽ được gửi khi kênh hoạt động lại; đề nghị kiểm tra cấu hình (token) của kênh.")
-        stage = f"kenh-{row['channel']}-{row['problem_at']}"
-        notices += coordinator_messages(ctx, period, stage, text, working, f"Kênh {label} ngừng gửi tin")
-    return notices
-
-
-def _with_chart(ctx: Context, period: Period, statuses: list[UnitStatus], now: datetime,
-                messages: list[Outgoing]) -> list[Outgoing]:
-    """Draw the chart only for a digest about to be queued, and attach it to every copy."""
-    digests = [m for m in messages if m.unit == COORDINATORS and m.stage.startswith("digest-")]
-    if not digests or len(statuses) <= CHART_ABOVE_UNITS:
-        return messages
-    today: date = clock.local(now).date()
-    path = ctx.config.outbox_dir / "charts" / f"tien-do-{period.id}-{today.isoformat()}.png"
-    state_chart(statuses, path, f"Tình trạng báo cáo {period.label} ngày {today:%d/%m/%Y}")
-    return [replace(m, attachment=str(path)) if m in digests else m for m in messages]

@@ -90,7 +90,8 @@ def _poll_slot(ctx: Context, now: datetime) -> str:
 
 
 def run_provision(ctx: Context, now: datetime) -> str:
-    from jobs.provision import carried_values, provision
+    from bot.checks.carry_over import carried_values
+    from jobs.provision import provision
 
     done = []
     for period in opening_periods(ctx, now.date()):
@@ -132,7 +133,7 @@ def run_compile(ctx: Context, now: datetime) -> str:
 
 
 def _compile(ctx: Context, period: Period) -> str:
-    from jobs.compile import NothingPolled
+    from bot.reporting.gather import NothingPolled
     from jobs.compile import compile as compile_master
 
     try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
+from bot.checks.approval import ApprovalError
 from bot.outline.layout import COVER_TAB, build_layout
 from cli.main import main
-from jobs.approve import ApprovalError, decide
+from jobs.approve import decide
 from jobs.poll import poll
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\n"

@@ -21,6 +21,7 @@ from bot.messages.channels.telegram import TelegramChannel
 from bot.messages.channels.zalo_bot import ZaloBotChannel
 from bot.messages.chat import (
     COORDINATOR_ONLY,
+    NO_DECISIONS,
     NOT_REGISTERED,
     handle,
     run_console,
@@ -32,6 +33,7 @@ from bot.messages.outbox import deliver, flag_problem, messages, problems
 from bot.messages.registration import issue_code
 from bot.outline.units import Unit
 from cli.main import main
+from jobs.approve import decide
 from jobs.poll import poll
 from jobs.provision import provision
 from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN
@@ -100,7 +102,7 @@ def test_it_shows_a_unit_chat_its_own_report_only(ctx, text):
 
 
 def test_it_keeps_coordinator_commands_from_unit_chats(ctx):
-    for text in ("/thieu", "/nhacnho", "/nhacnho SNV", "/xuat"):
+    for text in ("/thieu", "/nhacnho", "/nhacnho SNV", "/xuat", "/duyet SNV", "/tralai SNV sai"):
         assert ask(ctx, "telegram:222", text) == COORDINATOR_ONLY
     assert messages(ctx.store) == []
 
@@ -128,6 +130,33 @@ def test_it_says_so_when_nothing_is_missing(ctx):
 
     assert "Trễ hạn" not in reply
     assert "Còn lỗi (1 đơn vị)" in reply  # before the deadline only errors count
+
+
+def test_it_tells_a_unit_its_deadline_in_the_words_of_its_reminders(tmp_path, schema):
+    """A deadline inside days off: the chat, as the reminder, says today is the last working day."""
+    ctx = make_context(tmp_path, schema, UNITS, calendar={"extra_holidays": ["2026-03-16", "2026-03-17", "2026-03-18"]})
+    try:
+        reply = ask(ctx, "zalo:111", "/trangthai", now=datetime(2026, 3, 13, 9, 0, tzinfo=TZ))
+    finally:
+        ctx.close()
+
+    assert "Hạn nộp: 18/03/2026 (còn 5 ngày, hôm nay là ngày làm việc cuối cùng trước hạn)" in reply
+
+
+def test_it_approves_and_returns_reports_from_a_coordinator_chat_through_the_approve_job(ctx):
+    period = ctx.period("2026-Q1")
+    provision(ctx, period)
+    poll(ctx, period)
+
+    def coordinator(text: str, **given) -> str:
+        return "\n".join(handle(ctx, "zalo_bot", "900", text, now=NOW, **given))
+
+    assert coordinator("/duyet STP") == NO_DECISIONS  # only when whoever runs the bot gives the job
+    assert coordinator("/duyet stp", decide=decide).startswith("Đã duyệt báo cáo Quý I năm 2026 của Sở Tư pháp (STP)")
+    assert "cần ghi rõ lý do" in coordinator("/tralai SNV", decide=decide)
+    assert coordinator("/tralai SNV Thiếu bảng 2", decide=decide).startswith("Đã trả lại báo cáo")
+    assert ctx.store.unit_state("STP", period.id)["state"] == "da_duyet"
+    assert ctx.store.unit_state("SNV", period.id)["approval_comment"] == "Thiếu bảng 2"
 
 
 # --- registration -----------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from bot.checks.report import Report
 from bot.context import open_context
 from bot.outline.layout import build_layout
 from bot.outline.units import Unit
+from bot.reporting.gather import NothingPolled
 from bot.reporting.master import PROVINCE, compile_master, master_layout
 from bot.sheets.backends.workbook import WorkbookBackend
 from cli.main import main
-from jobs.compile import NothingPolled, compile
+from jobs.compile import compile
 from jobs.poll import poll
 from jobs.provision import provision
 from tests.conftest import type_into

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.intake.links import token_hash, unit_token
-from bot.web.app import create_app
-from bot.web.auth import set_password
+from bot.messages.status import unit_status
 from cli.main import main
-from jobs.remind import unit_status
 from tests.intake_helpers import PERIOD, TWO_UNITS, fill
+from web.app import create_app
+from web.auth import set_password
 
 PASSWORD = "mat-khau-dai-1"
 

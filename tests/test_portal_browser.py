@@ -17,9 +17,9 @@ import pytest
 
 from bot.intake.links import unit_token
 from bot.outline.layout import build_layout
-from bot.web.app import start_in_thread
-from bot.web.auth import set_password
 from tests.intake_helpers import MISTAKES, PERIOD, TWO_UNITS, fill, filled_report
+from web.app import start_in_thread
+from web.auth import set_password
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -279,9 +279,9 @@ def test_it_takes_table_17s_assessment_in_the_units_own_words(workbook, schema):
 
 
 def test_it_carries_every_list_line_a_unit_inserted_into_the_next_report(provisioned):
+    from bot.checks.carry_over import carried_values
     from bot.outline.layout import list_key
     from jobs.poll import poll
-    from jobs.provision import carried_values
 
     ctx = provisioned("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\n")
     q1, m6 = ctx.period("2026-Q1"), ctx.period("2026-6T")

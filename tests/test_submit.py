@@ -10,10 +10,10 @@ import pytest
 
 from bot.intake import IntakeRefused
 from bot.intake.download import download
-from bot.intake.submit import mark_submitted, submit
 from bot.outline.layout import CHECK_TAB
 from cli.main import main
 from jobs.approve import decide
+from jobs.submit import mark_submitted, submit
 from tests.intake_helpers import (
     APPROVED_KEY,
     PERIOD,
@@ -226,7 +226,7 @@ def test_it_writes_workbooks_under_the_intake_lock_so_an_upload_is_never_undone(
         seen.append(_lock_is_held(ctx))
         return original(*args, **kwargs)
 
-    for module in ("jobs.approve", "jobs.check", "bot.intake.submit"):
+    for module in ("jobs.approve", "jobs.check", "jobs.submit"):
         monkeypatch.setattr(f"{module}.check", watched)
     assert not _lock_is_held(ctx)
     if writer == "decision":

@@ -136,7 +136,7 @@ def test_it_reports_a_deleted_cover_tab_for_that_unit_and_writes_the_others_feed
 
 
 def test_it_turns_any_failure_to_read_one_workbook_into_a_finding_for_that_unit(ctx, monkeypatch):
-    import jobs.poll as poll_job
+    import bot.checks.reading as poll_job
 
     period = ctx.period("2026-Q1")
 

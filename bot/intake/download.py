@@ -9,8 +9,7 @@ from bot.intake import versions
 from bot.intake.guard import IntakeRefused
 from bot.intake.submit import read_file
 from bot.outline.layout import build_layout
-from bot.sheets.document import extract
-from jobs.poll import content_hash
+from bot.sheets.document import content_hash, extract
 
 
 def download(ctx, code: str, period) -> tuple[bytes, str]:

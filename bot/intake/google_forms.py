@@ -51,12 +51,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import clock
-from bot.checks.report import Finding, Report, report_from_document, report_from_json
+from bot.checks.reading import read_report
+from bot.checks.report import Finding, Report, report_from_json
 from bot.config import ConfigError
 from bot.outline.layout import FieldSpec, WorkbookLayout, build_layout
 from bot.outline.periods import Period
 from bot.sheets.backends.base import BackendError, SetCells, SheetRef
-from bot.sheets.document import extract, normalise
+from bot.sheets.document import normalise
 from bot.sheets.values import parse_cell
 
 SETTINGS_FILE = "google_forms.json"
@@ -243,7 +244,7 @@ def _apply(ctx, period: Period, form: FormSettings, code: str, answer: Answer, p
     unit = ctx.unit_by_code[code]
     layout = build_layout(ctx.schema, unit, period)
     try:
-        report, changed_at = _current(ctx, period, layout, ref, unit.kind)
+        report, changed_at = _current(ctx, period, layout, ref, unit)
         cells, written, kept = _cells_to_write(ctx.schema, layout, report, changed_at, answer)
         if cells:
             ctx.backend.write(ref, [SetCells(tab, values) for tab, values in cells.items()])
@@ -256,15 +257,14 @@ def _apply(ctx, period: Period, form: FormSettings, code: str, answer: Answer, p
     _record(ctx.store, form, period, code, [answer], [a for a in pending if a.key != answer.key], written)
 
 
-def _current(ctx, period: Period, layout: WorkbookLayout, ref: SheetRef, kind: str) -> tuple[Report, datetime | None]:
+def _current(ctx, period: Period, layout: WorkbookLayout, ref: SheetRef, unit) -> tuple[Report, datetime | None]:
     """The unit's values and the change time they were read at: the last snapshot, or a read now."""
     rows = [r for r in ctx.store.latest_snapshots(period.id) if r["unit"] == layout.unit_code]
     if rows:
         changed = rows[0]["modified_at"]
         return report_from_json(rows[0]["report_json"])[0], datetime.fromisoformat(changed) if changed else None
     changed = ctx.backend.modified_times([ref]).get(ref.id)
-    report, _ = report_from_document(extract(layout, ctx.backend.read(ref)), ctx.schema, kind)
-    return report, changed
+    return read_report(ctx.backend, ref, ctx.schema, unit, period, layout=layout).report, changed
 
 
 def _writable(layout: WorkbookLayout) -> dict[str, FieldSpec]:

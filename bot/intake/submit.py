@@ -28,6 +28,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,10 +40,9 @@ from bot.intake.lock import intake_lock
 from bot.outline.layout import build_layout
 from bot.sheets.backends.base import BackendError, SetCells, SheetRef
 from bot.sheets.backends.workbook import WorkbookBackend
-from bot.sheets.document import extract
-from jobs.check import check
-from jobs.poll import content_hash, poll
+from bot.sheets.document import content_hash, extract
 
+Refresh = Callable[[object, object], None]  # (ctx, period): the poll and the check, from jobs/
 STATUS_KEY = "_cover/status"
 SUBMITTED = "Đã nộp"
 CHANNELS = ("web", "cli", "chat", "email")
@@ -81,8 +81,11 @@ class _Upload:
 
 
 def submit(ctx, data: bytes, filename: str, *, unit: str | None = None, period: str | None = None,
-           sender: str, channel: str) -> Submission:
-    """Take ``data`` (a workbook file) as a new version of its unit's report; see the module."""
+           sender: str, channel: str, refresh: Refresh) -> Submission:
+    """Take ``data`` (a workbook file) as a new version of its unit's report; see the module.
+
+    ``refresh(ctx, period)`` brings the period's state up to date after a write (the poll and the
+    check: :mod:`jobs.submit` passes them; the library does not run jobs itself)."""
     filename = versions.safe_filename(filename)
     with _parsing:  # 20 uploads at once must not hold 20 parsed workbooks in memory
         check_file(data, filename)
@@ -91,10 +94,10 @@ def submit(ctx, data: bytes, filename: str, *, unit: str | None = None, period: 
         layout = build_layout(ctx.schema, ctx.unit_by_code[code], period_obj)
         upload = _Upload(tags, extract(layout, grids))
     with intake_lock(ctx):
-        return _take(ctx, code, period_obj, layout, upload, data, filename, sender, channel)
+        return _take(ctx, code, period_obj, layout, upload, data, filename, sender, channel, refresh)
 
 
-def mark_submitted(ctx, code: str, period) -> Submission:
+def mark_submitted(ctx, code: str, period, *, refresh: Refresh) -> Submission:
     """The "Nộp báo cáo" button: the cover's status becomes "Đã nộp", then the usual check."""
     with intake_lock(ctx):
         _refuse_if_approved(ctx, code, period)
@@ -105,7 +108,7 @@ def mark_submitted(ctx, code: str, period) -> Submission:
         if cell is None:
             raise IntakeRefused("Không tìm thấy ô Tình trạng báo cáo ở trang bìa của bảng tính; hãy liên hệ đầu mối.")
         _write(ctx, ref, {cell.tab: {(cell.row, cell.col): SUBMITTED}})
-        return _after_write(ctx, code, period, Submission(None, code, period.id, "applied", written=[STATUS_KEY]))
+        return _after_write(ctx, code, period, Submission(None, code, period.id, "applied", written=[STATUS_KEY]), refresh)
 
 
 # --- reading and identifying the file -------------------------------------------------------------
@@ -150,7 +153,7 @@ def _identify(ctx, tags: dict, unit: str | None, period: str | None, filename: s
 # --- taking it ---------------------------------------------------------------------------------------
 
 
-def _take(ctx, code, period, layout, upload: _Upload, data, filename, sender, channel) -> Submission:
+def _take(ctx, code, period, layout, upload: _Upload, data, filename, sender, channel, refresh: Refresh) -> Submission:
     ref = _ref(ctx, code, period.id)
     current = _read_current(ctx, layout, ref)
     approved = _approval(ctx, code, period.id) == "approved"
@@ -166,7 +169,7 @@ def _take(ctx, code, period, layout, upload: _Upload, data, filename, sender, ch
             result.outcome = "unchanged"
     result.version_id = _record(ctx, code, period, upload, data, filename, sender, channel, result)
     if result.written:
-        return _after_write(ctx, code, period, result)
+        return _after_write(ctx, code, period, result, refresh)
     return _with_findings(ctx, code, period, result)
 
 
@@ -231,9 +234,8 @@ def _record(ctx, code, period, upload: _Upload, data, filename, sender, channel,
     })  # fmt: skip
 
 
-def _after_write(ctx, code, period, result: Submission) -> Submission:
-    poll(ctx, period)
-    check(ctx, period)
+def _after_write(ctx, code, period, result: Submission, refresh: Refresh) -> Submission:
+    refresh(ctx, period)
     return _with_findings(ctx, code, period, result)
 
 

@@ -150,14 +150,15 @@ def reminder_text(
 
 def _opening(unit: UnitStatus, period_label: str, deadline: date, today: date, calendar: WorkCalendar) -> str:
     head = f"Kính gửi {unit.name}: báo cáo {period_label}"
-    timing = _timing_phrase(today, deadline, calendar)
+    timing = deadline_phrase(today, deadline, calendar)
     if today > deadline:
         return f"{head} có hạn hoàn thành ngày {_dmy(deadline)} ({timing})."
     return f"{head} cần hoàn thành trước ngày {_dmy(deadline)} ({timing})."
 
 
-def _timing_phrase(today: date, deadline: date, calendar: WorkCalendar) -> str:
-    """Days left: "còn 3 ngày", "hôm nay là hạn cuối" or "đã quá hạn 2 ngày làm việc"."""
+def deadline_phrase(today: date, deadline: date, calendar: WorkCalendar) -> str:
+    """Days left: "còn 3 ngày", "hôm nay là hạn cuối" or "đã quá hạn 2 ngày làm việc" (the one
+    deadline sentence of reminders, digests and chat replies)."""
     if today > deadline:
         return f"đã quá hạn {calendar.working_days_between(deadline, today)} ngày làm việc"
     if today == deadline:
@@ -176,14 +177,14 @@ def digest(
     units: list[UnitStatus],
     calendar: WorkCalendar | None = None,
 ) -> str:
-    """The coordinator's daily summary. With a calendar, lateness counts working days."""
+    """The coordinator's daily summary; without a calendar, the default one (weekends, holidays)."""
     today = local(now).date()
     late = [u for u in units if today > deadline and not u.is_valid]
     with_errors = [u for u in units if u.errors and not u.is_valid]
     total = len(units)
     lines = [
         f"Tổng hợp báo cáo {period_label} ngày {_dmy(today)}",
-        f"Hạn hoàn thành: {_dmy(deadline)} ({_digest_timing(today, deadline, calendar)})",
+        f"Hạn hoàn thành: {_dmy(deadline)} ({deadline_phrase(today, deadline, calendar or WorkCalendar())})",
         f"Đã nộp: {_count(units, SUBMITTED_STATES)}/{total}; hợp lệ: {_count(units, VALID_STATES)}/{total}; "
         f"trễ hạn: {len(late)}; chưa mở: {_count(units, {'chua_mo'})}",
     ]
@@ -193,15 +194,6 @@ def digest(
         named = [f"{u.name} ({u.errors} lỗi)" for u in with_errors]
         lines.append("Đơn vị còn lỗi: " + _cut_list(named, MAX_UNITS_IN_DIGEST, "đơn vị"))
     return "\n".join(lines)
-
-
-def _digest_timing(today: date, deadline: date, calendar: WorkCalendar | None) -> str:
-    if today <= deadline or calendar is None:
-        days = (deadline - today).days
-        if days > 0:
-            return f"còn {days} ngày"
-        return "hôm nay là hạn cuối" if days == 0 else f"đã quá hạn {-days} ngày"
-    return f"đã quá hạn {calendar.working_days_between(deadline, today)} ngày làm việc"
 
 
 def _count(units: list[UnitStatus], states: set[str] | frozenset[str]) -> int:

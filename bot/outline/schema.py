@@ -383,3 +383,10 @@ def parse_schema(raw: dict, source: str = "sheets_schema.json") -> Schema:
 
 
 __all__ = ["COLUMN_TYPES", "SchemaError", "load_schema", "parse_schema"]  # re-exported from validation
+
+
+def section_title(section) -> str:
+    """"I. CÔNG TÁC CHỈ ĐẠO…", "II.1. Ban hành, rà soát…": the outline's numbering, once."""
+    if section.group:
+        return f"{section.group.split('.')[0]}.{section.title}"
+    return section.title

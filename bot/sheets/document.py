@@ -16,6 +16,8 @@ name (``STP.xlsm``) beside the workbook; it is not read, and the intake refuses 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -24,6 +26,7 @@ from openpyxl.utils import get_column_letter
 from bot.outline.layout import COVER_TAB, Block, FieldSpec, WorkbookLayout
 
 MAX_LIST_LINES = 1000
+BOT_OWNED = ("_cover/state", "_cover/checked_at", "_cover/comment")  # cells the bot writes, not the unit
 
 
 @dataclass(frozen=True)
@@ -315,3 +318,11 @@ def _jsonable(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def content_hash(doc: Document) -> str:
+    """A hash of what the unit owns in its workbook (not the feedback the bot writes there)."""
+    owned = {k: [repr(c.raw), c.tab, c.row, c.col] for k, c in doc.cells.items() if k not in BOT_OWNED}
+    problems = [p.message for p in doc.problems]
+    text = json.dumps([owned, problems, sorted(map(list, doc.list_lines.items()), key=str)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

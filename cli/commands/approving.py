@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bot.checks.approval import ApprovalError
 from bot.context import open_context
 from cli.main import UsageError, arg, command
-from jobs.approve import ApprovalError, decide
+from jobs.approve import decide
 
 
 def _decide(args, approval: str) -> int:

@@ -5,19 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.checks.completeness import STATE_LABELS, completeness, percent_filled, state_of
-from bot.checks.report import SEVERITY_LABELS, report_from_document
+from bot.checks.findings import check_reports
+from bot.checks.reading import read_report
+from bot.checks.report import SEVERITY_LABELS
 from bot.config import load_config
 from bot.context import open_context
-from bot.outline.layout import build_layout
 from bot.outline.periods import parse_period
 from bot.outline.schema import load_schema
 from bot.outline.units import Unit, UnitFileError, load_units
 from bot.sheets.backends.base import BackendError, SheetRef
 from bot.sheets.backends.workbook import WorkbookBackend
-from bot.sheets.document import extract
 from bot.sheets.sharing import sharing_lines
 from cli.main import UsageError, arg, command, print_json
-from jobs.check import check, check_reports
+from jobs.check import check
 from jobs.poll import poll
 
 
@@ -115,7 +115,6 @@ def _check_file(args) -> int:
     backend = WorkbookBackend(path.parent)
     try:
         tags = backend.tags(path)
-        grids = backend.read(SheetRef(str(path), path.resolve().as_uri()))
     except BackendError as e:
         raise UsageError(str(e)) from None
     if "unit" not in tags or "period" not in tags:
@@ -124,8 +123,12 @@ def _check_file(args) -> int:
     if unit.kind not in schema.kind_by_id:
         raise UsageError(f"Không xác định được loại đơn vị của tệp {path.name}.")
     period = parse_period(tags["period"], schema)
-    report, read_findings = report_from_document(extract(build_layout(schema, unit, period), grids), schema, unit.kind)
-    findings = check_reports(schema, [report], {unit.code: read_findings}).get(unit.code, [])
+    try:
+        reading = read_report(backend, SheetRef(str(path), path.resolve().as_uri()), schema, unit, period)
+    except BackendError as e:
+        raise UsageError(str(e)) from None
+    report = reading.report
+    findings = check_reports(schema, [report], {unit.code: reading.findings}).get(unit.code, [])
     comp = completeness(schema, report)
     errors = sum(f.severity == "error" for f in findings)
     state = state_of(report, comp, errors, opened=True)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from bot.context import open_context
 from bot.reporting.export import FORMATS, ExportError, export
+from bot.reporting.gather import NothingPolled, export_path, gather
 from bot.sheets.backends.base import BackendError
 from cli.main import UsageError, arg, command
-from jobs.compile import NothingPolled, compile, export_path, gather
+from jobs.compile import compile
 
 
 @arg("--period", required=True, help="kỳ báo cáo, ví dụ 2026-Q1")

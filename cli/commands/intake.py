@@ -12,8 +12,8 @@ from bot.context import open_context
 from bot.intake import IntakeRefused
 from bot.intake.diff import diff_versions, place_of_finding
 from bot.intake.links import ALL_PERIODS, unit_url
-from bot.intake.submit import submit
 from cli.main import UsageError, arg, command, print_json
+from jobs.submit import submit
 
 OUTCOME_LABELS = {"applied": "đã cập nhật", "merged": "đã gộp (giữ giá trị mới hơn)", "unchanged": "không thay đổi",
                   "approved": "đã duyệt, không thay thế"}

@@ -23,6 +23,7 @@ from bot.messages.outbox import (
 )
 from bot.messages.registration import issue_code
 from cli.main import UsageError, arg, command, print_json
+from jobs.approve import decide
 from jobs.remind import remind
 
 RETRY_WAIT_SECONDS = 60  # a command run waits this long for quick retries (e.g. "retry after 3 s")
@@ -107,7 +108,7 @@ def code_command(args):
 def bot_command(args):
     ctx = open_context(args.home)
     try:
-        chat.run(ctx, console=args.console, stdin=sys.stdin, stdout=sys.stdout)
+        chat.run(ctx, console=args.console, stdin=sys.stdin, stdout=sys.stdout, decide=decide)
     except KeyboardInterrupt:
         pass
     return 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from bot.checks.carry_over import carried_values
+from bot.checks.reading import read_report
 from bot.context import open_context
-from bot.outline.layout import build_layout
 from bot.sheets.backends.base import SheetRef
-from bot.sheets.document import extract, to_json
+from bot.sheets.document import to_json
 from cli.main import UsageError, arg, command, print_json
-from jobs.provision import carried_values, provision
+from jobs.provision import provision
 
 ACTIONS = {"created": "đã tạo", "resumed": "đã hoàn tất", "existing": "đã có, giữ nguyên", "failed": "LỖI"}
 
@@ -42,6 +43,5 @@ def read_command(args):
     record = ctx.store.sheet(unit.code, period.id)
     if record is None:
         raise UsageError(f"Chưa tạo bảng tính kỳ {period.id} cho đơn vị {unit.code}; hãy chạy: python -m bot provision --period {period.id}")
-    ref = SheetRef(record.sheet_id, record.url)
-    doc = extract(build_layout(ctx.schema, unit, period), ctx.backend.read(ref))
-    print_json(to_json(doc, ctx.schema, record.url))
+    reading = read_report(ctx.backend, SheetRef(record.sheet_id, record.url), ctx.schema, unit, period)
+    print_json(to_json(reading.document, ctx.schema, record.url))

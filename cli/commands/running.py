@@ -25,7 +25,7 @@ def run_command(args):
                 return 0 if all(ok for *_, ok in ran) else 1
             print(f"Bot đang chạy với thư mục {ctx.config.home}; dừng bằng Ctrl-C.")
             if ctx.config.web:  # the portal too, from the same process
-                from bot.web.app import start_in_thread
+                from web.app import start_in_thread
 
                 start_in_thread(args.home, ctx.config.web.host, ctx.config.web.port)
                 print(f"Cổng thông tin: http://{ctx.config.web.host}:{ctx.config.web.port}/")

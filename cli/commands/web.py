@@ -12,7 +12,7 @@ from cli.main import UsageError, arg, command
 @arg("--host", help="địa chỉ lắng nghe (mặc định 127.0.0.1, hoặc web.host trong config.json)")
 @command("web", "chạy cổng thông tin: trang của đơn vị (liên kết riêng) và trang điều hành của đầu mối")
 def web_command(args):
-    from bot.web.app import serve
+    from web.app import serve
 
     ctx = open_context(args.home)
     web = ctx.config.web
@@ -28,7 +28,7 @@ def web_command(args):
 @arg("name", help="tên đăng nhập")
 @command("user", "tài khoản đầu mối trên cổng thông tin")
 def user_command(args):
-    from bot.web.auth import MIN_PASSWORD, set_password
+    from web.auth import MIN_PASSWORD, set_password
 
     if sys.stdin.isatty():
         import getpass

@@ -1,4 +1,4 @@
-"""The portal's routes (FastAPI), served by uvicorn. See :mod:`bot.web` for what it is.
+"""The portal's routes (FastAPI), served by uvicorn. See :mod:`web` for what it is.
 
 Units: ``/u/<token>`` (their page), ``/u/<token>/tai-ve`` (download), ``/u/<token>/gui-tep``
 (upload), ``/u/<token>/nop`` (submit). Coordinators: ``/dang-nhap``, ``/ky/<period>`` (the
@@ -22,23 +22,25 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException
 
+from bot.checks.approval import ApprovalError
 from bot.context import Context, open_context
 from bot.intake import IntakeRefused
 from bot.intake.download import download
 from bot.intake.guard import MAX_BYTES
 from bot.intake.links import home_secret, resolve
-from bot.intake.submit import mark_submitted, submit
 from bot.intake.versions import version_path
 from bot.messages.outbox import CHANNEL_LABELS, STATE_LABELS, counts, messages, problems
 from bot.outline.periods import PeriodError
 from bot.reporting.export import FORMATS, ExportError, export
+from bot.reporting.gather import NothingPolled, export_path, gather
 from bot.reporting.master import MASTER_UNIT
 from bot.store import Store
-from bot.web import pages
-from bot.web.actions import remind_now
-from bot.web.auth import SESSION_COOKIE, SESSION_SECONDS, LoginLimiter, Sessions, link_csrf, same, verify
-from jobs.approve import ApprovalError, decide
-from jobs.compile import NothingPolled, compile, export_path, gather
+from jobs.approve import decide
+from jobs.compile import compile
+from jobs.submit import mark_submitted, submit
+from web import pages
+from web.actions import remind_now
+from web.auth import SESSION_COOKIE, SESSION_SECONDS, LoginLimiter, Sessions, link_csrf, same, verify
 
 HERE = Path(__file__).parent
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "application/zip",

@@ -1,6 +1,6 @@
-"""The chat bot: one handler for every chat channel, and thin glue to Zalo Bot and Telegram.
+"""The chat commands: who is asking, and the replies to what they ask.
 
-``handle`` answers one incoming text with the replies to send back. Who may see what:
+Who may see what:
 
 * a coordinator's chat (listed in ``config.coordinators[].chats``) sees every unit;
 * a unit's chat (in units.csv, or linked with /dangky) sees its own unit's report only;
@@ -12,43 +12,27 @@ go through the outbox, so they are retried like any other message.
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
-import logging
 import math
-import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TextIO
 
 from bot import clock
+from bot.checks.approval import ApprovalError, Decision
 from bot.checks.completeness import STATE_LABELS
-from bot.http import redact
 from bot.intake.links import portal_sentence
-from bot.messages.channels import Channel, ChannelConfigError, Message, TransportError, channel_class
-from bot.messages.outbox import (
-    COORDINATORS,
-    Outgoing,
-    build_channels,
-    channels_for,
-    chat_name,
-    clear_problem,
-    deliver,
-    queue,
-)
+from bot.messages.outbox import COORDINATORS, Outgoing, channels_for, chat_name, clear_problem, queue
+from bot.messages.recipients import unit_messages
 from bot.messages.registration import RegistrationError, register, registered_unit
-from bot.messages.reminders import STATES, UnitStatus, digest, reminder_text
+from bot.messages.reminders import STATES, UnitStatus, deadline_phrase, digest, reminder_text
+from bot.messages.status import period_label, unit_status, unit_statuses, work_calendar
 from bot.messages.workdays import WorkCalendar
 from bot.outline.periods import Period
 from bot.outline.units import Unit
-from bot.store import Store
-from jobs.compile import NothingPolled, export_files
-from jobs.remind import period_label, unit_messages, unit_status, unit_statuses, work_calendar
+from bot.reporting.gather import NothingPolled, export_files
 
-log = logging.getLogger(__name__)
+# (ctx, unit code, period, "approved" or "returned", comment) -> the decision taken
+Decide = Callable[..., Decision]
 
 NOT_REGISTERED = (
     "Chat này chưa được đăng ký với bot báo cáo CCHC, kiểm soát TTHC.\n"
@@ -75,7 +59,7 @@ COORDINATOR_GUIDE = (
 )
 COORDINATOR_ONLY = "Lệnh này chỉ dành cho đầu mối phụ trách báo cáo."
 NO_PERIOD = "Hiện chưa có kỳ báo cáo nào đang mở."
-TROUBLE = "Xin lỗi, bot đang gặp sự cố nên chưa trả lời được. Vui lòng thử lại sau ít phút."
+NO_DECISIONS = "Bot này chưa được bật chức năng duyệt báo cáo; hãy dùng lệnh python -m bot approve hoặc return."
 MAX_SECTIONS = 8
 
 
@@ -91,8 +75,13 @@ class Caller:
         return bool(self.coordinator or self.unit)
 
 
-def handle(ctx, channel_kind: str, chat_id: str, text: str, *, now: datetime | None = None) -> list[str]:
-    """The replies to one incoming text from chat ``chat_id`` on channel ``channel_kind``."""
+def handle(ctx, channel_kind: str, chat_id: str, text: str, *, now: datetime | None = None,
+           decide: Decide | None = None) -> list[str]:
+    """The replies to one incoming text from chat ``chat_id`` on channel ``channel_kind``.
+
+    ``decide`` takes a coordinator's /duyet or /tralai (the approve job, given by whoever runs
+    the bot); without it those commands say they are not available here.
+    """
     moment = clock.local(now or clock.now())
     caller = identify(ctx, channel_kind, str(chat_id))
     clear_problem(ctx.store, caller.channel, caller.address)  # it wrote to us: it can be reached again
@@ -101,8 +90,12 @@ def handle(ctx, channel_kind: str, chat_id: str, text: str, *, now: datetime | N
         return OPEN[command](ctx, caller, args, moment)
     if not caller.known:
         return [NOT_REGISTERED]
-    if command in COORDINATOR_COMMANDS:
-        return COORDINATOR_COMMANDS[command](ctx, caller, args, moment) if caller.coordinator else [COORDINATOR_ONLY]
+    if command in COORDINATOR_COMMANDS or command in DECISIONS:
+        if not caller.coordinator:
+            return [COORDINATOR_ONLY]
+        if command in DECISIONS:
+            return _decide(ctx, args, moment, DECISIONS[command], decide)
+        return COORDINATOR_COMMANDS[command](ctx, caller, args, moment)
     if command == "/trangthai":
         return _status(ctx, caller, args, moment)
     return ["Bot chưa hiểu tin nhắn này.\n" + _guide_for(caller)]
@@ -186,7 +179,7 @@ def _unit_report(ctx, period: Period, unit: Unit, today: date, calendar: WorkCal
     status = unit_status(ctx, period, unit)
     lines = [
         f"{unit.name} – báo cáo {period_label(period)}",
-        f"Hạn nộp: {period.deadline:%d/%m/%Y} ({_timing(today, period.deadline, calendar)})",
+        f"Hạn nộp: {period.deadline:%d/%m/%Y} ({deadline_phrase(today, period.deadline, calendar)})",
         f"Tình trạng: {STATE_LABELS[status.state]}",
         f"Mức độ hoàn thành: {_percent(status.completeness)}%",
         f"Lỗi: {status.errors}; cảnh báo: {status.warnings}",
@@ -199,14 +192,6 @@ def _unit_report(ctx, period: Period, unit: Unit, today: date, calendar: WorkCal
     if status.sheet_url:
         lines.append(f"Bảng báo cáo: {status.sheet_url}")
     return "\n".join(lines)
-
-
-def _timing(today: date, deadline: date, calendar: WorkCalendar) -> str:
-    if today > deadline:
-        return f"đã quá hạn {calendar.working_days_between(deadline, today)} ngày làm việc"
-    if today == deadline:
-        return "hôm nay là hạn cuối"
-    return f"còn {(deadline - today).days} ngày"
 
 
 def _state_counts(statuses: list[UnitStatus]) -> str:
@@ -289,18 +274,10 @@ def latest_export(exports_dir, period_id: str):
     return max(files, key=lambda path: (path.stat().st_mtime, path.name), default=None)
 
 
-def _approve(ctx, caller: Caller, args: list[str], moment: datetime) -> list[str]:
-    return _decide(ctx, args, moment, "approved")
-
-
-def _return(ctx, caller: Caller, args: list[str], moment: datetime) -> list[str]:
-    return _decide(ctx, args, moment, "returned")
-
-
-def _decide(ctx, args: list[str], moment: datetime, approval: str) -> list[str]:
-    from jobs.approve import ApprovalError, decide
-
+def _decide(ctx, args: list[str], moment: datetime, approval: str, decide: Decide | None) -> list[str]:
     usage = "/duyet <mã đơn vị>" if approval == "approved" else "/tralai <mã đơn vị> <ý kiến>"
+    if decide is None:
+        return [NO_DECISIONS]
     period = current_period(ctx, moment.date())
     if period is None:
         return [NO_PERIOD]
@@ -317,8 +294,8 @@ def _decide(ctx, args: list[str], moment: datetime, approval: str) -> list[str]:
     return [f"{done} báo cáo {period.label} của {name} ({code}); đơn vị đã được báo tin.{later}"]
 
 
-COORDINATOR_COMMANDS = {"/thieu": _missing, "/nhacnho": _remind_now, "/xuat": _export,
-                        "/duyet": _approve, "/tralai": _return}
+COORDINATOR_COMMANDS = {"/thieu": _missing, "/nhacnho": _remind_now, "/xuat": _export}
+DECISIONS = {"/duyet": "approved", "/tralai": "returned"}
 
 
 def _percent(ratio: float) -> int:
@@ -328,221 +305,3 @@ def _percent(ratio: float) -> int:
 def _cut(items: list[str], limit: int, noun: str) -> str:
     shown = ", ".join(items[:limit])
     return shown if len(items) <= limit else f"{shown} và {len(items) - limit} {noun} khác"
-
-
-# =================================================================================================
-# Transport glue: each just turns an incoming update into handle() and sends the replies back.
-# =================================================================================================
-
-def answer(ctx, channel: Channel, chat_id: str, text: str) -> None:
-    """Handle one incoming text and send the replies through ``channel``."""
-    _send_replies(channel, chat_id, _replies(ctx, channel.kind, chat_id, text))
-
-
-def _replies(ctx, kind: str, chat_id: str, text: str) -> list[str]:
-    try:
-        return handle(ctx, kind, chat_id, text)
-    except Exception as exc:  # one bad message must not stop the bot; the sender gets a polite word
-        log.error("Lỗi khi xử lý tin nhắn từ %s: %s", chat_name(kind, chat_id), redact(repr(exc)))
-        return [TROUBLE]
-
-
-def _send_replies(channel: Channel, chat_id: str, replies: list[str]) -> None:
-    for reply in replies:
-        try:
-            channel.send(chat_id, Message(reply))
-        except TransportError as exc:
-            log.warning("Không trả lời được %s: %s", chat_name(channel.kind, chat_id), exc.reason)
-
-
-# --- Zalo Bot: long polling, or a webhook ----------------------------------------------------------
-
-def zalo_text(update: dict[str, Any]) -> tuple[str, str] | None:
-    """(chat id, text) of a Zalo Bot update, wrapped in ``result`` or not; None for non-text events."""
-    if isinstance(update.get("result"), dict):
-        update = update["result"]
-    message = update.get("message") if isinstance(update.get("message"), dict) else {}
-    chat_id = (message.get("chat") or {}).get("id")
-    text = message.get("text")
-    return (str(chat_id), text) if chat_id is not None and isinstance(text, str) else None
-
-
-def serve_zalo_once(ctx, channel, *, timeout: int = 30, on_handled: Callable[[], None] | None = None) -> int:
-    """One long poll: answer what came in; returns the number of updates."""
-    updates = channel.get_updates(timeout=timeout)
-    for update in updates:
-        if incoming := zalo_text(update):
-            answer(ctx, channel, *incoming)
-    if updates and on_handled:
-        on_handled()
-    return len(updates)
-
-
-def run_zalo(ctx, channel, stop: threading.Event, on_handled: Callable[[], None] | None = None) -> None:
-    failures = 0
-    while not stop.is_set():
-        try:
-            serve_zalo_once(ctx, channel, on_handled=on_handled)
-            failures = 0
-        except TransportError as exc:
-            if exc.permanent:
-                log.error("Ngừng nhận tin qua Zalo: %s", exc.reason)
-                return
-            failures += 1
-            log.warning("Chưa nhận được tin qua Zalo (%s); thử lại sau.", exc.reason)
-            stop.wait(min(60, 2 ** failures))
-
-
-def zalo_webhook(ctx, channel, secret_token: str, headers: dict[str, str], body: bytes) -> int:
-    """Handle one webhook POST from Zalo Bot; returns the HTTP status to answer with.
-
-    Zalo echoes the ``secret_token`` given to setWebhook in ``X-Bot-Api-Secret-Token``; a
-    request without the right one is refused (403) before anything is read.
-    """
-    given = next((value for name, value in headers.items() if name.lower() == "x-bot-api-secret-token"), "")
-    if not hmac.compare_digest(given.encode(), secret_token.encode()):
-        return 403
-    try:
-        update = json.loads(body)
-    except ValueError:
-        return 400
-    if isinstance(update, dict) and (incoming := zalo_text(update)):
-        answer(ctx, channel, *incoming)
-    return 200
-
-
-# --- Telegram: a python-telegram-bot Application ----------------------------------------------------
-
-def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Callable[[], None] | None = None):
-    """An Application whose one handler passes every text to ``handle``.
-
-    Replies go out through the channel in a worker thread (the channel runs its own event
-    loop and must not be called from this one).
-    """
-    from telegram.ext import Application, MessageHandler, filters
-
-    from bot.messages.channels.telegram import DEFAULT_BASE_URL
-
-    async def on_text(update, context) -> None:
-        if update.effective_message is None or update.effective_chat is None or not update.effective_message.text:
-            return
-        chat_id = str(update.effective_chat.id)
-        replies = _replies(ctx, "telegram", chat_id, update.effective_message.text)
-        await asyncio.to_thread(_send_replies, channel, chat_id, replies)
-        if on_handled:
-            on_handled()
-
-    application = Application.builder().token(settings["token"]).base_url(
-        settings.get("base_url", DEFAULT_BASE_URL)).build()
-    application.add_handler(MessageHandler(filters.TEXT, on_text))
-    return application
-
-
-# --- running it all ----------------------------------------------------------------------------------
-
-class OutboxSender(threading.Thread):
-    """Delivers the outbox every ``every`` seconds, and at once when woken (after a command)."""
-
-    def __init__(self, config, every: float = 30.0):
-        super().__init__(name="outbox", daemon=True)
-        self._config, self._every = config, every
-        self._wake, self._stop = threading.Event(), threading.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def run(self) -> None:
-        store, channels = Store(self._config.state_path), build_channels(self._config)
-        try:
-            while not self._stop.is_set():
-                try:
-                    deliver(store, channels)
-                except Exception as exc:  # keep sending later; the outbox still holds everything
-                    log.error("Lỗi khi gửi tin trong hàng đợi: %s", redact(repr(exc)))
-                self._wake.wait(self._every)
-                self._wake.clear()
-        finally:
-            store.close()
-
-
-CONSOLE_WELCOME = (
-    "Bot báo cáo đang chạy ở chế độ thử trên máy này (chat «console:local»). Gõ lệnh như trong Zalo "
-    "hoặc Telegram, ví dụ /huongdan; Ctrl+D để thoát.\nĐể thử các lệnh của đầu mối, thêm «console:local» "
-    "vào coordinators[].chats trong config.json."
-)
-
-
-def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    """Run the bot on the configured chat transports, or on the console when there is none."""
-    channels = channels_for(ctx)
-    transports = [] if console else [kind for kind in ("telegram", "zalo_bot") if kind in channels]
-    for kind in transports:
-        check_token(channels[kind])
-    sender, stop = OutboxSender(ctx.config), threading.Event()
-    sender.start()
-    try:
-        zalo = _start_zalo(ctx, channels["zalo_bot"], stop, sender.wake) if "zalo_bot" in transports else None
-        if "telegram" in transports:
-            _poll_telegram(ctx, channels["telegram"], sender.wake)
-        elif zalo:
-            while zalo.is_alive():
-                zalo.join(1.0)
-        else:
-            run_console(ctx, stdin, stdout, sender.wake)
-    finally:
-        stop.set()
-        sender.stop()
-
-
-def check_token(channel: Channel) -> None:
-    """Fail at once, in one line saying which setting to fix, when the provider rejects the token.
-
-    Only a rejected token stops here: a network problem is left to the transport's own retries.
-    """
-    try:
-        channel.check()
-    except TransportError as exc:
-        if exc.channel_wide:
-            raise ChannelConfigError(token_rejected(channel.kind)) from None
-        log.warning("Chưa kiểm tra được token %s: %s", channel.kind, exc.reason)
-
-
-def token_rejected(kind: str) -> str:
-    return channel_class(kind).token_rejected()
-
-
-def _poll_telegram(ctx, channel: Channel, on_handled) -> None:
-    from telegram.error import InvalidToken
-
-    application = telegram_application(ctx, channel, ctx.config.channels["telegram"], on_handled)
-    try:
-        application.run_polling(allowed_updates=["message"])
-    except InvalidToken:  # revoked while running: PTB's text holds the token, so it is not shown
-        raise ChannelConfigError(token_rejected("telegram")) from None
-
-
-def _start_zalo(ctx, channel, stop: threading.Event, on_handled) -> threading.Thread:
-    def serve() -> None:
-        own = replace(ctx, store=Store(ctx.config.state_path))  # a SQLite connection per thread
-        try:
-            run_zalo(own, channel, stop, on_handled)
-        finally:
-            own.store.close()
-
-    thread = threading.Thread(target=serve, name="zalo", daemon=True)
-    thread.start()
-    return thread
-
-
-def run_console(ctx, stdin: TextIO, stdout: TextIO, on_handled: Callable[[], None] | None = None) -> None:
-    print(CONSOLE_WELCOME, file=stdout, flush=True)
-    for line in stdin:
-        if line.strip():
-            for reply in _replies(ctx, "console", "local", line.strip()):
-                print(reply + "\n", file=stdout, flush=True)
-            if on_handled:
-                on_handled()

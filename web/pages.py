@@ -9,7 +9,7 @@ from bot import clock
 from bot.checks.completeness import STATE_LABELS, completeness, percent_filled
 from bot.checks.report import SEVERITY_LABELS, Report, report_from_json
 from bot.intake.diff import diff_versions, place_of_finding
-from jobs.check import section_title
+from bot.outline.schema import section_title
 
 STATE_ORDER = ("chua_mo", "dang_nhap", "da_nop", "da_nop_con_loi", "hop_le", "tra_lai", "da_duyet")
 OUTCOME_LABELS = {"applied": "đã cập nhật", "merged": "đã gộp, giữ giá trị mới hơn", "unchanged": "không thay đổi",

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from bot import clock
 from bot.messages.outbox import channels_for, deliver, queue
+from bot.messages.recipients import unit_messages
 from bot.messages.reminders import reminder_text
-from jobs.remind import period_label, unit_messages, unit_status, work_calendar
+from bot.messages.status import period_label, unit_status, work_calendar
 
 
 def remind_now(ctx, period, code: str) -> int:

@@ -1,0 +1,131 @@
+"""The transports' glue: each turns an incoming update into :func:`handle` and sends the replies back.
+
+Zalo Bot by long polling or a webhook; Telegram through a python-telegram-bot Application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from bot.http import redact
+from bot.messages.channels import Channel, Message, TransportError
+from bot.messages.chat.handlers import Decide, handle
+from bot.messages.outbox import chat_name
+
+log = logging.getLogger(__name__)
+
+TROUBLE = "Xin lỗi, bot đang gặp sự cố nên chưa trả lời được. Vui lòng thử lại sau ít phút."
+
+
+def answer(ctx, channel: Channel, chat_id: str, text: str, *, decide: Decide | None = None) -> None:
+    """Handle one incoming text and send the replies through ``channel``."""
+    send_replies(channel, chat_id, replies(ctx, channel.kind, chat_id, text, decide))
+
+
+def replies(ctx, kind: str, chat_id: str, text: str, decide: Decide | None = None) -> list[str]:
+    try:
+        return handle(ctx, kind, chat_id, text, decide=decide)
+    except Exception as exc:  # one bad message must not stop the bot; the sender gets a polite word
+        log.error("Lỗi khi xử lý tin nhắn từ %s: %s", chat_name(kind, chat_id), redact(repr(exc)))
+        return [TROUBLE]
+
+
+def send_replies(channel: Channel, chat_id: str, replies: list[str]) -> None:
+    for reply in replies:
+        try:
+            channel.send(chat_id, Message(reply))
+        except TransportError as exc:
+            log.warning("Không trả lời được %s: %s", chat_name(channel.kind, chat_id), exc.reason)
+
+
+# --- Zalo Bot: long polling, or a webhook ----------------------------------------------------------
+
+def zalo_text(update: dict[str, Any]) -> tuple[str, str] | None:
+    """(chat id, text) of a Zalo Bot update, wrapped in ``result`` or not; None for non-text events."""
+    if isinstance(update.get("result"), dict):
+        update = update["result"]
+    message = update.get("message") if isinstance(update.get("message"), dict) else {}
+    chat_id = (message.get("chat") or {}).get("id")
+    text = message.get("text")
+    return (str(chat_id), text) if chat_id is not None and isinstance(text, str) else None
+
+
+def serve_zalo_once(ctx, channel, *, timeout: int = 30, on_handled: Callable[[], None] | None = None,
+                    decide: Decide | None = None) -> int:
+    """One long poll: answer what came in; returns the number of updates."""
+    updates = channel.get_updates(timeout=timeout)
+    for update in updates:
+        if incoming := zalo_text(update):
+            answer(ctx, channel, *incoming, decide=decide)
+    if updates and on_handled:
+        on_handled()
+    return len(updates)
+
+
+def run_zalo(ctx, channel, stop: threading.Event, on_handled: Callable[[], None] | None = None,
+             decide: Decide | None = None) -> None:
+    failures = 0
+    while not stop.is_set():
+        try:
+            serve_zalo_once(ctx, channel, on_handled=on_handled, decide=decide)
+            failures = 0
+        except TransportError as exc:
+            if exc.permanent:
+                log.error("Ngừng nhận tin qua Zalo: %s", exc.reason)
+                return
+            failures += 1
+            log.warning("Chưa nhận được tin qua Zalo (%s); thử lại sau.", exc.reason)
+            stop.wait(min(60, 2 ** failures))
+
+
+def zalo_webhook(ctx, channel, secret_token: str, headers: dict[str, str], body: bytes, *,
+                 decide: Decide | None = None) -> int:
+    """Handle one webhook POST from Zalo Bot; returns the HTTP status to answer with.
+
+    Zalo echoes the ``secret_token`` given to setWebhook in ``X-Bot-Api-Secret-Token``; a
+    request without the right one is refused (403) before anything is read.
+    """
+    given = next((value for name, value in headers.items() if name.lower() == "x-bot-api-secret-token"), "")
+    if not hmac.compare_digest(given.encode(), secret_token.encode()):
+        return 403
+    try:
+        update = json.loads(body)
+    except ValueError:
+        return 400
+    if isinstance(update, dict) and (incoming := zalo_text(update)):
+        answer(ctx, channel, *incoming, decide=decide)
+    return 200
+
+
+# --- Telegram: a python-telegram-bot Application ----------------------------------------------------
+
+def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Callable[[], None] | None = None,
+                         decide: Decide | None = None):
+    """An Application whose one handler passes every text to ``handle``.
+
+    Replies go out through the channel in a worker thread (the channel runs its own event
+    loop and must not be called from this one).
+    """
+    from telegram.ext import Application, MessageHandler, filters
+
+    from bot.messages.channels.telegram import DEFAULT_BASE_URL
+
+    async def on_text(update, context) -> None:
+        if update.effective_message is None or update.effective_chat is None or not update.effective_message.text:
+            return
+        chat_id = str(update.effective_chat.id)
+        texts = replies(ctx, "telegram", chat_id, update.effective_message.text, decide)
+        await asyncio.to_thread(send_replies, channel, chat_id, texts)
+        if on_handled:
+            on_handled()
+
+    application = Application.builder().token(settings["token"]).base_url(
+        settings.get("base_url", DEFAULT_BASE_URL)).build()
+    application.add_handler(MessageHandler(filters.TEXT, on_text))
+    return application

@@ -1,0 +1,25 @@
+"""A workbook handed in (portal, chat, e-mail, command line), wired to the poll and the check:
+its values land in the unit's workbook and are read, checked and shown back exactly as if the
+clerk had typed them in place. The intake itself is :mod:`bot.intake.submit`."""
+
+from __future__ import annotations
+
+from bot.intake import submit as intake
+from bot.intake.submit import Submission
+from jobs.check import check
+from jobs.poll import poll
+
+__all__ = ["Submission", "mark_submitted", "refresh", "submit"]
+
+
+def refresh(ctx, period) -> None:
+    poll(ctx, period)
+    check(ctx, period)
+
+
+def submit(ctx, data: bytes, filename: str, **options) -> Submission:
+    return intake.submit(ctx, data, filename, refresh=refresh, **options)
+
+
+def mark_submitted(ctx, code: str, period) -> Submission:
+    return intake.mark_submitted(ctx, code, period, refresh=refresh)
