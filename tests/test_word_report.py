@@ -8,7 +8,7 @@ from docx.shared import Pt
 
 from bot.reporting.export import export
 from bot.reporting.master import compile_master
-from tests.test_master import HUYEN, NGANH, SO, UNITS, documents_line, report_for, state
+from tests.helpers import HUYEN, NGANH, SO, UNITS, documents_line, report_for, state
 
 
 @pytest.fixture
