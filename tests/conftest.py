@@ -17,8 +17,8 @@ def schema():
     return load_schema(REPO / "sheets_schema.json")
 
 
-@pytest.fixture
-def period(schema):
+@pytest.fixture(scope="session")
+def period(schema):  # a frozen dataclass: safe to share
     return parse_period("2026-Q1", schema)
 
 
