@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import openpyxl
 import pytest
 
 from bot.outline.layout import build_layout
@@ -12,8 +9,7 @@ from bot.outline.periods import parse_period
 from bot.outline.schema import load_schema
 from bot.outline.units import Unit
 from bot.sheets.backends.workbook import WorkbookBackend
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +17,8 @@ def schema():
     return load_schema(REPO / "sheets_schema.json")
 
 
-@pytest.fixture
-def period(schema):
+@pytest.fixture(scope="session")
+def period(schema):  # a frozen dataclass: safe to share
     return parse_period("2026-Q1", schema)
 
 
@@ -39,15 +35,6 @@ def workbook(tmp_path, schema, unit, period):
     ref = backend.allocate(layout.title, {"unit": unit.code, "period": period.id})
     backend.lay_out(ref, layout)
     return backend, ref, layout
-
-
-def type_into(path: str, layout, values: dict) -> None:
-    """Type ``values`` (field key → what a clerk types) into the workbook, as a person would."""
-    wb = openpyxl.load_workbook(path)
-    for key, value in values.items():
-        spec = layout.fields[key]
-        wb[spec.tab].cell(row=spec.row, column=spec.col).value = value
-    wb.save(path)
 
 
 @pytest.fixture

@@ -9,57 +9,7 @@ from openpyxl.utils import get_column_letter
 from bot.checks.report import report_from_document
 from bot.checks.rules import evaluate
 from bot.sheets.document import extract
-from tests.conftest import type_into
-
-T14 = "t_van_ban_dien_tu/don_vi"
-
-
-def careful_values(schema) -> dict:
-    """Sở Tư pháp's Q1 report as a careful clerk types it: complete, and every rule holds."""
-    values = {n.id: "Đơn vị đã triển khai theo kế hoạch; chi tiết tại báo cáo kèm theo." for n in schema.narratives_for("so_nganh")}
-    values |= {
-        "t_thanh_tra/cchc/don_vi": "Phòng Công chứng số 1", "t_tuyen_truyen/cchc/so_luong": 3,
-        "t_van_ban_ban_hanh/van_ban[1]/so_hieu": "12/2026/QĐ-UBND",
-        "t_kiem_tra_ra_soat/kiem_tra/so_vb": 10, "t_kiem_tra_ra_soat/kiem_tra/so_vb_khong_phu_hop": 2,
-        "t_kiem_tra_ra_soat/ra_soat/so_vb": 5, "t_kiem_tra_ra_soat/ra_soat/so_vb_khong_phu_hop": 0,
-        "t_mot_cua/tthc/tong_bao_cao": 120, "t_mot_cua/tthc/mot_cua_bao_cao": "120", "t_mot_cua/tthc/egov_bao_cao": 100,
-        "t_mot_cua/dvc_items[1]/_label": "Cấp phiếu lý lịch tư pháp", "t_mot_cua/dvc_items[1]/tong_bao_cao": 1,
-        "t_mot_cua/dvc_items[1]/mot_cua_bao_cao": 1, "t_mot_cua/dvc_items[1]/egov_bao_cao": 1,
-        "t_lien_thong/thu_tuc[1]/_label": "Đăng ký khai sinh", "t_lien_thong/thu_tuc[1]/theo_quy_dinh": "Có",
-        "t_lien_thong/thu_tuc[1]/chu_dong": "Không", "t_lien_thong/thu_tuc[1]/don_vi_lien_thong": "Công an tỉnh",
-        "t_lien_thong/thu_tuc[1]/so_van_ban": 1, "t_lien_thong/thu_tuc[1]/egov": "Có",
-        "t_to_chuc_bo_may/phong_ban/bao_cao": 5, "t_to_chuc_bo_may/don_vi_su_nghiep/bao_cao": 2,
-        "t_bien_che/bien_che/giao_bien_che": 40, "t_bien_che/bien_che/giao_hop_dong": 5,
-        "t_bien_che/bien_che/giao_su_nghiep": 30, "t_bien_che/bien_che/thuc_hien_bien_che": 38,
-        "t_bien_che/bien_che/thuc_hien_hop_dong": 5, "t_bien_che/bien_che/thuc_hien_su_nghiep": 28,
-        "t_tinh_gian/cong_chuc/de_nghi": 2, "t_tinh_gian/cong_chuc/phe_duyet": 1,
-        "t_tinh_gian/vien_chuc/de_nghi": 4, "t_tinh_gian/vien_chuc/phe_duyet": 4,
-        "t_tu_chu_tai_chinh/tu_chu/nd130_tong": 10, "t_tu_chu_tai_chinh/tu_chu/nd130_da_thuc_hien": 8,
-        "t_tu_chu_tai_chinh/tu_chu/nd16_tong": 5, "t_tu_chu_tai_chinh/tu_chu/nd16_da_thuc_hien": 3,
-        "t_tu_chu_tai_chinh/tu_chu/nd16_du_dieu_kien": 2, "t_tu_chu_tai_chinh/tu_chu/nd16_phe_duyet": 1,
-        "t_chu_ky_so/lanh_dao_ky_so/so_luong": 5, "t_chu_ky_so/lanh_dao_ky_so/ty_le": 100,
-        "t_chu_ky_so/ky_so_ban_co_yeu/so_luong": 4, "t_chu_ky_so/ky_so_ban_co_yeu/ty_le": "80%",
-        "t_dvc_truc_tuyen/thu_tuc[1]/_label": "Cấp phiếu lý lịch tư pháp", "t_dvc_truc_tuyen/thu_tuc[1]/hs_tiep_nhan": 200,
-        "t_dvc_truc_tuyen/thu_tuc[1]/hs_muc_3": 50, "t_dvc_truc_tuyen/thu_tuc[1]/hs_muc_4": 120,
-        "t_trang_ttdt/chat_luong/kip_thoi": "Tốt", "t_trang_ttdt/chat_luong/day_du": "Khá",
-        "t_trang_ttdt/chat_luong/thuan_tien": "Tốt",
-    }  # fmt: skip
-    values |= {f"t_quan_ly_cbccvc/{row}/q1": 0 for row in ("truong_pho_phong", "bo_nhiem_moi", "bo_nhiem_lai", "luan_chuyen", "mien_nhiem", "ky_luat")}
-    values |= {"t_quan_ly_cbccvc/tuyen_dung/q1": 3, "t_quan_ly_cbccvc/tuyen_dung_cong_chuc/q1": 1,
-               "t_quan_ly_cbccvc/tuyen_dung_vien_chuc/q1": 2}  # fmt: skip
-    values |= {f"t_dao_tao/{row.id}/q1": 1 for row in schema.table_by_id["t_dao_tao"].rows}
-    values |= e_document_lines()
-    return values
-
-
-def e_document_lines() -> dict:
-    lines = {
-        1: ("Văn phòng Sở", 200, 120, 80, 91, 41, 50, 20, 18),
-        2: ("Phòng Hành chính tư pháp", 90, 40, 50, 45, 20, 25, 10, 9),
-        3: ("Phòng Bổ trợ tư pháp", 50, 20, 30, 25, 10, 15, 8, 8),
-    }
-    columns = ("_label", "vb_tong", "vb_gui", "vb_nhan", "vbdt_tong", "vbdt_gui", "vbdt_nhan", "ccvc_tong", "ccvc_su_dung")
-    return {f"{T14}[{n}]/{col}": v for n, line in lines.items() for col, v in zip(columns, line, strict=True)}
+from tests.helpers import T14, careful_values, type_into
 
 
 def findings_of(schema, backend, ref, layout) -> list:

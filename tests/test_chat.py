@@ -40,8 +40,7 @@ from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.zalo_bot import VALID_TOKEN as ZALO_TOKEN
 from tests.fakes.zalo_bot import FakeZaloBot
-from tests.test_outbox import RecordingChannel, make_context
-from tests.test_remind import set_state
+from tests.helpers import RecordingChannel, make_context, set_state
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
 from cli.main import main
 from jobs.check import check
 from jobs.poll import poll
-from tests.conftest import type_into
+from tests.helpers import type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
 WRONG_TOTAL = {"t_van_ban_dien_tu/don_vi[1]/vb_tong": 402, "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,

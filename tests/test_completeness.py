@@ -9,8 +9,7 @@ from bot.checks.report import Report, report_from_document
 from bot.checks.rules import evaluate
 from bot.messages.reminders import STATES
 from bot.sheets.document import extract
-from tests.conftest import type_into
-from tests.test_careless_unit import careful_values
+from tests.helpers import careful_values, type_into
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from bot.context import open_context
 from bot.outline.layout import COVER_TAB
 from jobs.demo import MARKER, PERIOD, prepare_home, run_demo
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 UNITS = 10  # one of each persona, as the sample list cycles through them
 

@@ -13,8 +13,7 @@ from bot.messages.outbox import flag_problem, messages
 from bot.outline.units import Unit
 from bot.reporting.charts import state_labels
 from jobs.remind import remind
-from tests.test_outbox import RecordingChannel, make_context
-from tests.test_remind import set_state
+from tests.helpers import RecordingChannel, make_context, set_state
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COORDINATORS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bot.outline.units import load_units
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def kinds_in(name: str, schema) -> Counter:

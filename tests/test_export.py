@@ -14,7 +14,7 @@ from bot.reporting.master import compile_master
 from cli.main import main
 from jobs.poll import poll
 from jobs.provision import provision
-from tests.test_master import HUYEN, SO, UNITS, report_for
+from tests.helpers import HUYEN, SO, UNITS, report_for
 
 
 @pytest.fixture

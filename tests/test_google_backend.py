@@ -1,22 +1,22 @@
 """The Google Sheets backend does the job of the workbook backend on shared spreadsheets, in
 few calls and within quota, through the real gspread + google-auth against the local fake."""
 
+# ruff: noqa: F811  (pytest fixtures imported from tests.google_rig are used as arguments)
 from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
-import requests
 from google.oauth2 import service_account
 
 from bot.checks.report import report_from_document
 from bot.clock import TZ
 from bot.config import ConfigError, load_config
 from bot.context import open_context
-from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
+from bot.outline.layout import CHECK_TAB, COVER_TAB
 from bot.sheets.backends.base import (
     BackendError,
     BackendStopped,
@@ -47,157 +47,31 @@ from jobs.check import check
 from jobs.compile import compile as compile_master
 from jobs.poll import poll
 from jobs.provision import provision
-from tests.conftest import type_into
-from tests.fakes.google import GOOGLE_TOKEN_URI, SCOPE_SPREADSHEETS, FakeGoogle, drive_error
+from tests.fakes.google import GOOGLE_TOKEN_URI, SCOPE_SPREADSHEETS, drive_error
 from tests.fakes.google_keys import mint_service_account
-
-BOT = "report-bot@fake-project.iam.gserviceaccount.com"
-COORDINATOR = "tonghop@sonoivu.example.vn"
-UNITS = (
-    "code,name,kind,emails,chat_ids\n"
-    "STP,Sở Tư pháp,so_nganh,vanthu@stp.example.vn;phong.hc@stp.example.vn,\n"
-    "H_A,UBND huyện A,huyen,vanphong@huyena.example.vn,\n"
-    "X_B,UBND xã B,xa,,\n"
+from tests.google_rig import (  # noqa: F401  (fixtures)
+    BOT,
+    COORDINATOR,
+    PERIOD,
+    FakeTime,
+    backend,
+    cells_of,
+    clock,
+    ctx,
+    fake,
+    folder,
+    home,
+    layout_of,
+    make_backend,
+    provisioned,
+    ref_of,
+    sheet_id_of,
+    ticks,
+    time_out_calls,
+    type_in_browser,
+    write_home,
 )
-PERIOD = "2026-Q1"
-
-
-class ManualClock:
-    """The fake's clock for Drive's modifiedTime: moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.moment = datetime(2026, 3, 2, 8, 0, tzinfo=TZ)
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, minutes: int = 5) -> None:
-        self.moment += timedelta(minutes=minutes)
-
-
-class FakeTime:
-    """monotonic + sleep for the retry policy and the quota: sleeping costs no real time."""
-
-    def __init__(self) -> None:
-        self.now, self.sleeps = 1000.0, []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture
-def fake(clock):
-    with FakeGoogle(clock=clock) as server:
-        yield server
-    assert server.server_errors == []
-
-
-@pytest.fixture
-def folder(fake):
-    return fake.add_folder("Báo cáo CCHC 2026", shared_drive=True, members=[BOT])
-
-
-@pytest.fixture
-def ticks():
-    return FakeTime()
-
-
-def write_home(tmp_path, fake, folder, **google):
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    (home / "units.csv").write_text(UNITS, encoding="utf-8")
-    key = home / "bot-key.json"  # as Google's console hands it out: tokens from Google's own URL
-    key.write_text(json.dumps({**fake.service_account_info(BOT), "token_uri": GOOGLE_TOKEN_URI}), encoding="utf-8")
-    settings = {"credentials": str(key), "folder_id": folder, "coordinator_emails": [COORDINATOR],
-                "base_urls": {"oauth2": fake.base_url, "drive": fake.base_url, "sheets": fake.base_url}, **google}
-    (home / "config.json").write_text(json.dumps({"backend": "google", "google": settings}), encoding="utf-8")
-    return home
-
-
-def time_out_calls(backend, ticks, match: str, times: int = 1) -> list[str]:
-    """The next ``times`` requests whose URL contains ``match`` time out on the client, as if
-    ``backend.timeout`` seconds had passed (injected: no real clock is raced)."""
-    session, send, timed_out = backend.http.session, backend.http.session.request, []
-
-    def request(method, url, *args, **kwargs):
-        if match in url and len(timed_out) < times:
-            timed_out.append(url)
-            ticks.now += backend.timeout
-            raise requests.exceptions.ReadTimeout(f"Read timed out. (read timeout={backend.timeout})")
-        return send(method, url, *args, **kwargs)
-
-    session.request = request
-    return timed_out
-
-
-def make_backend(home, ticks, **overrides):
-    policy = RetryPolicy(attempts=4, budget=30, sleep=ticks.sleep, monotonic=ticks.monotonic)
-    overrides = {"retry": policy, "quota": NoQuota(), "timeout": 10, **overrides}  # timeouts are injected
-    return GoogleBackend.from_config(load_config(home), **overrides)
-
-
-@pytest.fixture
-def home(tmp_path, fake, folder):
-    return write_home(tmp_path, fake, folder)
-
-
-@pytest.fixture
-def backend(home, ticks):
-    return make_backend(home, ticks)
-
-
-@pytest.fixture
-def ctx(home, backend):
-    context = open_context(home, backend=backend)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def provisioned(ctx, fake):
-    period = ctx.period(PERIOD)
-    results = provision(ctx, period)
-    assert {r.action for r in results} == {"created"}
-    fake.reset_calls()
-    return period
-
-
-def sheet_id_of(ctx, code):
-    return ctx.store.sheet(code, PERIOD).sheet_id
-
-
-def ref_of(ctx, code):
-    record = ctx.store.sheet(code, PERIOD)
-    return SheetRef(record.sheet_id, record.url)
-
-
-def layout_of(ctx, code):
-    return build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period(PERIOD))
-
-
-def type_in_browser(fake, spreadsheet_id, layout, values):
-    """Type ``values`` (field key → what the browser stores) into the fake, tab by tab."""
-    by_tab: dict[str, dict] = {}
-    for key, value in values.items():
-        spec = layout.fields[key]
-        by_tab.setdefault(spec.tab, {})[spec.a1] = value
-    for tab, cells in by_tab.items():
-        fake.type_as_user(spreadsheet_id, tab, cells)
-
-
-def cells_of(grid_range):
-    return {(r, c) for r in range(grid_range["startRowIndex"] + 1, grid_range["endRowIndex"] + 1)
-            for c in range(grid_range["startColumnIndex"] + 1, grid_range["endColumnIndex"] + 1)}
-
+from tests.helpers import type_into
 
 # --- provisioning -------------------------------------------------------------------------------
 

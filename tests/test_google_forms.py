@@ -1,7 +1,7 @@
 """Google Forms intake: each unit's latest form answer lands in its own spreadsheet, once, and
 never over something the unit typed later."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_google_backend are used as arguments)
+# ruff: noqa: F811  (pytest fixtures imported from tests.google_rig are used as arguments)
 from __future__ import annotations
 
 import json
@@ -21,7 +21,7 @@ from bot.intake.google_forms import (
 from bot.outline.layout import build_layout
 from bot.sheets.backends.google import gspread_client
 from jobs.poll import poll
-from tests.test_google_backend import (  # noqa: F401  (fixtures)
+from tests.google_rig import (  # noqa: F401  (fixtures)
     BOT,
     PERIOD,
     backend,

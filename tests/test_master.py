@@ -7,7 +7,6 @@ import math
 import openpyxl
 import pytest
 
-from bot.checks.report import Report
 from bot.context import open_context
 from bot.outline.layout import build_layout
 from bot.outline.units import Unit
@@ -18,42 +17,7 @@ from cli.main import main
 from jobs.compile import compile
 from jobs.poll import poll
 from jobs.provision import provision
-from tests.conftest import type_into
-
-SO = Unit("STP", "Sở Tư pháp", "so_nganh")
-HUYEN = Unit("H_A", "UBND huyện A", "huyen")
-NGANH = Unit("CT", "Cục Thuế tỉnh", "nganh_doc")
-UNITS = [SO, HUYEN, NGANH]
-
-
-def report_for(schema, unit, period, typed: dict, *, lines: dict | None = None) -> Report:
-    """A report as reading ``unit``'s fresh workbook would give it after ``typed`` was typed:
-    every field present, computed cells still holding their formulas. ``lines`` sets how many
-    lines a list has (a unit may insert lines; the template has ``min_rows``)."""
-    layout = build_layout(schema, unit, period)
-    report = Report(unit.code, unit.kind, period.id)
-    for key, spec in layout.fields.items():
-        if spec.block == "_cover":
-            continue
-        report.values[key] = None
-        if spec.computed:
-            report.formulas.add(key)
-    for table in schema.tables_for(unit.kind):
-        for row in table.rows:
-            if row.kind == "list":
-                report.list_lines[(table.id, row.id)] = (lines or {}).get((table.id, row.id), row.min_rows)
-    report.values.update(typed)
-    return report
-
-
-def state(unit, name="hop_le", **fields):
-    return {"unit": unit, "state": name, "filled": 10, "required": 10, "errors": 0, "warnings": 0,
-            "last_change": None, "submitted_at": None, "approval": None, **fields}
-
-
-def documents_line(n, total, electronic):
-    prefix = f"t_van_ban_dien_tu/don_vi[{n}]"
-    return {f"{prefix}/_label": f"Văn phòng {n}", f"{prefix}/vb_tong": total, f"{prefix}/vbdt_tong": electronic}
+from tests.helpers import HUYEN, NGANH, SO, UNITS, documents_line, report_for, state, type_into
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import pytest
 
 from bot.clock import TZ
 from bot.config import Config
-from bot.context import Context
-from bot.messages.channels import Channel, TransportError, build_channel
+from bot.messages.channels import TransportError, build_channel
 from bot.messages.outbox import (
     Backoff,
     Outgoing,
@@ -25,8 +24,8 @@ from bot.messages.outbox import (
     queue,
     undelivered,
 )
-from bot.sheets.backends.workbook import WorkbookBackend
 from bot.store import Store
+from tests.helpers import RecordingChannel, make_context
 
 T0 = datetime(2026, 3, 11, 8, 30, tzinfo=TZ)
 NO_JITTER = Backoff(base=30, cap=3600, jitter=lambda: 0.0)  # waits exactly base·2^(n-1)/2
@@ -34,34 +33,6 @@ NO_JITTER = Backoff(base=30, cap=3600, jitter=lambda: 0.0)  # waits exactly base
 
 class Killed(BaseException):
     """The process dies here: not an error any code catches."""
-
-
-class RecordingChannel(Channel):
-    """A channel that records every call that reached the provider; ``script`` says what the next
-    calls do: None delivers, an exception is raised (after the call has reached the provider)."""
-
-    max_length = 2000
-
-    def __init__(self, kind: str = "zalo_bot", script=()):
-        self.kind = kind
-        self.calls: list[tuple[str, object]] = []
-        self.script = list(script)
-
-    def send(self, address, message):
-        self.calls.append((address, message))
-        outcome = self.script.pop(0) if self.script else None
-        if outcome is not None:
-            raise outcome
-        return f"{self.kind}-{len(self.calls)}"
-
-    @property
-    def addresses(self) -> list[str]:
-        return [address for address, _ in self.calls]
-
-
-def make_context(tmp_path, schema, units, **settings) -> Context:
-    config = Config(home=tmp_path, **settings)
-    return Context(config, schema, units, Store(config.state_path), WorkbookBackend(tmp_path / "sheets"))
 
 
 def note(n: int, channel: str = "zalo_bot", emails: tuple[str, ...] = (), unit: str | None = None) -> Outgoing:

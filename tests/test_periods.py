@@ -7,7 +7,7 @@ from datetime import date
 
 from bot.outline.periods import parse_period
 from bot.outline.schema import parse_schema
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def schema_with_periods(**changes):

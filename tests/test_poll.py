@@ -12,7 +12,7 @@ from bot.checks.report import report_from_json
 from bot.outline.layout import build_layout
 from jobs.poll import poll
 from jobs.provision import provision
-from tests.conftest import type_into
+from tests.helpers import type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,\nH_A,UBND huyện A,huyen,,zalo:1\nX_B,UBND xã B,xa,,\n"
 

@@ -22,7 +22,7 @@ from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.zalo_bot import VALID_TOKEN as ZALO_TOKEN
 from tests.fakes.zalo_bot import FakeZaloBot
-from tests.test_outbox import RecordingChannel, make_context
+from tests.helpers import SMALL_UNITS_CSV, RecordingChannel, make_context, set_state
 
 STP = Unit("STP", "Sở Tư pháp", "so_nganh", ("vanthu@stp.example.vn",), ("zalo:111",))
 SNV = Unit("SNV", "Sở Nội vụ", "so_nganh", ("vanthu@snv.example.vn",), ("zalo:222",))
@@ -33,14 +33,6 @@ XA = Unit("X_LOCAN", "UBND xã Lộc An", "xa", (), ())
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=TZ)
-
-
-def set_state(store, unit: str, state: str, *, filled=4, required=10, errors=0, sections=()) -> None:
-    store.save_check("2026-Q1", [{
-        "unit": unit, "state": state, "filled": filled, "required": required, "errors": errors, "warnings": 0,
-        "incomplete_sections": json.dumps(list(sections), ensure_ascii=False), "last_change": None,
-        "submitted_at": None, "checked_at": "2026-03-01T08:00:00+07:00", "snapshot_id": None, "feedback_hash": None,
-    }], [])
 
 
 @pytest.fixture
@@ -169,6 +161,7 @@ def test_it_sends_and_lists_from_the_command_line(tmp_path, capsys):
 def test_it_links_a_local_workbook_only_where_units_can_open_it(tmp_path, capsys):
     home = tmp_path / "home"
     home.mkdir()
+    (home / "units.csv").write_text(SMALL_UNITS_CSV, encoding="utf-8")
     assert main(["--home", str(home), "provision", "--period", "2026-Q1"]) == 0
     main(["--home", str(home), "remind", "--period", "2026-Q1", "--now", "2026-03-11T08:30", "--dry-run"])
     assert "Bảng báo cáo:" not in capsys.readouterr().out  # a path on the bot's machine helps no one

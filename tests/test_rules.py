@@ -16,7 +16,7 @@ from bot.outline.schema import parse_schema
 from bot.outline.units import Unit
 from bot.sheets.backends.workbook import WorkbookBackend
 from bot.sheets.document import extract
-from tests.conftest import REPO, type_into
+from tests.helpers import REPO, type_into
 
 T14 = "t_van_ban_dien_tu/don_vi"
 

@@ -8,11 +8,11 @@ from docx.shared import Pt
 
 from bot.reporting.export import export
 from bot.reporting.master import compile_master
-from tests.test_master import HUYEN, NGANH, SO, UNITS, documents_line, report_for, state
+from tests.helpers import HUYEN, NGANH, SO, UNITS, documents_line, report_for, state
 
 
-@pytest.fixture
-def report(schema, period, tmp_path):
+@pytest.fixture(scope="module")  # one document, only read by the tests
+def report(schema, period, tmp_path_factory):
     reports = [
         report_for(schema, SO, period, {**documents_line(1, 100, 90),
                                         "i1_chi_dao": "Sở đã ban hành Kế hoạch số 12/KH-STP.\nTổ chức 2 cuộc họp giao ban.",
@@ -21,7 +21,7 @@ def report(schema, period, tmp_path):
         report_for(schema, NGANH, period, documents_line(1, 1000, 500)),
     ]
     master = compile_master(schema, UNITS, reports, [state("STP", "da_duyet")], {}, period=period, province="Tỉnh Lâm Đồng")
-    return docx.Document(str(export(master, "docx", tmp_path / "bao_cao.docx")))
+    return docx.Document(str(export(master, "docx", tmp_path_factory.mktemp("word") / "bao_cao.docx")))
 
 
 def texts(document):

@@ -17,7 +17,7 @@ from bot.sheets.document import extract
 from jobs.approve import decide
 from jobs.check import check
 from jobs.poll import poll
-from tests.conftest import type_into
+from tests.helpers import type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
 COUNT = "t_to_chuc_bo_may/phong_ban/bao_cao"
