@@ -28,6 +28,7 @@ from bot import clock
 from bot.channels import Channel, Message, TransportError
 from bot.completeness import STATE_LABELS
 from bot.http import redact
+from bot.intake.chat_files import take_file, telegram_file, zalo_file_chat, zalo_file_replies
 from bot.intake.links import portal_sentence
 from bot.outbox import (
     COORDINATORS,
@@ -319,8 +320,14 @@ def _decide(ctx, args: list[str], moment: datetime, approval: str) -> list[str]:
     return [f"{done} báo cáo {period.label} của {name} ({code}); đơn vị đã được báo tin.{later}"]
 
 
+def _submit_file(ctx, caller: Caller, args: list[str], moment: datetime) -> list[str]:
+    from bot.intake.chat_files import coordinator_nop  # a file sent earlier, for a unit named now
+
+    return coordinator_nop(ctx, caller, args, moment)
+
+
 COORDINATOR_COMMANDS = {"/thieu": _missing, "/nhacnho": _remind_now, "/xuat": _export,
-                        "/duyet": _approve, "/tralai": _return}
+                        "/duyet": _approve, "/tralai": _return, "/nop": _submit_file}
 
 
 def _percent(ratio: float) -> int:
@@ -375,6 +382,8 @@ def serve_zalo_once(ctx, channel, *, timeout: int = 30, on_handled: Callable[[],
     for update in updates:
         if incoming := zalo_text(update):
             answer(ctx, channel, *incoming)
+        elif chat := zalo_file_chat(update):  # Zalo hands no file to a bot: say how else to send it
+            _send_replies(channel, chat, zalo_file_replies(ctx, chat))
     if updates and on_handled:
         on_handled()
     return len(updates)
@@ -410,6 +419,8 @@ def zalo_webhook(ctx, channel, secret_token: str, headers: dict[str, str], body:
         return 400
     if isinstance(update, dict) and (incoming := zalo_text(update)):
         answer(ctx, channel, *incoming)
+    elif isinstance(update, dict) and (chat := zalo_file_chat(update)):
+        _send_replies(channel, chat, zalo_file_replies(ctx, chat))
     return 200
 
 
@@ -434,10 +445,32 @@ def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Call
         if on_handled:
             on_handled()
 
+    async def on_document(update, context) -> None:  # a workbook handed in (bot/intake/chat_files.py)
+        if update.effective_chat is None or (file := telegram_file(update.effective_message)) is None:
+            return
+        chat_id = str(update.effective_chat.id)
+        replies = await asyncio.to_thread(_file_replies, ctx, chat_id, file, channel)
+        await asyncio.to_thread(_send_replies, channel, chat_id, replies)
+        if on_handled:
+            on_handled()
+
     application = Application.builder().token(settings["token"]).base_url(
         settings.get("base_url", DEFAULT_BASE_URL)).build()
     application.add_handler(MessageHandler(filters.TEXT, on_text))
+    application.add_handler(MessageHandler(filters.Document.ALL, on_document))
     return application
+
+
+def _file_replies(ctx, chat_id: str, file, channel: Channel) -> list[str]:
+    try:
+        own = replace(ctx, store=Store(ctx.config.state_path))  # this runs in a worker thread
+        try:
+            return take_file(own, "telegram", chat_id, file, channel.download)
+        finally:
+            own.store.close()
+    except Exception as exc:  # one bad file must not stop the bot; the sender gets a polite word
+        log.error("Lỗi khi nhận tệp từ %s: %s", chat_name("telegram", chat_id), redact(repr(exc)))
+        return [TROUBLE]
 
 
 # --- running it all ----------------------------------------------------------------------------------
