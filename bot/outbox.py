@@ -72,6 +72,7 @@ class Outgoing:
     subject: str | None = None
     attachment: str | None = None
     fallback_emails: tuple[str, ...] = ()  # where the unit gets it when this chat fails for good
+    in_reply_to: str | None = None  # e-mail answers: the Message-ID answered
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -97,10 +98,10 @@ def not_yet_queued(store, messages: Iterable[Outgoing]) -> list[Outgoing]:
 def _insert(conn: sqlite3.Connection, m: Outgoing, stamp: str) -> bool:
     cursor = conn.execute(
         """INSERT OR IGNORE INTO outbox (unit, recipient, period, stage, channel, address, subject, text,
-               attachment, fallback_emails, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               attachment, fallback_emails, created_at, updated_at, in_reply_to)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (m.unit, m.recipient, m.period, m.stage, m.channel, m.address, m.subject, m.text, m.attachment,
-         json.dumps(list(m.fallback_emails)), stamp, stamp),
+         json.dumps(list(m.fallback_emails)), stamp, stamp, m.in_reply_to),
     )
     return cursor.rowcount == 1
 
@@ -204,7 +205,7 @@ def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _
 
 def _message(row: sqlite3.Row) -> Message:
     attachment = Path(row["attachment"]) if row["attachment"] else None
-    return Message(row["text"], attachment=attachment, subject=row["subject"])
+    return Message(row["text"], attachment=attachment, subject=row["subject"], in_reply_to=row["in_reply_to"])
 
 
 def _mark_sent(store, row: sqlite3.Row, provider_id: str | None, moment: datetime) -> None:

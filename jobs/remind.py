@@ -169,7 +169,11 @@ def digest_messages(ctx: Context, period: Period, statuses: list[UnitStatus], no
     today = clock.local(now).date()
     if not _digest_due(clock.local(now), period, statuses, policy, calendar):
         return []
+    from bot.intake.mailbox import held_lines
+
+    held = held_lines(ctx.store)  # e-mails the bot left unread for a person
     text = digest(now, period_label(period), period.deadline, statuses, calendar) + _problems_text(ctx)
+    text += f"\n{held}" if held else ""
     subject = f"Tổng hợp báo cáo {period_label(period)} ngày {today:%d/%m/%Y}"
     return coordinator_messages(ctx, period, f"digest-{today.isoformat()}", text, channels, subject)
 

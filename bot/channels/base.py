@@ -21,6 +21,7 @@ class Message:
     text: str  # Vietnamese plain text
     attachment: Path | None = None  # optional file (e.g. a PNG chart or an .xlsx export)
     subject: str | None = None  # used by e-mail
+    in_reply_to: str | None = None  # e-mail: the Message-ID this answers (same thread)
 
 
 class TransportError(Exception):
