@@ -45,6 +45,7 @@ def ctx(tmp_path, imap, smtp, monkeypatch):
     home.mkdir()
     (home / "units.csv").write_text(TWO_UNITS, encoding="utf-8")
     (home / "config.json").write_text(json.dumps({
+        "coordinators": [{"name": "Phòng CCHC", "emails": ["cchc@snv.example.vn"]}],
         "mailbox": {"host": "127.0.0.1", "port": imap.port, "security": "none", "username": USER},
         "channels": {"email": {"host": "127.0.0.1", "port": smtp.port, "security": "none",
                                "sender": "baocao@sonoivu.example.vn"}},
@@ -128,3 +129,28 @@ def test_it_refetches_after_a_crash_and_counts_the_file_once(ctx, imap, monkeypa
     (row,) = messages(ctx.store)
     assert row["text"].startswith("Đã nhận tệp «STP.xlsx»") and row["in_reply_to"] == "<c@stp.vn>"
     assert imap.seen(uid)
+
+
+def test_it_lists_mail_left_for_a_person_in_the_digest_and_on_the_outbox_page(ctx, imap):
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from bot.web.app import create_app
+    from bot.web.auth import set_password
+    from jobs.remind import remind
+    from tests.test_digest import at
+    from tests.test_portal import log_in
+
+    imap.deliver(mail("ai.do@gmail.example.com", "Quảng cáo", {}, "<ad@g>"))
+    fetch_mail(ctx)
+
+    remind(ctx, ctx.period(PERIOD), now=at(date(2026, 3, 19), 16, 0))
+    set_password(ctx.store, "cchc", "mat-khau-dai-1")
+    with TestClient(create_app(ctx.config.home)) as client:
+        log_in(client)
+        page = client.get("/hop-thu").text
+
+    digest = next(row["text"] for row in messages(ctx.store) if row["unit"] == "*")
+    assert "ai.do@gmail.example.com" in digest and "Quảng cáo" in digest
+    assert "cần người xem" in page and "ai.do@gmail.example.com" in page
