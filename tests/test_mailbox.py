@@ -154,3 +154,25 @@ def test_it_lists_mail_left_for_a_person_in_the_digest_and_on_the_outbox_page(ct
     digest = next(row["text"] for row in messages(ctx.store) if row["unit"] == "*")
     assert "ai.do@gmail.example.com" in digest and "Quảng cáo" in digest
     assert "cần người xem" in page and "ai.do@gmail.example.com" in page
+
+
+def test_it_reads_the_mailbox_from_the_scheduler_each_poll_slot(ctx, imap):
+    from jobs.scheduler import default_jobs, run_due
+
+    uid = imap.deliver(mail("vt@stp.example.vn", "Báo cáo", {"STP.xlsx": workbook(ctx)}, "<s1@stp.vn>"))
+
+    ran = run_due(ctx, [job for job in default_jobs(ctx) if job.name == "mail"])
+
+    assert [(name, ok) for name, _, ok in ran] == [("mail", True)]
+    assert imap.seen(uid) and len(ctx.store.versions("STP", PERIOD)) == 1
+
+
+def test_it_says_the_mailbox_cannot_be_read_without_showing_the_password(ctx, monkeypatch, capsys):
+    wrong = "Sai-Mat-Khau-123"
+    monkeypatch.setenv("IMAP_PASSWORD", wrong)
+
+    assert main(["--home", str(ctx.config.home), "mail", "--once"]) != 0
+
+    shown = capsys.readouterr()
+    assert "Không đọc được hộp thư" in shown.err + shown.out
+    assert wrong not in shown.err + shown.out
