@@ -12,7 +12,7 @@ import pytest
 from bot.channels import TransportError
 from bot.channels.telegram import TelegramChannel
 from bot.channels.zalo_bot import ZaloBotChannel
-from bot.chat import NOT_REGISTERED, handle, serve_zalo_once, telegram_application
+from bot.chat import NOT_REGISTERED, handle, serve_zalo_once, telegram_application, zalo_webhook
 from bot.context import open_context
 from bot.intake.chat_files import MAX_FINDINGS, NOT_REGISTERED_FILE, OTHER_WAYS, ChatFile, take_file
 from bot.intake.download import download
@@ -158,6 +158,11 @@ def test_it_tells_a_zalo_chat_that_files_go_by_email_or_the_portal(ctx):
         serve_zalo_once(ctx, channel, timeout=1)
         serve_zalo_once(ctx, channel, timeout=1)
 
-    replies = {body["chat_id"]: body["text"] for body in zalo.sent()}
-    assert OTHER_WAYS in replies["111"]
-    assert replies["999"] == NOT_REGISTERED
+        update = {"event_name": "message.unsupported.received", "message": {"chat": {"id": "111"}}}
+        by_webhook = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {"X-Bot-Api-Secret-Token": "khoa-bi-mat-123"},
+                                  json.dumps(update).encode())
+
+    replies = [(body["chat_id"], body["text"]) for body in zalo.sent()]
+    assert [chat for chat, _ in replies] == ["111", "999", "111"] and by_webhook == 200
+    assert OTHER_WAYS in replies[0][1] and OTHER_WAYS in replies[2][1]
+    assert replies[1][1] == NOT_REGISTERED

@@ -108,6 +108,10 @@ def test_it_leaves_an_unknown_sender_and_a_mail_without_workbook_unread_and_unan
     listed = held_lines(ctx.store)
     assert "2 thư" in listed and "ai.do@gmail.example.com" in listed and "không có tệp .xlsx" in listed
 
+    next(m for m in imap.messages if m.uid == no_file).flags.add("\\Seen")  # a person read it
+    fetch_mail(ctx)
+    assert "1 thư" in held_lines(ctx.store) and "Hỏi hạn nộp" not in held_lines(ctx.store)
+
 
 def test_it_refetches_after_a_crash_and_counts_the_file_once(ctx, imap, monkeypatch):
     uid = imap.deliver(mail("vt@stp.example.vn", "Báo cáo", {"STP.xlsx": workbook(ctx)}, "<c@stp.vn>"))

@@ -11,6 +11,7 @@ messages of ``config.mailbox`` with imap-tools, without marking them (``BODY.PEE
 * a message from anyone else, or without a workbook: left unread for a person and recorded
   in ``mail_held`` (listed in the coordinator's digest and on the portal's outbox page); it is
   never answered, so a forged or mistaken sender gets no mail from us (no backscatter).
+  Once a person has read or moved it, it leaves that list at the next round.
 
 Nothing lost, nothing counted twice: a process killed after ``submit`` recorded the version
 but before the message was marked seen fetches the message again next time. The version is
@@ -92,7 +93,15 @@ def fetch_mail(ctx, mailbox=None) -> MailRound:
     for message in mailbox.fetch(AND(seen=False), mark_seen=False, bulk=True):
         if _take_message(ctx, message, result):
             mailbox.flag(message.uid, MailMessageFlags.SEEN, True)  # only now: the versions are recorded
+    _forget_handled(ctx, result.held)
     return result
+
+
+def _forget_handled(ctx, still_unread: list[str]) -> None:
+    """A held message no longer unread was dealt with by a person: it leaves the list."""
+    marks = ",".join("?" * len(still_unread))
+    with ctx.store.transaction() as conn:
+        conn.execute(f"DELETE FROM mail_held WHERE message_key NOT IN ({marks})", still_unread)
 
 
 def _take_message(ctx, message, result: MailRound) -> bool:
