@@ -3,7 +3,8 @@
 Everything has an embedded default: with no file and no credentials the whole job runs on
 this machine (workbooks in ``<home>/sheets``, SQLite in ``<home>/state.db``, messages in
 ``<home>/outbox/messages.log``). Secrets may come from the environment instead of the file
-(``ZALO_BOT_TOKEN``, ``TELEGRAM_BOT_TOKEN``, ``SMTP_PASSWORD``, ``GOOGLE_APPLICATION_CREDENTIALS``).
+(``ZALO_BOT_TOKEN``, ``TELEGRAM_BOT_TOKEN``, ``SMTP_PASSWORD``, ``IMAP_PASSWORD``,
+``GOOGLE_APPLICATION_CREDENTIALS``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ class WebSettings(_Settings):
     public_base_url: str | None = None  # how units reach the portal (links in reminders); default http://host:port
 
 
+class MailboxSettings(_Settings):
+    """The report mailbox units e-mail their workbooks to (bot/intake/mailbox.py)."""
+
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)  # default: 993 (ssl), 143 (starttls, none)
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str
+    password: str | None = None  # or IMAP_PASSWORD
+    folder: str = "INBOX"
+    ca_file: str | None = None
+
+
 class Config(_Settings):
     home: Path
     province: str = ""  # e.g. "Tỉnh Lâm Đồng", shown on the master sheet and the Word report
@@ -82,6 +95,7 @@ class Config(_Settings):
     coordinators: list[Coordinator] = []
     public_base_url: str | None = None  # how units open their workbooks when not on this machine
     web: WebSettings | None = None  # the portal (python -m bot web; also served by run)
+    mailbox: MailboxSettings | None = None  # units' workbooks by e-mail (python -m bot mail)
 
     @property
     def state_path(self) -> Path:
@@ -148,5 +162,7 @@ def _secrets_from_env(raw: dict, environ) -> None:
     for (kind, key), var in secret_variables().items():
         if environ.get(var):
             raw.setdefault("channels", {}).setdefault(kind, {}).setdefault(key, environ[var])
+    if environ.get("IMAP_PASSWORD") and isinstance(raw.get("mailbox"), dict):
+        raw["mailbox"].setdefault("password", environ["IMAP_PASSWORD"])
     if environ.get("GOOGLE_APPLICATION_CREDENTIALS") and isinstance(raw.get("google"), dict):
         raw["google"].setdefault("credentials", environ["GOOGLE_APPLICATION_CREDENTIALS"])

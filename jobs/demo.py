@@ -2,7 +2,8 @@
 
 Units are simulated as people typing into their workbooks (openpyxl, the way a spreadsheet
 program saves them): some fill correctly, some make mistakes and fix them after reading the
-"Kiểm tra" tab, some finish late, some never start. Everything else — provisioning, polling,
+"Kiểm tra" tab, some finish late, some never start; a few hand a filled copy in by Telegram or
+e-mail instead (simulated in-process, see ``jobs/demo_handins.py``). Everything else — provisioning, polling,
 checking, feedback, reminders, the digest, approval, the master sheet and the Word report —
 runs through the same code as the scheduler (``jobs.scheduler.run_due``) on a simulated clock.
 """
@@ -107,7 +108,10 @@ def type_into_workbook(ctx: Context, code: str, values: dict) -> None:
 
 
 def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]:
-    """What the simulated units do on ``day``; returns Vietnamese lines for the log."""
+    """What the simulated units do on ``day``; returns Vietnamese lines for the log. A few careful
+    clerks hand their workbook in as a file, by Telegram or e-mail, simulated in-process."""
+    from jobs.demo_handins import hand_in
+
     done = []
     for i, (code, p) in enumerate(plan.items()):
         if ctx.store.sheet(code, PERIOD) is None:
@@ -119,8 +123,12 @@ def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]
                 values.update({k: v for k, v in MISTAKES.items() if k in values})
             if p.kind == "late":
                 values = dict(list(values.items())[: len(values) // 2])
-            type_into_workbook(ctx, code, values)
-            done.append(f"{code} nhập số liệu" + (" (có sai sót)" if p.kind == "careless" else ""))
+            way = hand_in(ctx, code, PERIOD, values) if p.kind == "careful" and i % 4 in (1, 2) else ""
+            if way:  # a filled copy sent by chat or e-mail, through submit
+                done.append(f"{code} gửi tệp báo cáo qua {way}")
+            else:
+                type_into_workbook(ctx, code, values)
+                done.append(f"{code} nhập số liệu" + (" (có sai sót)" if p.kind == "careless" else ""))
         if p.kind == "late" and day == p.submit - 1:
             type_into_workbook(ctx, code, correct_values(ctx, code, factor))
             done.append(f"{code} nhập nốt số liệu")
@@ -215,4 +223,7 @@ def _results(ctx: Context, out) -> dict:
     for path in results["exports"]:
         out(f"Tệp xuất: {path}")
     out(f"Tin nhắn đã gửi (kênh mặc định, ghi ra tệp): {results['messages']}")
+    from jobs.demo_handins import handed_in_line
+
+    out(handed_in_line(ctx))
     return results

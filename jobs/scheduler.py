@@ -150,9 +150,17 @@ def run_sender(ctx: Context, now: datetime) -> str:
     return f"gửi {len(result.sent)}, chờ gửi lại {len(result.retrying)}, lỗi {len(result.failed)}"
 
 
+def run_mail(ctx: Context, now: datetime) -> str:
+    """Workbooks e-mailed to the report mailbox (bot/intake/mailbox.py)."""
+    from jobs.mail import fetch_mail
+
+    return fetch_mail(ctx).summary()
+
+
 def default_jobs(ctx: Context) -> list[Job]:
     policy = ctx.config.reminders
-    return [
+    mail = [Job("mail", _poll_slot, run_mail)] if ctx.config.mailbox else []
+    return mail + [
         Job("provision", _provision_key, run_provision),
         Job("poll", _poll_slot, run_poll_and_check),
         Job("send", _poll_slot, run_sender),

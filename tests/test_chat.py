@@ -23,6 +23,7 @@ from bot.messages.chat import (
     COORDINATOR_ONLY,
     NO_DECISIONS,
     NOT_REGISTERED,
+    Jobs,
     handle,
     run_console,
     serve_zalo_once,
@@ -151,9 +152,9 @@ def test_it_approves_and_returns_reports_from_a_coordinator_chat_through_the_app
         return "\n".join(handle(ctx, "zalo_bot", "900", text, now=NOW, **given))
 
     assert coordinator("/duyet STP") == NO_DECISIONS  # only when whoever runs the bot gives the job
-    assert coordinator("/duyet stp", decide=decide).startswith("Đã duyệt báo cáo Quý I năm 2026 của Sở Tư pháp (STP)")
-    assert "cần ghi rõ lý do" in coordinator("/tralai SNV", decide=decide)
-    assert coordinator("/tralai SNV Thiếu bảng 2", decide=decide).startswith("Đã trả lại báo cáo")
+    assert coordinator("/duyet stp", jobs=Jobs(decide=decide)).startswith("Đã duyệt báo cáo Quý I năm 2026 của Sở Tư pháp (STP)")
+    assert "cần ghi rõ lý do" in coordinator("/tralai SNV", jobs=Jobs(decide=decide))
+    assert coordinator("/tralai SNV Thiếu bảng 2", jobs=Jobs(decide=decide)).startswith("Đã trả lại báo cáo")
     assert ctx.store.unit_state("STP", period.id)["state"] == "da_duyet"
     assert ctx.store.unit_state("SNV", period.id)["approval_comment"] == "Thiếu bảng 2"
 

@@ -270,8 +270,10 @@ def create_app(home: str | Path) -> FastAPI:
         user = coordinator(request)
         store = portal.ctx().store
         rows = [r for r in messages(store) if r["state"] in ("pending", "sending", "failed")]
+        from bot.intake.mailbox import held_messages  # e-mails left unread for a person
+
         return render(request, "outbox.html", user=user, rows=rows, problems=problems(store), counts=counts(store),
-                      states=STATE_LABELS, channels=CHANNEL_LABELS)
+                      states=STATE_LABELS, channels=CHANNEL_LABELS, held=held_messages(store))
 
     # --- a unit's page, behind its link --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from bot import clock
 from bot.context import Context
+from bot.intake.mailbox import held_lines
 from bot.messages.channels import Channel
 from bot.messages.outbox import (
     CHANNEL_LABELS,
@@ -41,6 +42,8 @@ def digest_messages(ctx: Context, period: Period, statuses: list[UnitStatus], no
         return []
     text = (digest(now, period_label(period), period.deadline, statuses, calendar) + _problems_text(ctx)
             + _channels_text(ctx) + _undelivered_text(ctx, period) + sharing_text(ctx.store, period.id))
+    held = held_lines(ctx.store)  # e-mails the bot left unread for a person
+    text += f"\n{held}" if held else ""
     subject = f"Tổng hợp báo cáo {period_label(period)} ngày {today:%d/%m/%Y}"
     return coordinator_messages(ctx, period, f"digest-{today.isoformat()}", text, channels, subject)
 

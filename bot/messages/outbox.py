@@ -78,6 +78,7 @@ class Outgoing:
     attachment: str | None = None
     fallback_emails: tuple[str, ...] = ()  # where the unit gets it when this chat fails for good
     expires_at: datetime | None = None  # not worth sending after this (None: DEFAULT_VALIDITY after queueing)
+    in_reply_to: str | None = None  # e-mail answers: the Message-ID answered
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -104,7 +105,7 @@ def _insert(store, m: Outgoing, moment: datetime) -> bool:
         "unit": m.unit, "recipient": m.recipient, "period": m.period, "stage": m.stage, "channel": m.channel,
         "address": m.address, "subject": m.subject, "text": m.text, "attachment": m.attachment,
         "fallback_emails": json.dumps(list(m.fallback_emails)), "created_at": stamp, "updated_at": stamp,
-        "expires_at": expires})
+        "expires_at": expires, "in_reply_to": m.in_reply_to})
 
 
 # --- delivery ------------------------------------------------------------------------------------
@@ -231,7 +232,8 @@ def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _
 def _message(row: sqlite3.Row) -> Message:
     attachment = Path(row["attachment"]) if row["attachment"] else None
     created = "".join(ch for ch in row["created_at"] if ch.isdigit())[:14]
-    return Message(row["text"], attachment=attachment, subject=row["subject"], key=f"{row['id']}.{created}")
+    return Message(row["text"], attachment=attachment, subject=row["subject"], key=f"{row['id']}.{created}",
+                   in_reply_to=row["in_reply_to"])
 
 
 def _stop_channel(store, row: sqlite3.Row, reason: str, moment: datetime, result: Delivery) -> None:

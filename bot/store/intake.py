@@ -59,3 +59,36 @@ class IntakeQueries(Database):
 
     def user(self, name: str) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+
+    # --- the report mailbox ----------------------------------------------------------------------
+
+    def hold_mail(self, row: dict) -> None:
+        """A message left unread for a person (unknown sender, no workbook); once per message."""
+        with self.transaction() as conn:
+            conn.execute("""INSERT OR IGNORE INTO mail_held (message_key, sender, subject, reason, received_at,
+                            first_seen_at) VALUES (:message_key, :sender, :subject, :reason, :received_at,
+                            :first_seen_at)""", row)
+
+    def held_mail(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM mail_held ORDER BY first_seen_at DESC").fetchall()
+
+    def forget_held_mail_except(self, still_unread: list[str]) -> None:
+        """A held message no longer unread was dealt with by a person: it leaves the list."""
+        marks = ",".join("?" * len(still_unread))
+        with self.transaction() as conn:
+            conn.execute(f"DELETE FROM mail_held WHERE message_key NOT IN ({marks})", still_unread)
+
+    def unit_of_registered_email(self, address: str) -> str | None:
+        row = self.conn.execute("SELECT unit FROM contacts WHERE channel = 'email' AND lower(address) = ?",
+                                (address,)).fetchone()
+        return row["unit"] if row else None
+
+    def version_from(self, sha256: str, sender: str) -> sqlite3.Row | None:
+        """The latest version of this file from this sender (a message fetched again after a crash)."""
+        return self.conn.execute("SELECT * FROM versions WHERE sha256 = ? AND sender = ? ORDER BY id DESC",
+                                 (sha256, sender)).fetchone()
+
+    def units_handed_in_by(self, channels: tuple[str, ...]) -> list[sqlite3.Row]:
+        marks = ",".join("?" * len(channels))
+        return self.conn.execute(f"SELECT DISTINCT unit, channel FROM versions WHERE channel IN ({marks}) "
+                                 "ORDER BY unit", channels).fetchall()

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot import clock
 from bot.context import open_context
 from bot.messages import chat
+from bot.messages.chat import Jobs
 from bot.messages.outbox import (
     CHANNEL_LABELS,
     COORDINATORS,
@@ -25,6 +26,7 @@ from bot.messages.registration import issue_code
 from cli.main import UsageError, arg, command, print_json
 from jobs.approve import decide
 from jobs.remind import remind
+from jobs.submit import submit
 
 RETRY_WAIT_SECONDS = 60  # a command run waits this long for quick retries (e.g. "retry after 3 s")
 
@@ -108,7 +110,7 @@ def code_command(args):
 def bot_command(args):
     ctx = open_context(args.home)
     try:
-        chat.run(ctx, console=args.console, stdin=sys.stdin, stdout=sys.stdout, decide=decide)
+        chat.run(ctx, console=args.console, stdin=sys.stdin, stdout=sys.stdout, jobs=Jobs(decide=decide, submit=submit))
     except KeyboardInterrupt:
         pass
     return 0

@@ -22,6 +22,12 @@ What the real API looks like (looked up with the search tool):
   Its request layer (telegram/request/_baserequest.py) maps 403 to Forbidden, 401/404 to
   InvalidToken, 400 to BadRequest, ``parameters.retry_after`` to RetryAfter, others to NetworkError.
   It posts form-encoded parameters, and multipart/form-data when a file is uploaded.
+- Files a user sends (core.telegram.org/bots/api#getfile, quoted in alfem/telegram-downloader-bot#4 and
+  nickoala/telepot#52): a message carries ``document`` {file_id, file_unique_id, file_name, mime_type,
+  file_size}; ``getFile(file_id)`` answers a File with ``file_path``, and the bytes are fetched with
+  ``GET https://api.telegram.org/file/bot<token>/<file_path>``. "For the moment, bots can download
+  files of up to 20MB in size": a bigger one makes getFile answer 400 "Bad Request: file is too big"
+  (tdlib/telegram-bot-api#51, pyTelegramBotAPI#2527). PTB downloads from ``base_file_url`` + token.
 """
 
 from __future__ import annotations
@@ -31,15 +37,18 @@ import re
 import time
 from collections import deque
 from typing import Any
+from urllib.parse import unquote
 
-from tests.fakes.zalo_bot import Answer, FakeServer, Fault, Recorded, bot_api_route
+from tests.fakes.zalo_bot import CUT_HEADER, Answer, FakeServer, Fault, Recorded, bot_api_route
 
 VALID_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 MAX_TEXT = 4096
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
 
 
 class FakeTelegram(FakeServer):
-    """Speaks getMe, sendMessage, sendPhoto, sendDocument (multipart), getUpdates, deleteWebhook.
+    """Speaks getMe, sendMessage, sendPhoto, sendDocument (multipart), getUpdates, deleteWebhook, getFile,
+    and serves ``/file/bot<token>/<file_path>`` (``push_document``; ``cut_downloads`` drops it half-way).
 
     Faults (``fail_next``) apply to send* methods: ``"rate_limit"`` (429 with
     ``parameters.retry_after``), ``"server_error"`` (500), ``"blocked"`` (403),
@@ -56,10 +65,31 @@ class FakeTelegram(FakeServer):
         self.updates: deque[dict[str, Any]] = deque()
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(1)
+        self.files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (file_path, bytes, size Telegram knows)
+        self.cut_downloads = 0  # the next downloads stop half-way (the connection drops)
 
     @property
     def bot_base_url(self) -> str:
         return f"{self.base_url}/bot"
+
+    @property
+    def file_base_url(self) -> str:
+        return f"{self.base_url}/file/bot"
+
+    def push_document(self, chat_id: int, name: str, content: bytes, *, caption: str | None = None,
+                      size: int | None = None) -> str:
+        """A user sends a file; ``size`` overrides the size Telegram knows (a too-big file
+        without the test holding 20 MB). Returns its file_id."""
+        file_id = f"BQACAgIAAxkBAAI{len(self.files) + 1:04d}"
+        known = len(content) if size is None else size
+        self.files[file_id] = (f"documents/file_{len(self.files) + 1}.xlsx", content, known)
+        document = {"file_id": file_id, "file_unique_id": f"u{len(self.files)}", "file_name": name,
+                    "mime_type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "file_size": known}
+        extra = {"caption": caption} if caption else {}
+        self.updates.append({"update_id": next(self._update_ids),
+                             "message": self._message(chat_id, document=document, **extra)})
+        return file_id
 
     def push_update(self, chat_id: int, text: str) -> None:
         self.updates.append({"update_id": next(self._update_ids), "message": self._message(chat_id, text=text)})
@@ -68,7 +98,21 @@ class FakeTelegram(FakeServer):
         return [r.form["text"] for r in self.requests_to("sendMessage")]
 
     def respond(self, request: Recorded) -> Answer:
+        if request.path.startswith("/file/"):
+            return self._download(request.path)
         return bot_api_route(self, request, _error)
+
+    def _download(self, path: str) -> Answer:
+        path = unquote(path)  # PTB quotes the token's colon
+        prefix = f"/file/bot{self.token}/"
+        found = next((f for f in self.files.values() if path == prefix + f[0]), None) if path.startswith(prefix) else None
+        if found is None:
+            return _error(404, "Not Found")
+        content = found[1]
+        if self.cut_downloads:
+            self.cut_downloads -= 1
+            return 200, content, {CUT_HEADER: str(len(content) // 2)}
+        return 200, content, {}
 
     def _faulty(self, fault: Fault) -> Answer:
         return _faulty(fault)
@@ -82,6 +126,13 @@ class FakeTelegram(FakeServer):
             while self.updates and self.updates[0]["update_id"] < offset:
                 self.updates.popleft()
             return _ok(list(self.updates))
+        if method == "getFile":
+            if form.get("file_id") not in self.files:
+                return _error(400, "Bad Request: invalid file_id")
+            file_path, _, size = self.files[form["file_id"]]
+            if size > MAX_DOWNLOAD:
+                return _error(400, "Bad Request: file is too big")
+            return _ok({"file_id": form["file_id"], "file_unique_id": "u", "file_size": size, "file_path": file_path})
         if method in ("deleteWebhook", "setWebhook"):  # Application.run_polling starts with deleteWebhook
             return _ok(True)
         if method == "sendMessage":

@@ -34,7 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (or bytes of a file), extra headers
+CUT_HEADER = "X-Fake-Cut-After"  # not sent: tells the server to stop the body after that many bytes
 
 
 @dataclass
@@ -119,14 +120,19 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             status, body, headers = fake._record_and_respond(self._read())
-            payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            raw = isinstance(body, bytes | bytearray)  # a file download rather than a JSON answer
+            payload = bytes(body) if raw else json.dumps(body, ensure_ascii=False).encode("utf-8")
+            cut = headers.pop(CUT_HEADER, None)  # send this many bytes of the body, then drop the line
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", "application/octet-stream" if raw else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(payload if cut is None else payload[:int(cut)])
+            if cut is not None:
+                self.wfile.flush()
+                self.close_connection = True
 
         def _read(self) -> Recorded:
             url = urlsplit(self.path)
@@ -201,6 +207,17 @@ class FakeZaloBot(FakeServer):
             "message": {"chat": {"id": chat_id, "chat_type": "PRIVATE"}, "text": text,
                         "message_id": f"in{len(self.updates)}", "date": 1766619597466,
                         "from": {"id": chat_id, "display_name": "Người dùng"}},
+        })
+
+    def push_file(self, chat_id: str) -> None:
+        """A user sends a file. The platform has no document event and no getFile: the update types
+        are message.text/.image/.sticker/.unsupported.received and a message carries text, photo,
+        caption or sticker only (OpenClaw's typed client, npm @gguf/claw extensions/zalo/src/api.ts,
+        ``ZaloUpdate``/``ZaloMessage``); a file therefore arrives as an unsupported message, bytes-less."""
+        self.updates.append({
+            "event_name": "message.unsupported.received",
+            "message": {"chat": {"id": chat_id, "chat_type": "PRIVATE"}, "message_id": f"in{len(self.updates)}",
+                        "date": 1766619597466, "from": {"id": chat_id, "display_name": "Người dùng"}},
         })
 
     def sent(self, endpoint: str = "sendMessage") -> list[dict[str, Any]]:

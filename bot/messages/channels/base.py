@@ -28,6 +28,7 @@ class Message:
     attachment: Path | None = None  # optional file (e.g. a PNG chart or an .xlsx export)
     subject: str | None = None  # used by e-mail
     key: str | None = None  # the same for every attempt at one outbox row: an idempotency key where the API has one
+    in_reply_to: str | None = None  # e-mail: the Message-ID this answers (same thread)
 
 
 class ChannelConfigError(ValueError):

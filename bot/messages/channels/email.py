@@ -74,6 +74,8 @@ class EmailChannel(Channel):
         email["Subject"] = message.subject or self._default_subject
         email["Date"] = format_datetime(clock.now())
         email["Message-ID"] = _message_id(message.key, self._sender.rpartition("@")[2] or None)
+        if message.in_reply_to:  # RFC 5322 §3.6.4: the answer stays in the sender's thread
+            email["In-Reply-To"] = email["References"] = message.in_reply_to
         email.set_content(message.text, charset="utf-8")
         if message.attachment is not None:
             _attach(email, message.attachment)

@@ -95,6 +95,21 @@ class TelegramChannel(Channel):
         except TelegramError as exc:
             raise _transport_error(exc) from None
 
+    def download(self, file_id: str) -> bytes:
+        """The bytes of a file a user sent: getFile, then GET ``base_file_url`` + token + file_path.
+        The Bot API serves at most 20 MB this way (getFile answers "file is too big")."""
+        from telegram.error import TelegramError
+
+        try:
+            return asyncio.run(self._download(file_id))
+        except TelegramError as exc:
+            raise _transport_error(exc) from None
+
+    async def _download(self, file_id: str) -> bytes:
+        async with self._bot() as bot:
+            file = await bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+
     async def _poll(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
         async with self._bot() as bot:
             updates = await bot.get_updates(offset=offset, timeout=timeout, read_timeout=timeout + self._timeout)

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from bot import clock
 from bot.checks.approval import ApprovalError, Decision
 from bot.checks.completeness import STATE_LABELS
+from bot.intake.chat_files import coordinator_nop
 from bot.intake.links import portal_sentence
 from bot.messages.outbox import COORDINATORS, Outgoing, channels_for, chat_name, clear_problem, queue
 from bot.messages.recipients import unit_messages
@@ -31,8 +32,16 @@ from bot.outline.periods import Period
 from bot.outline.units import Unit
 from bot.reporting.gather import NothingPolled, export_files
 
-# (ctx, unit code, period, "approved" or "returned", comment) -> the decision taken
-Decide = Callable[..., Decision]
+
+@dataclass(frozen=True)
+class Jobs:
+    """The jobs a chat can start, given by whoever runs the bot (cli/commands/messaging.py), since
+    the library never imports jobs/. ``decide(ctx, unit code, period, "approved" or "returned",
+    comment)`` is the approve job; ``submit(ctx, data, filename, **options)`` the intake wired to
+    the poll and the check (jobs.submit)."""
+
+    decide: Callable[..., Decision] | None = None
+    submit: Callable[..., object] | None = None
 
 NOT_REGISTERED = (
     "Chat này chưa được đăng ký với bot báo cáo CCHC, kiểm soát TTHC.\n"
@@ -54,6 +63,7 @@ COORDINATOR_GUIDE = (
     "/xuat – nhận tệp tổng hợp mới nhất của kỳ\n"
     "/duyet <mã đơn vị> – duyệt báo cáo của đơn vị (khóa bảng tính)\n"
     "/tralai <mã đơn vị> <ý kiến> – trả lại báo cáo để đơn vị sửa, kèm ý kiến\n"
+    "/nop <mã đơn vị> – nộp thay đơn vị tệp bảng tính vừa gửi vào chat (hoặc ghi /nop <mã> ở chú thích tệp)\n"
     "/huongdan – xem lại hướng dẫn này\n"
     "Mỗi ngày làm việc bot gửi bản tổng hợp tiến độ tới đầu mối."
 )
@@ -76,10 +86,10 @@ class Caller:
 
 
 def handle(ctx, channel_kind: str, chat_id: str, text: str, *, now: datetime | None = None,
-           decide: Decide | None = None) -> list[str]:
+           jobs: Jobs | None = None) -> list[str]:
     """The replies to one incoming text from chat ``chat_id`` on channel ``channel_kind``.
 
-    ``decide`` takes a coordinator's /duyet or /tralai (the approve job, given by whoever runs
+    ``jobs`` takes a coordinator's /duyet or /tralai (the approve job) and files (given by whoever runs
     the bot); without it those commands say they are not available here.
     """
     moment = clock.local(now or clock.now())
@@ -90,11 +100,13 @@ def handle(ctx, channel_kind: str, chat_id: str, text: str, *, now: datetime | N
         return OPEN[command](ctx, caller, args, moment)
     if not caller.known:
         return [NOT_REGISTERED]
-    if command in COORDINATOR_COMMANDS or command in DECISIONS:
+    if command in COORDINATOR_COMMANDS or command in DECISIONS or command == "/nop":
         if not caller.coordinator:
             return [COORDINATOR_ONLY]
         if command in DECISIONS:
-            return _decide(ctx, args, moment, DECISIONS[command], decide)
+            return _decide(ctx, args, moment, DECISIONS[command], jobs)
+        if command == "/nop":  # a file this coordinator sent earlier, for the unit named now
+            return coordinator_nop(ctx, caller, args, jobs.submit if jobs else None)
         return COORDINATOR_COMMANDS[command](ctx, caller, args, moment)
     if command == "/trangthai":
         return _status(ctx, caller, args, moment)
@@ -274,9 +286,9 @@ def latest_export(exports_dir, period_id: str):
     return max(files, key=lambda path: (path.stat().st_mtime, path.name), default=None)
 
 
-def _decide(ctx, args: list[str], moment: datetime, approval: str, decide: Decide | None) -> list[str]:
+def _decide(ctx, args: list[str], moment: datetime, approval: str, jobs: Jobs | None) -> list[str]:
     usage = "/duyet <mã đơn vị>" if approval == "approved" else "/tralai <mã đơn vị> <ý kiến>"
-    if decide is None:
+    if jobs is None or jobs.decide is None:
         return [NO_DECISIONS]
     period = current_period(ctx, moment.date())
     if period is None:
@@ -285,7 +297,7 @@ def _decide(ctx, args: list[str], moment: datetime, approval: str, decide: Decid
         return [f"Cần ghi mã đơn vị: {usage}"]
     code = next((u.code for u in ctx.units if u.code.casefold() == args[0].casefold()), args[0])
     try:
-        decision = decide(ctx, code, period, approval, " ".join(args[1:]) or None)
+        decision = jobs.decide(ctx, code, period, approval, " ".join(args[1:]) or None)
     except ApprovalError as e:
         return [f"{e.user_message()} Cú pháp: {usage}"]
     name = ctx.unit_by_code[code].name

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from bot.http import redact
 from bot.messages.channels import Channel, ChannelConfigError, TransportError
-from bot.messages.chat.handlers import Decide
+from bot.messages.chat.handlers import Jobs
 from bot.messages.chat.transports import replies, run_zalo, telegram_application
 from bot.messages.outbox import build_channels, channels_for, deliver
 from bot.store import Store
@@ -63,10 +63,10 @@ CONSOLE_WELCOME = (
 
 
 def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
-        decide: Decide | None = None) -> None:
+        jobs: Jobs | None = None) -> None:
     """Run the bot on the configured chat transports, or on the console when there is none.
 
-    ``decide`` takes the coordinators' /duyet and /tralai (the approve job).
+    ``jobs`` takes the coordinators' /duyet and /tralai (the approve job) and the workbooks sent in chat (submit).
     """
     channels = channels_for(ctx)
     transports = [] if console else [kind for kind in ("telegram", "zalo_bot") if kind in channels]
@@ -75,14 +75,14 @@ def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO
     sender, stop = OutboxSender(ctx.config), threading.Event()
     sender.start()
     try:
-        zalo = _start_zalo(ctx, channels["zalo_bot"], stop, sender.wake, decide) if "zalo_bot" in transports else None
+        zalo = _start_zalo(ctx, channels["zalo_bot"], stop, sender.wake, jobs) if "zalo_bot" in transports else None
         if "telegram" in transports:
-            _poll_telegram(ctx, channels["telegram"], sender.wake, decide)
+            _poll_telegram(ctx, channels["telegram"], sender.wake, jobs)
         elif zalo:
             while zalo.is_alive():
                 zalo.join(1.0)
         else:
-            run_console(ctx, stdin, stdout, sender.wake, decide=decide)
+            run_console(ctx, stdin, stdout, sender.wake, jobs=jobs)
     finally:
         stop.set()
         sender.stop()
@@ -107,21 +107,21 @@ def token_rejected(kind: str) -> str:
             f"hoặc biến môi trường {variable}, rồi chạy lại.")
 
 
-def _poll_telegram(ctx, channel: Channel, on_handled, decide: Decide | None) -> None:
+def _poll_telegram(ctx, channel: Channel, on_handled, jobs: Jobs | None) -> None:
     from telegram.error import InvalidToken
 
-    application = telegram_application(ctx, channel, ctx.config.channels["telegram"], on_handled, decide)
+    application = telegram_application(ctx, channel, ctx.config.channels["telegram"], on_handled, jobs)
     try:
         application.run_polling(allowed_updates=["message"])
     except InvalidToken:  # revoked while running: PTB's text holds the token, so it is not shown
         raise ChannelConfigError(token_rejected("telegram")) from None
 
 
-def _start_zalo(ctx, channel, stop: threading.Event, on_handled, decide: Decide | None) -> threading.Thread:
+def _start_zalo(ctx, channel, stop: threading.Event, on_handled, jobs: Jobs | None) -> threading.Thread:
     def serve() -> None:
         own = replace(ctx, store=Store(ctx.config.state_path))  # a SQLite connection per thread
         try:
-            run_zalo(own, channel, stop, on_handled, decide)
+            run_zalo(own, channel, stop, on_handled, jobs)
         finally:
             own.store.close()
 
@@ -131,11 +131,11 @@ def _start_zalo(ctx, channel, stop: threading.Event, on_handled, decide: Decide 
 
 
 def run_console(ctx, stdin: TextIO, stdout: TextIO, on_handled: Callable[[], None] | None = None, *,
-                decide: Decide | None = None) -> None:
+                jobs: Jobs | None = None) -> None:
     print(CONSOLE_WELCOME, file=stdout, flush=True)
     for line in stdin:
         if line.strip():
-            for reply in replies(ctx, "console", "local", line.strip(), decide):
+            for reply in replies(ctx, "console", "local", line.strip(), jobs):
                 print(reply + "\n", file=stdout, flush=True)
             if on_handled:
                 on_handled()

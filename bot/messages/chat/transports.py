@@ -11,26 +11,29 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.http import redact
+from bot.intake.chat_files import take_file, telegram_file, zalo_file_chat, zalo_file_replies
 from bot.messages.channels import Channel, Message, TransportError
-from bot.messages.chat.handlers import Decide, handle
+from bot.messages.chat.handlers import Jobs, handle
 from bot.messages.outbox import chat_name
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 TROUBLE = "Xin lỗi, bot đang gặp sự cố nên chưa trả lời được. Vui lòng thử lại sau ít phút."
 
 
-def answer(ctx, channel: Channel, chat_id: str, text: str, *, decide: Decide | None = None) -> None:
+def answer(ctx, channel: Channel, chat_id: str, text: str, *, jobs: Jobs | None = None) -> None:
     """Handle one incoming text and send the replies through ``channel``."""
-    send_replies(channel, chat_id, replies(ctx, channel.kind, chat_id, text, decide))
+    send_replies(channel, chat_id, replies(ctx, channel.kind, chat_id, text, jobs))
 
 
-def replies(ctx, kind: str, chat_id: str, text: str, decide: Decide | None = None) -> list[str]:
+def replies(ctx, kind: str, chat_id: str, text: str, jobs: Jobs | None = None) -> list[str]:
     try:
-        return handle(ctx, kind, chat_id, text, decide=decide)
+        return handle(ctx, kind, chat_id, text, jobs=jobs)
     except Exception as exc:  # one bad message must not stop the bot; the sender gets a polite word
         log.error("Lỗi khi xử lý tin nhắn từ %s: %s", chat_name(kind, chat_id), redact(repr(exc)))
         return [TROUBLE]
@@ -57,23 +60,25 @@ def zalo_text(update: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def serve_zalo_once(ctx, channel, *, timeout: int = 30, on_handled: Callable[[], None] | None = None,
-                    decide: Decide | None = None) -> int:
+                    jobs: Jobs | None = None) -> int:
     """One long poll: answer what came in; returns the number of updates."""
     updates = channel.get_updates(timeout=timeout)
     for update in updates:
         if incoming := zalo_text(update):
-            answer(ctx, channel, *incoming, decide=decide)
+            answer(ctx, channel, *incoming, jobs=jobs)
+        elif chat := zalo_file_chat(update):  # Zalo hands no file to a bot: say how else to send it
+            send_replies(channel, chat, zalo_file_replies(ctx, chat))
     if updates and on_handled:
         on_handled()
     return len(updates)
 
 
 def run_zalo(ctx, channel, stop: threading.Event, on_handled: Callable[[], None] | None = None,
-             decide: Decide | None = None) -> None:
+             jobs: Jobs | None = None) -> None:
     failures = 0
     while not stop.is_set():
         try:
-            serve_zalo_once(ctx, channel, on_handled=on_handled, decide=decide)
+            serve_zalo_once(ctx, channel, on_handled=on_handled, jobs=jobs)
             failures = 0
         except TransportError as exc:
             if exc.permanent:
@@ -85,7 +90,7 @@ def run_zalo(ctx, channel, stop: threading.Event, on_handled: Callable[[], None]
 
 
 def zalo_webhook(ctx, channel, secret_token: str, headers: dict[str, str], body: bytes, *,
-                 decide: Decide | None = None) -> int:
+                 jobs: Jobs | None = None) -> int:
     """Handle one webhook POST from Zalo Bot; returns the HTTP status to answer with.
 
     Zalo echoes the ``secret_token`` given to setWebhook in ``X-Bot-Api-Secret-Token``; a
@@ -99,14 +104,16 @@ def zalo_webhook(ctx, channel, secret_token: str, headers: dict[str, str], body:
     except ValueError:
         return 400
     if isinstance(update, dict) and (incoming := zalo_text(update)):
-        answer(ctx, channel, *incoming, decide=decide)
+        answer(ctx, channel, *incoming, jobs=jobs)
+    elif isinstance(update, dict) and (chat := zalo_file_chat(update)):
+        send_replies(channel, chat, zalo_file_replies(ctx, chat))
     return 200
 
 
 # --- Telegram: a python-telegram-bot Application ----------------------------------------------------
 
 def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Callable[[], None] | None = None,
-                         decide: Decide | None = None):
+                         jobs: Jobs | None = None):
     """An Application whose one handler passes every text to ``handle``.
 
     Replies go out through the channel in a worker thread (the channel runs its own event
@@ -120,7 +127,16 @@ def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Call
         if update.effective_message is None or update.effective_chat is None or not update.effective_message.text:
             return
         chat_id = str(update.effective_chat.id)
-        texts = replies(ctx, "telegram", chat_id, update.effective_message.text, decide)
+        texts = replies(ctx, "telegram", chat_id, update.effective_message.text, jobs)
+        await asyncio.to_thread(send_replies, channel, chat_id, texts)
+        if on_handled:
+            on_handled()
+
+    async def on_document(update, context) -> None:  # a workbook handed in (bot/intake/chat_files.py)
+        if update.effective_chat is None or (file := telegram_file(update.effective_message)) is None:
+            return
+        chat_id = str(update.effective_chat.id)
+        texts = await asyncio.to_thread(_file_replies, ctx, chat_id, file, channel, jobs)
         await asyncio.to_thread(send_replies, channel, chat_id, texts)
         if on_handled:
             on_handled()
@@ -128,4 +144,17 @@ def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Call
     application = Application.builder().token(settings["token"]).base_url(
         settings.get("base_url", DEFAULT_BASE_URL)).build()
     application.add_handler(MessageHandler(filters.TEXT, on_text))
+    application.add_handler(MessageHandler(filters.Document.ALL, on_document))
     return application
+
+
+def _file_replies(ctx, chat_id: str, file, channel: Channel, jobs: Jobs | None) -> list[str]:
+    try:
+        own = replace(ctx, store=Store(ctx.config.state_path))  # this runs in a worker thread
+        try:
+            return take_file(own, "telegram", chat_id, file, channel.download, jobs.submit if jobs else None)
+        finally:
+            own.store.close()
+    except Exception as exc:  # one bad file must not stop the bot; the sender gets a polite word
+        log.error("Lỗi khi nhận tệp từ %s: %s", chat_name("telegram", chat_id), redact(repr(exc)))
+        return [TROUBLE]
