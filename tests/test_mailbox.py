@@ -141,11 +141,11 @@ def test_it_lists_mail_left_for_a_person_in_the_digest_and_on_the_outbox_page(ct
 
     from fastapi.testclient import TestClient
 
-    from web.app import create_app
-    from web.auth import set_password
     from jobs.remind import remind
     from tests.test_digest import at
     from tests.test_portal import log_in
+    from web.app import create_app
+    from web.auth import set_password
 
     imap.deliver(mail("ai.do@gmail.example.com", "Quảng cáo", {}, "<ad@g>"))
     fetch_mail(ctx)
