@@ -3,7 +3,7 @@ answers. The store owns the database: every query is a method of :class:`Store`,
 module of its concern (``sheets``, ``checks``, ``runs``, ``outbox``, ``contacts``, ``forms``, ``intake``);
 ``database`` holds the connection, transactions and migrations.
 
-Schema changes are numbered SQL files in ``bot/migrations/``; each is applied in the same
+Schema changes are numbered SQL files in ``bot/store/migrations/``; each is applied in the same
 transaction that records it, so a crash mid-migration leaves the database as it was.
 The database runs in WAL mode with a busy timeout, so the scheduler and the chat bot can
 share it from two processes.

@@ -1,7 +1,7 @@
 """The database itself: the connection, transactions and migrations (the queries are in the
 sibling modules, one per concern).
 
-Schema changes are numbered SQL files in ``bot/migrations/``; each is applied in the same
+Schema changes are numbered SQL files in ``bot/store/migrations/``; each is applied in the same
 transaction that records it, so a crash mid-migration leaves the database as it was.
 The database runs in WAL mode with a busy timeout, so the scheduler and the chat bot can
 share it from two processes.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot import clock
 
-MIGRATIONS = Path(__file__).parent.parent / "migrations"
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Database:
