@@ -108,7 +108,9 @@ def time_out_calls(backend, ticks, match: str, times: int = 1) -> list[str]:
 
 def make_backend(home, ticks, **overrides):
     policy = RetryPolicy(attempts=4, budget=30, sleep=ticks.sleep, monotonic=ticks.monotonic)
-    overrides = {"retry": policy, "quota": NoQuota(), "timeout": 10, **overrides}  # timeouts are injected
+    # Timeouts are injected (time_out_calls); the real one only guards against a hung test, so it is
+    # far above what a loaded machine takes to answer a whole layout (10 s was seen to expire in CI).
+    overrides = {"retry": policy, "quota": NoQuota(), "timeout": 120, **overrides}
     return GoogleBackend.from_config(load_config(home), **overrides)
 
 
