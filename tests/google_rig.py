@@ -90,15 +90,15 @@ def write_home(tmp_path, fake, folder, **google):
     return home
 
 
-def time_out_calls(backend, ticks, match: str, times: int = 1) -> list[str]:
+def time_out_calls(backend, ticks, match: str, times: int = 1, seconds: float | None = None) -> list[str]:
     """The next ``times`` requests whose URL contains ``match`` time out on the client, as if
-    ``backend.timeout`` seconds had passed (injected: no real clock is raced)."""
+    ``seconds`` (default ``backend.timeout``) had passed (injected: no real clock is raced)."""
     session, send, timed_out = backend.http.session, backend.http.session.request, []
 
     def request(method, url, *args, **kwargs):
         if match in url and len(timed_out) < times:
             timed_out.append(url)
-            ticks.now += backend.timeout
+            ticks.now += backend.timeout if seconds is None else seconds
             raise requests.exceptions.ReadTimeout(f"Read timed out. (read timeout={backend.timeout})")
         return send(method, url, *args, **kwargs)
 

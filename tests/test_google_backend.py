@@ -432,7 +432,7 @@ def test_it_survives_injected_429_500_and_timeouts_with_growing_waits(ctx, fake,
     fake.reset_calls()
     for kind in ("429", "500"):
         fake.inject(kind, match=r"/v4/spreadsheets/[^/]+$")
-    timed_out = time_out_calls(ctx.backend, ticks, "/v4/spreadsheets/")
+    timed_out = time_out_calls(ctx.backend, ticks, "/v4/spreadsheets/", seconds=10)
 
     grids = ctx.backend.read(ref)
 
