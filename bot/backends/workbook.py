@@ -34,6 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..clock import TZ
 from ..layout import TabLayout, WorkbookLayout
 from ..values import Text
+from . import xlsx_parts
 from .base import (
     Backend,
     BackendError,
@@ -140,14 +141,8 @@ class WorkbookBackend(Backend):
         path = Path(ref.id)
         if not path.exists():
             raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
-        try:
-            wb = load_workbook(path, read_only=True, data_only=False)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
-            raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
-        try:
-            return {ws.title: [[_as_typed(c) for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
-        finally:
-            wb.close()
+        grids = xlsx_parts.attempt("read", xlsx_parts.read_grids, path)
+        return grids if grids is not None else read_with_openpyxl(path, ref)
 
     def tags(self, path: str | Path) -> dict[str, str]:
         """The tags a workbook was provisioned with (to check a lone file offline)."""
@@ -239,6 +234,18 @@ def _write_one(root: str, ref: SheetRef, edits: list[Edit]) -> BackendError | No
     except BackendError as e:
         return type(e)(str(e))  # without the ref, which the parent knows
     return None
+
+
+def read_with_openpyxl(path: Path, ref: SheetRef | None = None) -> Grids:
+    """The reference reader (and the fallback of :func:`xlsx_parts.read_grids`)."""
+    try:
+        wb = load_workbook(path, read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+        raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
+    try:
+        return {ws.title: [[_as_typed(c) for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
+    finally:
+        wb.close()
 
 
 def _as_typed(cell):
