@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import zipfile
 from datetime import datetime
 
 import openpyxl
@@ -26,6 +27,18 @@ KINDS = {"so_nganh": "Sở", "huyen": "UBND huyện", "xa": "UBND xã", "nganh_d
 def typed(grids):
     """Grids with each value's type, so 7 and 7.0, "=x" and Text("=x") differ."""
     return {name: [[(type(v).__name__, v) for v in row] for row in rows] for name, rows in grids.items()}
+
+
+def trimmed(grids):
+    """Typed grids without their empty margins. openpyxl's edit path declares a larger sheet
+    dimension (it counts the cells under merges), so its grids have more empty cells."""
+    out = {}
+    for name, rows in typed(grids).items():
+        rows = [row[: max((i + 1 for i, (_, v) in enumerate(row) if v is not None), default=0)] for row in rows]
+        while rows and not rows[-1]:
+            rows.pop()
+        out[name] = rows
+    return out
 
 
 def random_unit(rng: random.Random, i: int) -> Unit:
@@ -74,8 +87,19 @@ def fill_randomly(path: str, layout, rng: random.Random) -> None:
             cell.number_format = fmt
     for block in layout.blocks:
         if block.kind == "table" and rng.random() < 0.3:
-            wb[block.tab].insert_rows(block.last_row)
+            insert_row(wb[block.tab], block.last_row)
     wb.save(path)
+
+
+def insert_row(ws, row: int) -> None:
+    """A line inserted above ``row`` as Excel inserts it: merges below move down with it
+    (openpyxl's ``insert_rows`` leaves them where they were)."""
+    ws.insert_rows(row)
+    for merged in ws.merged_cells.ranges:
+        if merged.min_row >= row:
+            merged.shift(row_shift=1)
+        elif merged.max_row >= row:
+            merged.expand(down=1)
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +151,113 @@ def copy_of(path, tmp_path, name):
     target = tmp_path / name
     shutil.copy(path, target)
     return str(target)
+
+
+def seen(path) -> dict:
+    """What a unit sees in a workbook, as openpyxl loads it: values, formats, merges, links,
+    protection, validation, widths and heights, tabs and tags."""
+    wb = openpyxl.load_workbook(path)
+    out = {"tabs": wb.sheetnames, "tags": {p.name: p.value for p in wb.custom_doc_props.props},
+           "title": wb.properties.title, "structure_locked": bool(wb.security and wb.security.lockStructure)}
+    for ws in wb.worksheets:
+        blank = None
+        cells = {}
+        for row in ws.iter_rows():
+            for c in row:
+                look = cell_look(c)
+                blank = blank or cell_look(ws.cell(row=1048576, column=1))
+                if look != blank:
+                    cells[c.coordinate] = look
+        p = ws.protection
+        out[ws.title] = {
+            "cells": cells,
+            "merges": sorted(str(r) for r in ws.merged_cells.ranges),
+            "links": sorted((h.ref, h.location, h.target) for h in ws._hyperlinks),
+            "protection": (p.sheet, p.insertRows, p.formatColumns, p.formatRows, p.deleteRows),
+            "validations": sorted((v.type, v.operator, v.formula1, v.formula2, str(v.sqref), v.error, v.errorStyle)
+                                  for v in ws.data_validations.dataValidation),
+            "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
+            "heights": {k: d.height for k, d in ws.row_dimensions.items() if d.height},
+            "print": (ws.page_setup.orientation, ws.page_setup.paperSize, ws.page_setup.fitToWidth,
+                      ws.sheet_properties.pageSetUpPr.fitToPage, ws.print_options.horizontalCentered),
+        }
+    return out
+
+
+def cell_look(c) -> tuple:
+    f, b, a = c.font, c.border, c.alignment
+    return (c.value, c.data_type, f.b, f.i, f.sz, f.u, f.color.rgb if f.color else None,
+            c.fill.fill_type, c.fill.fgColor.rgb, tuple(getattr(b, s).style for s in ("left", "right", "top", "bottom")),
+            a.wrap_text, a.horizontal, a.vertical, c.number_format, c.protection.locked, c.quotePrefix)
+
+
+def with_openpyxl(path: str, edits) -> None:
+    from bot.backends.workbook import _apply
+
+    wb = load_for_edit(path)
+    for edit in edits:
+        _apply(wb, edit)
+    wb.save(path)
+
+
+def fast(path: str, edits) -> None:
+    target = path + ".new"
+    xlsx_parts.apply_edits(path, target, edits)
+    shutil.move(target, path)
+
+
+def feedback_for(path: str, layout, schema, rng: random.Random, approval: str | None):
+    """The edits a check makes: cover status, the "Kiểm tra" tab (findings linked to their
+    cells), and the locks of an approval or a return."""
+    from bot.backends.base import Protect, input_cells
+    from bot.completeness import STATE_LABELS, completeness
+    from bot.document import extract
+    from bot.feedback import feedback_edits
+    from bot.report import report_from_document
+    from jobs.check import check_reports, section_title
+
+    report, read_findings = report_from_document(extract(layout, read_with_openpyxl(path)), schema, layout.unit_kind)
+    findings = check_reports(schema, [report], {report.unit: read_findings})[report.unit]
+    state = rng.choice(sorted(STATE_LABELS))
+    titles = {s.id: section_title(s) for s in schema.sections}
+    edits = feedback_edits(layout, STATE_LABELS[state], completeness(schema, report), findings, titles,
+                           datetime(2026, 3, rng.randint(1, 28), 9, 30), rng.choice([None, "Cần bổ sung số liệu"]))
+    if approval == "approved":
+        edits.append(Protect(whole=True))
+    elif approval == "returned":
+        edits.append(Protect(whole=False, input_cells=input_cells(layout)))
+    return edits
+
+
+@pytest.mark.parametrize("approval", [None, "approved", "returned"])
+def test_it_writes_feedback_as_openpyxl_does(random_workbooks, schema, tmp_path, approval):
+    rng = random.Random(f"feedback {approval}")
+    for i, (path, layout) in enumerate(random_workbooks):
+        edits = feedback_for(path, layout, schema, rng, approval)
+        reference, candidate = copy_of(path, tmp_path, f"a{i}.xlsx"), copy_of(path, tmp_path, f"b{i}.xlsx")
+        with_openpyxl(reference, edits)
+        fast(candidate, edits)
+        assert seen(candidate) == seen(reference)
+        assert trimmed(read_with_openpyxl(candidate)) == trimmed(read_with_openpyxl(reference))
+        assert typed(xlsx_parts.read_grids(candidate)) == typed(read_with_openpyxl(candidate))
+        again = feedback_for(candidate, layout, schema, rng, approval)  # a second check over the first
+        with_openpyxl(reference, again)
+        fast(candidate, again)
+        assert seen(candidate) == seen(reference)
+
+
+def test_it_adds_no_cell_format_when_the_same_feedback_is_written_twice(workbook, schema, tmp_path):
+    backend, ref, layout = workbook
+    edits = feedback_for(ref.id, layout, schema, random.Random(1), None)
+    fast(ref.id, edits)
+    size = len(zipfile.ZipFile(ref.id).read("xl/styles.xml"))
+    fast(ref.id, edits)
+    assert len(zipfile.ZipFile(ref.id).read("xl/styles.xml")) == size
+
+
+def test_it_writes_feedback_through_the_backend_without_openpyxl(workbook, schema):
+    backend, ref, layout = workbook
+    before = xlsx_parts.FALLBACKS["write"]
+    backend.write(ref, feedback_for(ref.id, layout, schema, random.Random(2), "approved"))
+    assert xlsx_parts.FALLBACKS["write"] == before
+    assert seen(ref.id)["Kiểm tra"]["cells"]["A1"][0] == "KẾT QUẢ KIỂM TRA BÁO CÁO"

@@ -174,6 +174,8 @@ class WorkbookBackend(Backend):
             raise SheetBusy(f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref)
         if self._replaces_every_tab(path, edits):
             return self._rewrite(path, [e.tab for e in edits])
+        if xlsx_parts.attempt("write", _replace_atomically, path, lambda target: xlsx_parts.apply_edits(path, target, edits)):
+            return
         try:
             wb = load_for_edit(path)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
@@ -316,11 +318,17 @@ def _protect(wb: Workbook, edit: Protect) -> None:
 
 
 def _save_atomically(wb: Workbook, path: Path) -> None:
+    _replace_atomically(path, wb.save)
+
+
+def _replace_atomically(path: Path, write) -> bool:
+    """``write(temporary path)``, then the temporary file replaces ``path`` in one rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        wb.save(tmp)
+        write(tmp)
         os.replace(tmp, path)
+        return True
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

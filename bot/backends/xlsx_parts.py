@@ -26,14 +26,18 @@ and the caller takes the openpyxl path for that file; :data:`FALLBACKS` counts t
 from __future__ import annotations
 
 import posixpath
+import re
+import struct
 import zipfile
 from collections import Counter
+from io import BytesIO
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from openpyxl.cell.text import Text as OpenpyxlText
 from openpyxl.formula.translate import Translator
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
-from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, from_ISO8601
 
 from ..values import Text
@@ -314,3 +318,491 @@ def attempt(operation: str, fast, *args):
     except Exception:  # noqa: BLE001 - whatever went wrong, openpyxl decides about this file
         FALLBACKS[operation] += 1
         return None
+
+
+# --- writing: the zip ---------------------------------------------------------------------------------
+
+
+def write_package(source, target, replaced: dict[str, bytes], dropped: frozenset = frozenset()) -> None:
+    """``source`` with the parts in ``replaced`` rewritten and those in ``dropped`` left out;
+    every other part is copied as its compressed bytes, in the same order."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            if info.filename in dropped:
+                continue
+            if info.filename in replaced:
+                fresh = zipfile.ZipInfo(info.filename, info.date_time)
+                fresh.compress_type = zipfile.ZIP_DEFLATED
+                fresh.external_attr = info.external_attr
+                dst.writestr(fresh, replaced[info.filename])
+            else:
+                _copy_compressed(src, info, dst)
+
+
+def _copy_compressed(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.ZipFile) -> None:
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise Unsure("an encrypted or unusually compressed part")
+    src.fp.seek(info.header_offset)
+    header = src.fp.read(zipfile.sizeFileHeader)
+    if header[:4] != zipfile.stringFileHeader:
+        raise Unsure("a damaged local file header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    src.fp.seek(info.header_offset + zipfile.sizeFileHeader + name_length + extra_length)
+    data = src.fp.read(info.compress_size)
+    copied = zipfile.ZipInfo(info.filename, info.date_time)
+    for attribute in ("compress_type", "CRC", "compress_size", "file_size", "external_attr", "create_system"):
+        setattr(copied, attribute, getattr(info, attribute))
+    copied.header_offset = dst.fp.tell()
+    dst.fp.write(copied.FileHeader())
+    dst.fp.write(data)
+    dst.filelist.append(copied)
+    dst.NameToInfo[copied.filename] = copied
+    dst.start_dir = dst.fp.tell()  # where the next part (or the central directory) goes
+
+
+# --- writing: cell formats ----------------------------------------------------------------------------
+
+
+def _canon(element) -> tuple:
+    """An element's content without namespaces: equal for equal formats however they were written."""
+    return (etree.QName(element).localname, tuple(sorted((etree.QName(k).localname, v) for k, v in element.attrib.items())),
+            (element.text or "").strip(), tuple(_canon(child) for child in element if isinstance(child.tag, str)))
+
+
+def _ns(element):
+    """An openpyxl-serialised element (no namespace) as an lxml element of the main namespace."""
+    from xml.etree.ElementTree import tostring
+
+    node = etree.fromstring(tostring(element))
+    for el in node.iter():
+        el.tag = q(etree.QName(el).localname)
+    etree.cleanup_namespaces(node)
+    return node
+
+
+def _copy(element):
+    return etree.fromstring(etree.tostring(element))
+
+
+STYLESHEET_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs")
+
+
+class Styles:
+    """``xl/styles.xml`` of one workbook: cell formats found, or appended when missing."""
+
+    def __init__(self, xml: bytes):
+        self.root = etree.fromstring(xml)
+        self.changed = False
+        self._indexes: dict[str, dict[tuple, int]] = {}
+        self._counts: dict[str, int] = {}
+        self._xfs: dict[int, int] = {}  # FormatParts (by id; they live as long as the module) → index
+        self._clones: dict[tuple[int, bool], int] = {}
+        xfs = self.root.find(q("cellXfs"))
+        if xfs is None or len(xfs) == 0:
+            raise Unsure("styles without cell formats")
+
+    def _list(self, name: str):
+        node = self.root.find(q(name))
+        if node is None:
+            node = etree.Element(q(name))
+            position = STYLESHEET_ORDER.index(name)
+            before = [self.root.find(q(n)) for n in STYLESHEET_ORDER[:position]]
+            anchor = next((b for b in reversed(before) if b is not None), None)
+            if anchor is None:
+                self.root.insert(0, node)
+            else:
+                anchor.addnext(node)
+        return node
+
+    def index_of(self, name: str, element) -> int:
+        """The index of an element equal to ``element`` in list ``name`` (appended if absent)."""
+        items = self._list(name)
+        if name not in self._indexes:
+            children = [c for c in items if isinstance(c.tag, str)]
+            self._indexes[name] = {}
+            for i, child in enumerate(children):
+                self._indexes[name].setdefault(_canon(child), i)
+            self._counts[name] = len(children)
+        index, key = self._indexes[name], _canon(element)
+        if key not in index:
+            items.append(element)
+            index[key] = self._counts[name]
+            self._counts[name] += 1
+            items.set("count", str(self._counts[name]))
+            self.changed = True
+        return index[key]
+
+    def number_format_id(self, code: str) -> int:
+        from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
+
+        if code in BUILTIN_FORMATS_REVERSE:
+            return BUILTIN_FORMATS_REVERSE[code]
+        formats = self._list("numFmts")
+        for f in formats.iter(q("numFmt")):
+            if f.get("formatCode") == code:
+                return int(f.get("numFmtId"))
+        new_id = max([int(f.get("numFmtId")) for f in formats.iter(q("numFmt"))] + [163]) + 1
+        etree.SubElement(formats, q("numFmt"), numFmtId=str(new_id), formatCode=code)
+        formats.set("count", str(len(formats)))
+        self.changed = True
+        return new_id
+
+    def xf(self, parts: FormatParts) -> int:
+        if id(parts) not in self._xfs:
+            self._xfs[id(parts)] = self._add_xf(parts)
+        return self._xfs[id(parts)]
+
+    def _add_xf(self, parts: FormatParts) -> int:
+        xf = _copy(parts.elements["cellXfs"])
+        xf.set("numFmtId", str(self.number_format_id(parts.number_format) if parts.number_format else 0))
+        for name, attribute in (("fonts", "fontId"), ("fills", "fillId"), ("borders", "borderId")):
+            xf.set(attribute, str(self.index_of(name, _copy(parts.elements[name]))))
+        return self.index_of("cellXfs", xf)
+
+    def locked_clone(self, index: int, locked: bool) -> int:
+        """The cell format ``index`` with its protection set to ``locked`` (appended if new)."""
+        if (index, locked) not in self._clones:
+            self._clones[index, locked] = self._clone(index, locked)
+        return self._clones[index, locked]
+
+    def _clone(self, index: int, locked: bool) -> int:
+        xfs = [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
+        if index >= len(xfs):
+            raise Unsure("a cell style id beyond the cell formats")
+        original = xfs[index]
+        if is_locked(original) == locked:
+            return index
+        clone = etree.fromstring(etree.tostring(original))
+        protection = clone.find(q("protection"))
+        if protection is None:
+            protection = etree.SubElement(clone, q("protection"))
+        protection.set("locked", "1" if locked else "0")
+        clone.set("applyProtection", "1")
+        return self.index_of("cellXfs", clone)
+
+    def is_locked(self, index: int) -> bool:
+        xfs = [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
+        return is_locked(xfs[index])
+
+    def to_bytes(self) -> bytes:
+        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def is_locked(xf) -> bool:
+    protection = xf.find(q("protection"))
+    return protection is None or protection.get("locked") not in ("0", "false")
+
+
+class FormatParts:
+    """What openpyxl writes for one of the project's cell styles (``workbook.STYLES``)."""
+
+    def __init__(self, style: str, input_: bool, quote_prefix: bool):
+        from openpyxl import Workbook
+        from openpyxl.styles.cell_style import CellStyle
+
+        from ..layout import CellSpec
+        from .workbook import _style_cell
+
+        wb = Workbook()
+        cell = wb.active.cell(row=1, column=1)
+        _style_cell(cell, CellSpec(style=style, input=input_), quote_prefix)
+        array = cell._style
+        self.font, self.fill, self.border = wb._fonts[array.fontId], wb._fills[array.fillId], wb._borders[array.borderId]
+        self.number_format = cell.number_format if cell.number_format != "General" else None
+        xf = CellStyle.from_array(array)
+        if array.alignmentId:
+            xf.alignment = wb._alignments[array.alignmentId]
+        if array.protectionId:
+            xf.protection = wb._protections[array.protectionId]
+        self.elements = {name: _ns(obj.to_tree()) for name, obj in
+                         (("fonts", self.font), ("fills", self.fill), ("borders", self.border), ("cellXfs", xf))}
+
+
+_FORMAT_PARTS: dict[tuple, FormatParts] = {}
+
+
+def format_parts(style: str, input_: bool, quote_prefix: bool) -> FormatParts:
+    key = (style, input_, quote_prefix)
+    if key not in _FORMAT_PARTS:
+        _FORMAT_PARTS[key] = FormatParts(*key)
+    return _FORMAT_PARTS[key]
+
+
+# --- writing: sheets ----------------------------------------------------------------------------------
+
+
+_FRAMES: dict[tuple, bytes] = {}
+
+
+def _frame(tab) -> bytes:
+    """What openpyxl writes for an empty sheet with this tab's columns, print setup and
+    protection (rendered once per kind of tab): the cells are added to it here."""
+    key = (tab.landscape, tab.protected, tuple(sorted(tab.col_widths.items())))
+    if key not in _FRAMES:
+        from openpyxl import Workbook
+        from openpyxl.worksheet._writer import WorksheetWriter
+
+        from ..layout import TabLayout
+        from .workbook import render_tab
+
+        ws = Workbook().create_sheet("frame")  # not the first sheet: not the selected tab
+        render_tab(ws, TabLayout(name="frame", col_widths=dict(tab.col_widths), landscape=tab.landscape, protected=tab.protected))
+        writer = WorksheetWriter(ws, out=BytesIO())
+        writer.write()
+        _FRAMES[key] = writer.read()
+    return _FRAMES[key]
+
+
+AFTER_SHEET_DATA = ("sheetCalcPr", "sheetProtection", "protectedRanges", "scenarios", "autoFilter", "sortState",
+                    "dataConsolidate", "customSheetViews", "mergeCells", "phoneticPr", "conditionalFormatting",
+                    "dataValidations", "hyperlinks")
+
+
+def _place(root, element) -> None:
+    """Insert a child of ``worksheet`` after sheetData, in the order the schema requires."""
+    name = etree.QName(element).localname
+    anchor = root.find(q("sheetData"))
+    for before in AFTER_SHEET_DATA[: AFTER_SHEET_DATA.index(name)]:
+        found = root.find(q(before))
+        if found is not None:
+            anchor = found
+    anchor.addnext(element)
+
+
+def render_sheet(tab, styles: Styles):
+    """The sheet XML of ``tab`` as ``render_tab`` lays it out (through openpyxl), strings inline."""
+    from openpyxl.worksheet.datavalidation import DataValidationList
+
+    from .workbook import _data_validation
+
+    frame = _frame(tab).decode("utf-8")
+    head, tail = re.split(r"<sheetData\s*/>|<sheetData>\s*</sheetData>", frame)
+    by_row: dict[int, list] = {row: [] for row in tab.row_heights}
+    validations, links = {}, []
+    for (row, col), spec in sorted(tab.cells.items()):
+        ref = f"{get_column_letter(col)}{row}"
+        quote = spec.formula is None and isinstance(spec.value, str) and spec.value.startswith("=")
+        by_row.setdefault(row, []).append(_cell_xml(ref, styles.xf(format_parts(spec.style, spec.input, quote)), spec, quote))
+        if spec.validation:
+            key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
+            validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
+        if spec.link:
+            tab_name, _, a1 = spec.link.rpartition("!")
+            links.append((ref, f"'{tab_name}'!{a1}"))
+    rows = []
+    for row in sorted(by_row):
+        height = f' ht="{_height(tab.row_heights[row])}" customHeight="1"' if row in tab.row_heights else ""
+        rows.append(f'<row r="{row}"{height}>{"".join(by_row[row])}</row>')
+    root = etree.fromstring(f"{head}<sheetData>{''.join(rows)}</sheetData>{tail}".encode())
+    if tab.cells:
+        rs, cs = [r for r, _ in tab.cells], [c for _, c in tab.cells]
+        root.find(q("dimension")).set("ref", f"{get_column_letter(min(cs))}{min(rs)}:{get_column_letter(max(cs))}{max(rs)}")
+    if tab.merges:
+        merges = etree.Element(q("mergeCells"), count=str(len(tab.merges)))
+        for r1, c1, r2, c2 in tab.merges:
+            etree.SubElement(merges, q("mergeCell"), ref=f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}")
+        _place(root, merges)
+    if validations:
+        for dv, refs in validations.values():
+            dv.sqref = " ".join(refs)
+        _place(root, _ns(DataValidationList(dataValidation=[dv for dv, _ in validations.values()]).to_tree()))
+    if links:
+        hyperlinks = etree.Element(q("hyperlinks"))
+        for ref, location in links:  # what openpyxl writes for Hyperlink(ref=…, location=…)
+            etree.SubElement(hyperlinks, q("hyperlink"), ref=ref, location=location)
+        _place(root, hyperlinks)
+    return root
+
+
+def _cell_xml(ref: str, style: int, spec, quote: bool) -> str:
+    from openpyxl.compat import safe_string
+
+    if spec.formula:
+        return f'<c r="{ref}" s="{style}"><f>{escape(spec.formula[1:])}</f><v></v></c>'
+    value = spec.value
+    _check_value(value, quote)
+    if value is None or value == "":
+        return f'<c r="{ref}" s="{style}" t="{"n" if value is None else "inlineStr"}"/>'
+    if isinstance(value, str):
+        space = ' xml:space="preserve"' if value.strip() and value != value.strip() else ""
+        return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+    return f'<c r="{ref}" s="{style}" t="n"><v>{safe_string(value)}</v></c>'
+
+
+def _check_value(value, quote: bool) -> None:
+    """Only values openpyxl stores as they are: numbers, and text that is not a formula."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
+        raise Unsure(f"a value of type {type(value).__name__}")
+    if isinstance(value, str) and ((value.startswith("=") and not quote) or ILLEGAL_CHARACTERS_RE.search(value)):
+        raise Unsure("text openpyxl would store differently")
+
+
+def _height(points: float) -> str:
+    from openpyxl.compat import safe_string
+
+    return safe_string(float(points))
+
+
+def _put_value(c, value) -> None:
+    """A cell's value as openpyxl writes it (strings inline); its format stays."""
+    from openpyxl.compat import safe_string
+
+    _check_value(value, False)
+    for child in list(c):
+        c.remove(child)
+    c.set("t", "inlineStr" if isinstance(value, str) else "n")
+    if value is None or value == "":
+        return
+    if isinstance(value, str):
+        t = etree.SubElement(etree.SubElement(c, q("is")), q("t"))
+        t.text = value
+        if value.strip() and value != value.strip():  # as openpyxl.xml.functions.whitespace
+            t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+        return
+    etree.SubElement(c, q("v")).text = safe_string(value)
+
+
+def set_cells(root, cells: dict[tuple[int, int], object]) -> None:
+    """Patch the values of existing cells of a sheet (their formats stay)."""
+    data = root.find(q("sheetData"))
+    found = {}
+    for row in data.iter(q("row")):
+        for c in row.iter(q("c")):
+            if c.get("r") is None:
+                raise Unsure("a cell without its reference")
+            found[c.get("r")] = c
+    for (row, col), value in cells.items():
+        c = found.get(f"{get_column_letter(col)}{row}")
+        if c is None:
+            raise Unsure("a cell to write that the sheet does not have")
+        _put_value(c, value)
+
+
+def protect(root, styles: Styles, unlocked: set | None) -> None:
+    """Lock every cell of a sheet but ``unlocked`` (cell formats cloned with the lock flag) and
+    turn its protection on, as ``workbook._protect`` does through openpyxl."""
+    from openpyxl.worksheet.protection import SheetProtection
+
+    unlocked = unlocked or set()
+    if not styles.is_locked(0) or _has_row_or_column_formats(root):
+        raise Unsure("cells without a format of their own that would not be locked")
+    seen = set()
+    for c in root.find(q("sheetData")).iter(q("c")):
+        position = coordinate_to_tuple(c.get("r")) if unlocked else None
+        seen.add(position)
+        style = styles.locked_clone(int(c.get("s") or 0), position not in unlocked)
+        if style or c.get("s") is not None:
+            c.set("s", str(style))
+    seen.discard(None)
+    max_row, max_col = max((r for r, _ in seen), default=0), max((c for _, c in seen), default=0)
+    missing = {(r, c) for r, c in unlocked if r <= max_row and c <= max_col} - seen
+    if missing:  # openpyxl creates every cell of the used range: those it would unlock, too
+        _add_cells(root, missing, styles.locked_clone(0, False))
+    protection = root.find(q("sheetProtection"))
+    if protection is None:
+        _place(root, _ns(SheetProtection(sheet=True).to_tree()))
+    else:
+        protection.set("sheet", "1")
+
+
+def _add_cells(root, cells: set, style: int) -> None:
+    data = root.find(q("sheetData"))
+    rows = {int(row.get("r")): row for row in data.iter(q("row"))}
+    for r, col in sorted(cells):
+        if r not in rows:
+            rows[r] = etree.Element(q("row"), r=str(r))
+            later = [n for n in rows if n > r]
+            if later:
+                rows[min(later)].addprevious(rows[r])
+            else:
+                data.append(rows[r])
+        c = etree.Element(q("c"), r=f"{get_column_letter(col)}{r}", s=str(style), t="n")
+        after = [x for x in rows[r].iter(q("c")) if coordinate_to_tuple(x.get("r"))[1] > col]
+        if after:
+            after[0].addprevious(c)
+        else:
+            rows[r].append(c)
+
+
+def _has_row_or_column_formats(root) -> bool:
+    cols = root.find(q("cols"))
+    rows = root.find(q("sheetData")).iter(q("row"))
+    return any(col.get("style") not in (None, "0") for col in (cols if cols is not None else ())) or \
+        any(row.get("s") not in (None, "0") for row in rows)
+
+
+# --- writing: edits -------------------------------------------------------------------------------
+
+
+CALC_CHAIN_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"
+
+
+def apply_edits(source, target, edits) -> None:
+    """Write ``source`` with ``edits`` applied into ``target``: only the sheets edited, the
+    styles (when formats were added) and, when there is one, the calculation chain (left out,
+    as openpyxl leaves it out) change."""
+    from .base import Protect, ReplaceTab, SetCells
+
+    package = Package(source)
+    try:
+        by_name = dict(package.sheets)
+        if STYLES_PART not in package.names:
+            raise Unsure("no styles part")
+        styles = Styles(package.zip.read(STYLES_PART))
+        roots: dict[str, object] = {}
+
+        def sheet(name: str):
+            if name not in by_name:
+                raise Unsure(f"no sheet {name}")
+            part = by_name[name]
+            if part not in roots:
+                roots[part] = etree.fromstring(package.zip.read(part))
+            return roots[part]
+
+        for edit in edits:
+            if isinstance(edit, SetCells):
+                set_cells(sheet(edit.tab), edit.cells)
+            elif isinstance(edit, ReplaceTab):
+                sheet(edit.tab.name)
+                part = by_name[edit.tab.name]
+                if _rels_path(part) in package.names:
+                    raise Unsure("a replaced sheet with relationships of its own")
+                roots[part] = render_sheet(edit.tab, styles)
+            elif isinstance(edit, Protect):
+                for name, _ in package.sheets:
+                    unlocked = None if edit.whole else set(edit.input_cells.get(name, ()))
+                    protect(sheet(name), styles, unlocked)
+            else:
+                raise Unsure(f"an edit {type(edit).__name__}")
+        replaced = {part: _xml(root) for part, root in roots.items()}
+        if styles.changed:
+            replaced[STYLES_PART] = styles.to_bytes()
+        dropped = _drop_calc_chain(package, replaced)
+    finally:
+        package.close()
+    write_package(source, target, replaced, dropped)
+
+
+def _xml(root) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _drop_calc_chain(package: Package, replaced: dict[str, bytes]) -> frozenset:
+    """A calculation chain names formula cells; after an edit it may name cells that are no
+    longer formulas (a repair prompt in Excel), so it goes, and Excel rebuilds it."""
+    chains = [target for kind, target in package.rels.values() if kind.endswith("/calcChain")]
+    if not chains:
+        return frozenset()
+    rels = etree.fromstring(package.zip.read(package.rels_part))
+    for rel in list(rels):
+        if (rel.get("Type") or "").endswith("/calcChain"):
+            rels.remove(rel)
+    replaced[package.rels_part] = _xml(rels)
+    types = etree.fromstring(package.zip.read("[Content_Types].xml"))
+    for override in list(types):
+        if override.get("ContentType") == CALC_CHAIN_TYPE:
+            types.remove(override)
+    replaced["[Content_Types].xml"] = _xml(types)
+    return frozenset(chains)
