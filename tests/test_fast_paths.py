@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 
 from bot.backends import xlsx_parts
-from bot.backends.workbook import WorkbookBackend, load_for_edit, read_with_openpyxl
+from bot.backends.workbook import WorkbookBackend, build_workbook, load_for_edit, read_with_openpyxl
 from bot.layout import build_layout
 from bot.units import Unit
 
@@ -261,3 +261,43 @@ def test_it_writes_feedback_through_the_backend_without_openpyxl(workbook, schem
     backend.write(ref, feedback_for(ref.id, layout, schema, random.Random(2), "approved"))
     assert xlsx_parts.FALLBACKS["write"] == before
     assert seen(ref.id)["Kiểm tra"]["cells"]["A1"][0] == "KẾT QUẢ KIỂM TRA BÁO CÁO"
+
+
+def test_it_provisions_from_a_template_what_openpyxl_builds(schema, tmp_path):
+    """Units of every kind, long names that wrap on the cover, values carried from a last report."""
+    from bot.periods import parse_period
+
+    period = parse_period("2026-Q1", schema)
+    rng = random.Random(7)
+    backend = WorkbookBackend(tmp_path / "fast")
+    before = xlsx_parts.FALLBACKS["lay_out"]
+    for i in range(16):
+        unit = random_unit(rng, i)
+        plain = build_layout(schema, unit, period)
+        carried = {key: random_value(rng, spec)[0] for key, spec in plain.fields.items()
+                   if spec.input and spec.type != "narrative" and rng.random() < 0.3 and i % 2}
+        carried = {k: v for k, v in carried.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+                   and not str(v).startswith("=")}
+        layout = build_layout(schema, unit, period, prefill=carried)
+        path = provision_with_openpyxl(backend, layout)  # through the backend: the fast path
+        expected = tmp_path / f"expected{i}.xlsx"
+        build_workbook(layout).save(expected)
+        assert seen(path) == seen(expected)
+        assert typed(read_with_openpyxl(path)) == typed(read_with_openpyxl(expected))
+        assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(expected))
+    assert xlsx_parts.FALLBACKS["lay_out"] == before
+
+
+def test_it_keeps_one_units_carried_values_out_of_another_units_layout(schema):
+    """Section tabs are laid out once per unit kind and shared: carried values must not leak."""
+    from bot.periods import parse_period
+
+    period = parse_period("2026-Q1", schema)
+    first = build_layout(schema, Unit("A", "Sở A", "so_nganh", (), ()), period)
+    key, spec = next((k, s) for k, s in first.fields.items() if s.input and s.tab != "Bìa")
+    carried = build_layout(schema, Unit("B", "Sở B", "so_nganh", (), ()), period, prefill={key: 42})
+    later = build_layout(schema, Unit("C", "Sở C", "so_nganh", (), ()), period)
+    assert carried.tab(spec.tab).cells[(spec.row, spec.col)].value == 42
+    assert first.tab(spec.tab).cells[(spec.row, spec.col)].value is None
+    assert later.tab(spec.tab).cells[(spec.row, spec.col)].value is None
+    assert later.tab("Bìa").cells[(5, 2)].value == "C" and first.tab("Bìa").cells[(5, 2)].value == "A"

@@ -122,18 +122,10 @@ class WorkbookBackend(Backend):
         path = Path(ref.id)
         if path.exists():
             return  # never lay a template over a workbook a unit may have typed into
-        wb = Workbook()
-        wb.remove(wb.active)
-        for tab in layout.tabs:
-            render_tab(wb.create_sheet(tab.name), tab)
-        wb.properties.title = layout.title
-        wb.properties.creator = "CCHC reporting bot"
-        tags = {"unit": layout.unit_code, "unit_name": layout.unit_name, "unit_kind": layout.unit_kind,
-                "period": layout.period_id, "schema_version": layout.schema_version}
-        for key, value in tags.items():
-            wb.custom_doc_props.append(StringProperty(name=key, value=value))
-        wb.security = WorkbookProtection(lockStructure=True)  # tabs cannot be renamed or deleted
-        _save_atomically(wb, path)
+        # a copy of the template of the unit's kind with the unit's own cells patched in
+        if xlsx_parts.attempt("lay_out", _replace_atomically, path, lambda target: xlsx_parts.from_template(layout, target)):
+            return
+        _save_atomically(build_workbook(layout), path)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -216,6 +208,25 @@ class WorkbookBackend(Backend):
 
     def _held_open(self, path: Path) -> bool:
         return any((path.parent / pattern.format(name=path.name)).exists() for pattern in LOCK_FILES)
+
+
+def build_workbook(layout: WorkbookLayout) -> Workbook:
+    """A unit's workbook as openpyxl builds it (and the template the fast path copies)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for tab in layout.tabs:
+        render_tab(wb.create_sheet(tab.name), tab)
+    wb.properties.title = layout.title
+    wb.properties.creator = "CCHC reporting bot"
+    for key, value in layout_tags(layout).items():
+        wb.custom_doc_props.append(StringProperty(name=key, value=value))
+    wb.security = WorkbookProtection(lockStructure=True)  # tabs cannot be renamed or deleted
+    return wb
+
+
+def layout_tags(layout: WorkbookLayout) -> dict[str, str]:
+    return {"unit": layout.unit_code, "unit_name": layout.unit_name, "unit_kind": layout.unit_kind,
+            "period": layout.period_id, "schema_version": layout.schema_version}
 
 
 PARALLEL_FROM = 8  # below this, starting worker processes costs more than it saves
