@@ -186,9 +186,10 @@ def seen(path) -> dict:
 
 def cell_look(c) -> tuple:
     f, b, a = c.font, c.border, c.alignment
-    return (c.value, c.data_type, f.b, f.i, f.sz, f.u, f.color.rgb if f.color else None,
+    # an absent flag and a flag written as false look the same (LibreOffice writes them out)
+    return (c.value, c.data_type, bool(f.b), bool(f.i), f.sz, f.u, f.color.rgb if f.color else None,
             c.fill.fill_type, c.fill.fgColor.rgb, tuple(getattr(b, s).style for s in ("left", "right", "top", "bottom")),
-            a.wrap_text, a.horizontal, a.vertical, c.number_format, c.protection.locked, c.quotePrefix)
+            bool(a.wrap_text), a.horizontal, a.vertical, c.number_format, c.protection.locked, bool(c.quotePrefix))
 
 
 def with_openpyxl(path: str, edits) -> None:

@@ -456,7 +456,7 @@ class Styles:
         xf = _copy(parts.elements["cellXfs"])
         xf.set("numFmtId", str(self.number_format_id(parts.number_format) if parts.number_format else 0))
         for name, attribute in (("fonts", "fontId"), ("fills", "fillId"), ("borders", "borderId")):
-            xf.set(attribute, str(self.index_of(name, _copy(parts.elements[name]))))
+            xf.set(attribute, "0" if parts.defaults[name] else str(self.index_of(name, _copy(parts.elements[name]))))
         return self.index_of("cellXfs", xf)
 
     def locked_clone(self, index: int, locked: bool) -> int:
@@ -479,6 +479,14 @@ class Styles:
         protection.set("locked", "1" if locked else "0")
         clone.set("applyProtection", "1")
         return self.index_of("cellXfs", clone)
+
+    def unlocked_blank(self) -> int:
+        """The format openpyxl gives a cell it creates and unlocks: the first font, fill and
+        border, no number format or alignment, not locked."""
+        from openpyxl.styles import Protection
+        from openpyxl.styles.cell_style import CellStyle
+
+        return self.index_of("cellXfs", _ns(CellStyle(protection=Protection(locked=False)).to_tree()))
 
     def is_locked(self, index: int) -> bool:
         xfs = [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
@@ -516,6 +524,8 @@ class FormatParts:
             xf.protection = wb._protections[array.protectionId]
         self.elements = {name: _ns(obj.to_tree()) for name, obj in
                          (("fonts", self.font), ("fills", self.fill), ("borders", self.border), ("cellXfs", xf))}
+        # a style that sets no font (fill, border) keeps the workbook's first one, as in openpyxl
+        self.defaults = {"fonts": array.fontId == 0, "fills": array.fillId == 0, "borders": array.borderId == 0}
 
 
 _FORMAT_PARTS: dict[tuple, FormatParts] = {}
@@ -699,7 +709,7 @@ def protect(root, styles: Styles, unlocked: set | None) -> None:
     max_row, max_col = max((r for r, _ in seen), default=0), max((c for _, c in seen), default=0)
     missing = {(r, c) for r, c in unlocked if r <= max_row and c <= max_col} - seen
     if missing:  # openpyxl creates every cell of the used range: those it would unlock, too
-        _add_cells(root, missing, styles.locked_clone(0, False))
+        _add_cells(root, missing, styles.unlocked_blank())
     protection = root.find(q("sheetProtection"))
     if protection is None:
         _place(root, _ns(SheetProtection(sheet=True).to_tree()))
