@@ -9,6 +9,9 @@ finishes it, so there is never a second master for a period.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from bot.backends.base import ReplaceTab, SheetRef
 from bot.context import Context
 from bot.master import MASTER_UNIT, Master, compile_master, master_layout
@@ -65,12 +68,32 @@ def _write_master(ctx: Context, period: Period) -> str:
         ref = ctx.backend.allocate(layout.title, tags)
     if record is None or record.sheet_id != ref.id:
         ctx.store.record_sheet(MASTER_UNIT, period.id, ctx.backend.name, ref.id, ref.url, ctx.schema.version)
+    digests = {tab.name: tab_digest(tab) for tab in layout.tabs}
+    key = f"master_tabs:{period.id}"
     if ctx.backend.is_laid_out(ref):
-        ctx.backend.write(ref, [ReplaceTab(tab) for tab in layout.tabs])
+        written = json.loads(ctx.store.setting(key) or "{}") if record and record.sheet_id == ref.id else {}
+        if list(written) != list(digests):
+            written = {}  # other tabs (or none known): all of them are written
+        changed = [tab for tab in layout.tabs if written.get(tab.name) != digests[tab.name]]
+        if changed:
+            ctx.backend.write(ref, [ReplaceTab(tab) for tab in changed])
     else:
         ctx.backend.lay_out(ref, layout)
         ctx.store.mark_ready(MASTER_UNIT, period.id)
+    ctx.store.set_setting(key, json.dumps(digests, ensure_ascii=False))
     return ref.url
+
+
+def tab_digest(tab) -> str:
+    """What a master tab shows, but the time it was compiled (its subtitle): a tab whose
+    digest is unchanged is not rewritten."""
+    cells = sorted((pos, repr(spec.value), spec.formula, spec.style, spec.link)
+                   for pos, spec in tab.cells.items() if pos != SUBTITLE_CELL)
+    shape = [sorted(tab.merges), sorted(tab.col_widths.items()), sorted(tab.row_heights.items()), tab.landscape]
+    return hashlib.sha256(repr([cells, shape]).encode("utf-8")).hexdigest()
+
+
+SUBTITLE_CELL = (2, 1)  # "<period> — tổng hợp lúc <time>" (bot.master.frame_tab)
 
 
 SUFFIXES = {"xlsx": ".xlsx", "csv": ".zip", "json": ".json", "docx": ".docx"}

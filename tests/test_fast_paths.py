@@ -302,3 +302,89 @@ def test_it_keeps_one_units_carried_values_out_of_another_units_layout(schema):
     assert first.tab(spec.tab).cells[(spec.row, spec.col)].value is None
     assert later.tab(spec.tab).cells[(spec.row, spec.col)].value is None
     assert later.tab("Bìa").cells[(5, 2)].value == "C" and first.tab("Bìa").cells[(5, 2)].value == "A"
+
+
+@pytest.fixture
+def master_ctx(provisioned):
+    return provisioned("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nH_A,UBND huyện A,huyen,,\nX_B,UBND xã B,xa,,\n")
+
+
+def type_and_poll(ctx, code, values):
+    from jobs.poll import poll
+
+    from .conftest import type_into
+
+    period = ctx.period("2026-Q1")
+    path = ctx.store.sheet(code, period.id).sheet_id
+    type_into(path, build_layout(ctx.schema, ctx.unit_by_code[code], period), values)
+    ctx.store.set_poll_mark(code, period.id, None, None)  # forget the last read: the file changed
+    poll(ctx, period)
+
+
+def parts(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def test_it_writes_the_master_as_openpyxl_does(master_ctx, tmp_path):
+    from bot.master import master_layout
+    from jobs.compile import compile, gather
+
+    period = master_ctx.period("2026-Q1")
+    type_and_poll(master_ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 4, "i1_chi_dao": "=không chạy"})
+    compile(master_ctx, period)
+    type_and_poll(master_ctx, "H_A", {"t_tinh_gian/cong_chuc/de_nghi": 2})
+    before = xlsx_parts.FALLBACKS["rewrite"]
+    path = compile(master_ctx, period, force=True).removeprefix("file://")
+    assert xlsx_parts.FALLBACKS["rewrite"] == before
+    expected = tmp_path / "expected.xlsx"
+    build_workbook(master_layout(gather(master_ctx, period), period)).save(expected)
+    got, want = seen(path), seen(expected)
+    for tab in want["tabs"]:  # the subtitle holds the minute it was compiled
+        got[tab]["cells"].pop("A2"), want[tab]["cells"].pop("A2")
+    assert got == want
+    assert trimmed(xlsx_parts.read_grids(path)).keys() == trimmed(read_with_openpyxl(expected)).keys()
+
+
+def test_it_rewrites_only_the_master_tabs_whose_values_changed(master_ctx):
+    from jobs.compile import compile
+
+    period = master_ctx.period("2026-Q1")
+    type_and_poll(master_ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 4})
+    path = compile(master_ctx, period).removeprefix("file://")
+    first = parts(path)
+    compile(master_ctx, period, force=True)  # nothing changed: the file stays as it is
+    assert parts(path) == first
+    type_and_poll(master_ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 9})
+    compile(master_ctx, period)
+    second = parts(path)
+    changed = [name for name in first if name.startswith("xl/worksheets/") and first[name] != second[name]]
+    assert changed and len(changed) < len([n for n in first if n.startswith("xl/worksheets/")]) / 2
+
+
+def test_it_rewrites_a_whole_master_as_openpyxl_does(master_ctx, tmp_path):
+    from openpyxl.packaging.custom import StringProperty
+
+    from bot.backends.base import ReplaceTab, SheetRef
+    from bot.backends.workbook import render_tab
+    from bot.master import master_layout
+    from jobs.compile import compile, gather
+
+    period = master_ctx.period("2026-Q1")
+    type_and_poll(master_ctx, "X_B", {"t_tinh_gian/cong_chuc/de_nghi": 3, "i1_chi_dao": "  Xã đã làm  "})
+    path = compile(master_ctx, period).removeprefix("file://")
+    tabs = master_layout(gather(master_ctx, period), period).tabs
+    backend = WorkbookBackend(master_ctx.config.sheets_dir)
+    tags = backend.tags(path)
+    before = xlsx_parts.FALLBACKS["rewrite"]
+    backend.write(SheetRef(path, ""), [ReplaceTab(tab) for tab in tabs])
+    assert xlsx_parts.FALLBACKS["rewrite"] == before
+    wb = openpyxl.Workbook()  # what the openpyxl path (WorkbookBackend._rewrite) builds
+    wb.remove(wb.active)
+    for tab in tabs:
+        render_tab(wb.create_sheet(tab.name), tab)
+    for key, value in tags.items():
+        wb.custom_doc_props.append(StringProperty(name=key, value=value))
+    wb.save(tmp_path / "expected.xlsx")
+    assert seen(path) == seen(tmp_path / "expected.xlsx")
+    assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(tmp_path / "expected.xlsx"))

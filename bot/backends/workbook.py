@@ -123,7 +123,8 @@ class WorkbookBackend(Backend):
         if path.exists():
             return  # never lay a template over a workbook a unit may have typed into
         # a copy of the template of the unit's kind with the unit's own cells patched in
-        if xlsx_parts.attempt("lay_out", _replace_atomically, path, lambda target: xlsx_parts.from_template(layout, target)):
+        if layout.unit_kind and xlsx_parts.attempt("lay_out", _replace_atomically, path,
+                                                   lambda target: xlsx_parts.from_template(layout, target)):
             return
         _save_atomically(build_workbook(layout), path)
 
@@ -198,6 +199,8 @@ class WorkbookBackend(Backend):
 
     def _rewrite(self, path: Path, tabs: list[TabLayout]) -> None:
         tags = self.tags(path)
+        if xlsx_parts.attempt("rewrite", _replace_atomically, path, lambda target: xlsx_parts.fresh_workbook(tabs, tags, target)):
+            return
         wb = Workbook()
         wb.remove(wb.active)
         for tab in tabs:

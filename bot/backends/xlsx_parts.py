@@ -924,3 +924,25 @@ def _custom(xml: bytes, layout) -> bytes:
         if prop.get("name") in tags:
             prop[0].text = tags[prop.get("name")]
     return _xml(root)
+
+
+# --- a program-owned workbook written whole (the master) ----------------------------------------------
+
+
+def fresh_workbook(tabs, tags: dict[str, str], target) -> None:
+    """What ``WorkbookBackend._rewrite`` builds with openpyxl: ``tabs`` in order, ``tags`` as
+    custom properties; the frame of the package from openpyxl, the sheets rendered here."""
+    from openpyxl import Workbook
+    from openpyxl.packaging.custom import StringProperty
+
+    from .base import ReplaceTab
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for tab in tabs:
+        wb.create_sheet(tab.name)
+    for key, value in tags.items():
+        wb.custom_doc_props.append(StringProperty(name=key, value=value))
+    skeleton = BytesIO()
+    wb.save(skeleton)
+    apply_edits(skeleton, target, [ReplaceTab(tab) for tab in tabs])
