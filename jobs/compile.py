@@ -54,12 +54,12 @@ def compile(ctx: Context, period: Period, *, force: bool = False) -> str:
     record = ctx.store.sheet(MASTER_UNIT, period.id)
     if not force and record and ctx.store.setting(f"master:{period.id}") == signature:
         return record.url
-    url = _write_master(ctx, period)
+    url = _write_master(ctx, period, every_tab=force)
     ctx.store.set_setting(f"master:{period.id}", signature)
     return url
 
 
-def _write_master(ctx: Context, period: Period) -> str:
+def _write_master(ctx: Context, period: Period, *, every_tab: bool = False) -> str:
     layout = master_layout(gather(ctx, period), period)
     tags = {"unit": MASTER_UNIT, "period": period.id}
     record = ctx.store.sheet(MASTER_UNIT, period.id)
@@ -72,7 +72,7 @@ def _write_master(ctx: Context, period: Period) -> str:
     key = f"master_tabs:{period.id}"
     if ctx.backend.is_laid_out(ref):
         written = json.loads(ctx.store.setting(key) or "{}") if record and record.sheet_id == ref.id else {}
-        if list(written) != list(digests):
+        if every_tab or list(written) != list(digests):
             written = {}  # other tabs (or none known): all of them are written
         changed = [tab for tab in layout.tabs if written.get(tab.name) != digests[tab.name]]
         if changed:
