@@ -9,12 +9,10 @@ nothing the unit is typing is overwritten by a save of ours.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import tempfile
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from copy import copy
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +35,6 @@ from ..values import Text
 from . import xlsx_parts
 from .base import (
     Backend,
-    BackendError,
     Edit,
     Grids,
     Protect,
@@ -177,16 +174,6 @@ class WorkbookBackend(Backend):
             _apply(wb, edit)
         _save_atomically(wb, path)
 
-    def write_many(self, batch):
-        """Side by side on every core for large batches: each write is a whole-workbook load and
-        save, CPU-bound, and the workbooks are independent files."""
-        workers = min(os.cpu_count() or 1, MAX_WORKERS)
-        if len(batch) < PARALLEL_FROM or workers < 2:
-            return super().write_many(batch)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
-            futures = {ref.id: pool.submit(_write_one, str(self.root), ref, edits) for ref, edits in batch}
-        return {ref_id: future.result() for ref_id, future in futures.items()}
-
     def _replaces_every_tab(self, path: Path, edits: list[Edit]) -> bool:
         """A program-owned workbook (the master sheet) rewritten whole: no need to load it."""
         if not edits or not all(isinstance(e, ReplaceTab) for e in edits):
@@ -230,27 +217,6 @@ def build_workbook(layout: WorkbookLayout) -> Workbook:
 def layout_tags(layout: WorkbookLayout) -> dict[str, str]:
     return {"unit": layout.unit_code, "unit_name": layout.unit_name, "unit_kind": layout.unit_kind,
             "period": layout.period_id, "schema_version": layout.schema_version}
-
-
-# below this, starting worker processes costs more than it saves (part-level writes take ~10 ms)
-PARALLEL_FROM = 100
-MAX_WORKERS = 4
-
-
-def _worker_context():
-    # forkserver: workers come from a clean server process, never a fork of a process that may
-    # run threads (the chat bot's sender), and the server loads openpyxl once.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["bot.backends.workbook"])
-    return context
-
-
-def _write_one(root: str, ref: SheetRef, edits: list[Edit]) -> BackendError | None:
-    try:
-        WorkbookBackend(root).write(ref, edits)
-    except BackendError as e:
-        return type(e)(str(e))  # without the ref, which the parent knows
-    return None
 
 
 def read_with_openpyxl(path: Path, ref: SheetRef | None = None) -> Grids:

@@ -7,16 +7,20 @@ that level, with lxml, and every other part is copied unchanged (as its compress
 Parts read or written:
 
 - ``[Content_Types].xml``: read to find the workbook and shared-strings parts (as openpyxl
-  does); an ``Override`` is added when a sheet part is added.
+  does); the calculation chain's ``Override`` removed when that part goes (see below).
 - ``xl/workbook.xml`` and ``xl/_rels/workbook.xml.rels``: the sheets, their order, names and
-  parts; ``workbookPr/@date1904`` (the date epoch).
+  parts; ``workbookPr/@date1904`` (the date epoch); the calcChain relationship removed.
+- ``xl/calcChain.xml``: left out after an edit, as openpyxl leaves it out (Excel rebuilds it;
+  a chain naming cells that are no longer formulas is what makes Excel offer a repair).
 - ``xl/styles.xml``: ``numFmts`` and ``cellXfs`` read (number formats: percentages, dates);
   on writing, fonts, fills, borders and cell formats are appended for the "Kiểm tra" tab and
   for locked clones of cell formats (approval), reusing any already there.
-- ``xl/sharedStrings.xml``: read only (cells written here are inline strings).
-- ``xl/worksheets/*.xml``: read with ``iterparse``; the "Kiểm tra" sheet rendered whole; the
-  cover's bot-owned cells patched; ``sheetProtection`` and cell style ids patched on approval.
-- ``docProps/core.xml`` (title) and ``docProps/custom.xml`` (the tags): written when a
+- ``xl/sharedStrings.xml``: read only (cells are written as inline strings, as openpyxl does).
+- ``xl/worksheets/*.xml``: parsed with lxml; the "Kiểm tra" sheet (and the master's tabs)
+  rendered whole in the frame openpyxl writes for an empty sheet; the cover's bot-owned cells
+  and a new workbook's unit cells and row heights patched; ``sheetProtection`` and cell style
+  ids patched on approval.
+- ``docProps/core.xml`` (title, times) and ``docProps/custom.xml`` (the tags): written when a
   workbook is provisioned from its template.
 
 Whatever this module cannot be sure of (a structure it did not expect) raises :class:`Unsure`
