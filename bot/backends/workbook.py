@@ -1,4 +1,5 @@
-"""The embedded backend: a folder of ``.xlsx`` workbooks, written and read with openpyxl.
+"""The embedded backend: a folder of ``.xlsx`` workbooks, written and read with openpyxl, and at
+the level of the file's parts for the common operations (:mod:`.xlsx_parts`, openpyxl as fallback).
 
 A workbook is ``<root>/<period>/<unit>.xlsx``. Writes go to a temporary file that replaces
 the workbook in one rename, so a killed run never leaves half a workbook. A workbook that
