@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_provision import max_rss_mib, profiled, units_csv  # noqa: E402
+from bench.bench_provision import fallbacks, max_rss_mib, profiled, units_csv  # noqa: E402
 from jobs import demo  # noqa: E402
 
 
@@ -63,7 +63,7 @@ def main(argv=None) -> None:
         print(f"demo cycle, {args.units} units, {len(days)} simulated days{' (under cProfile)' if args.profile else ''}: "
               f"{seconds:.1f} s; per simulated day {seconds / len(days):.1f} s on average, "
               f"{min(days):.1f}–{max(days):.1f} s; process max RSS: {max_rss_mib():.0f} MiB")
-        print(f"workbooks: {len(files)} files, {size:.1f} MiB")
+        print(f"workbooks: {len(files)} files, {size:.1f} MiB; part-level fallbacks to openpyxl: {fallbacks()}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_provision import bench_home, kinds_line, max_rss_mib, profiled, timed  # noqa: E402
+from bench.bench_provision import bench_home, fallbacks, kinds_line, max_rss_mib, profiled, timed  # noqa: E402
 from jobs.check import check  # noqa: E402
 from jobs.demo import PERIOD, correct_values, type_into_workbook  # noqa: E402
 from jobs.poll import poll  # noqa: E402
@@ -68,7 +68,7 @@ def main(argv=None) -> None:
         started = time.perf_counter()
         for i, code in enumerate(changed):
             type_into_workbook(ctx, code, correct_values(ctx, code, 1 + i % 4))
-        print(f"{len(changed)} clerks type their report and save: {time.perf_counter() - started:.2f} s (openpyxl, not the bot)")
+        print(f"{len(changed)} clerks type their report and save: {time.perf_counter() - started:.2f} s (not the bot)")
 
         result, seconds = timed(lambda: poll(ctx, period))
         print(poll_line(f"second poll ({len(changed)} changed)", result, seconds))
@@ -82,6 +82,17 @@ def main(argv=None) -> None:
 
         result, seconds = timed(lambda: poll(ctx, period))
         print(poll_line("poll after our feedback writes", result, seconds))
+
+        # every unit's feedback out of date (as after a change of the rules): a write into each
+        ctx.store.conn.execute("UPDATE unit_states SET feedback_written_hash = 'stale' WHERE period = ?", (period.id,))
+        result, seconds = timed(lambda: measure(lambda: check(ctx, period)))
+        print(check_line(f"check with every unit's feedback to write{note}", result, seconds))
+        # approval of every unit: its workbook locked whole at the next check
+        for code in [u.code for u in ctx.units]:
+            ctx.store.set_approval(code, period.id, "approved", None)
+        result, seconds = timed(lambda: measure(lambda: check(ctx, period)))
+        print(check_line(f"check after approving every unit (workbooks locked){note}", result, seconds))
+        print(f"part-level fallbacks to openpyxl: {fallbacks()}")
         print(f"process max RSS: {max_rss_mib():.0f} MiB")
         ctx.close()
 

@@ -61,6 +61,15 @@ def workbooks(ctx: Context) -> list[Path]:
     return sorted(p for p in (ctx.config.sheets_dir / PERIOD).glob("*.xlsx") if not p.name.startswith("_"))
 
 
+def fallbacks() -> str:
+    """Files the part-level fast paths handed to openpyxl (none before they existed)."""
+    try:
+        from bot.sheets.backends.xlsx_parts import FALLBACKS
+    except ImportError:
+        return "no fast paths"
+    return ", ".join(f"{op} {n}" for op, n in FALLBACKS.items()) or "none"
+
+
 def max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -111,6 +120,7 @@ def main(argv=None) -> None:
         rewritten = sum(p.stat().st_mtime_ns != before[p] for p in files)
         actions = Counter(r.action for r in results)
         print(f"second provisioning (all exist): {seconds:.3f} s ({dict(actions)}); workbooks rewritten: {rewritten}")
+        print(f"part-level fallbacks to openpyxl: {fallbacks()}")
         ctx.close()
 
     with tempfile.TemporaryDirectory() as tmp:

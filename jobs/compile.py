@@ -9,10 +9,12 @@ finishes it, so there is never a second master for a period.
 
 from __future__ import annotations
 
+import json
+
 from bot.context import Context
 from bot.outline.periods import Period
 from bot.reporting.gather import gather
-from bot.reporting.master import MASTER_UNIT, master_layout
+from bot.reporting.master import MASTER_UNIT, master_layout, tab_digest
 from bot.sheets.backends.base import ReplaceTab, SheetRef
 
 
@@ -23,12 +25,12 @@ def compile(ctx: Context, period: Period, *, force: bool = False) -> str:
     record = ctx.store.sheet(MASTER_UNIT, period.id)
     if not force and record and ctx.store.setting(f"master:{period.id}") == signature:
         return record.url
-    url = _write_master(ctx, period)
+    url = _write_master(ctx, period, every_tab=force)
     ctx.store.set_setting(f"master:{period.id}", signature)
     return url
 
 
-def _write_master(ctx: Context, period: Period) -> str:
+def _write_master(ctx: Context, period: Period, *, every_tab: bool = False) -> str:
     layout = master_layout(gather(ctx, period), period)
     tags = {"unit": MASTER_UNIT, "period": period.id}
     record = ctx.store.sheet(MASTER_UNIT, period.id)
@@ -37,9 +39,17 @@ def _write_master(ctx: Context, period: Period) -> str:
         ref = ctx.backend.allocate(layout.title, tags)
     if record is None or record.sheet_id != ref.id:
         ctx.store.record_sheet(MASTER_UNIT, period.id, ctx.backend.name, ref.id, ref.url, ctx.schema.version)
+    digests = {tab.name: tab_digest(tab) for tab in layout.tabs}
+    key = f"master_tabs:{period.id}"
     if ctx.backend.is_laid_out(ref):
-        ctx.backend.write(ref, [ReplaceTab(tab) for tab in layout.tabs])
+        written = json.loads(ctx.store.setting(key) or "{}") if record and record.sheet_id == ref.id else {}
+        if every_tab or list(written) != list(digests):
+            written = {}  # other tabs (or none known): all of them are written
+        changed = [tab for tab in layout.tabs if written.get(tab.name) != digests[tab.name]]
+        if changed:
+            ctx.backend.write(ref, [ReplaceTab(tab) for tab in changed])
     else:
         ctx.backend.lay_out(ref, layout)
         ctx.store.mark_ready(MASTER_UNIT, period.id)
+    ctx.store.set_setting(key, json.dumps(digests, ensure_ascii=False))
     return ref.url

@@ -21,7 +21,7 @@ from bot import clock
 from bot.config import REPO
 from bot.context import Context, open_context
 from bot.outline.layout import build_layout
-from bot.sheets.backends.workbook import load_for_edit
+from bot.sheets.backends.base import SetCells, SheetRef
 
 PERIOD = "2026-Q1"
 FIRST_DAY = date(2026, 3, 6)
@@ -99,12 +99,13 @@ def correct_values(ctx: Context, code: str, factor: int) -> dict:
 def type_into_workbook(ctx: Context, code: str, values: dict) -> None:
     """A clerk typing and saving (what Excel or LibreOffice would write into the file)."""
     layout = build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period(PERIOD))
-    path = ctx.store.sheet(code, PERIOD).sheet_id
-    wb = load_for_edit(path)  # the spreadsheet program of the simulated clerk
+    record = ctx.store.sheet(code, PERIOD)
+    cells: dict[str, dict] = {}
     for key, value in values.items():
         spec = layout.fields[key]
-        wb[spec.tab].cell(row=spec.row, column=spec.col).value = value
-    wb.save(path)
+        cells.setdefault(spec.tab, {})[(spec.row, spec.col)] = value
+    # the same writer as the bot's (part level, openpyxl where unsure): the demo measures the bot
+    ctx.backend.write(SheetRef(record.sheet_id, record.url), [SetCells(tab, typed) for tab, typed in cells.items()])
 
 
 def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]:

@@ -15,7 +15,7 @@ list, ``…/_label`` for a list line's own label), the narrative id for a narrat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openpyxl.utils import get_column_letter
 
@@ -157,15 +157,55 @@ def build_layout(
         blocks=[],
     )
     layout.tabs.append(_cover_tab(schema, unit, period, layout, deadline_note))
-    lines = _prefilled_lines(prefill or {})
-    for section in schema.sections_for(unit.kind):
-        layout.tabs.append(_section_tab(schema, section, unit.kind, period, layout, lines))
+    sections = _sections(schema, unit.kind, period, _prefilled_lines(prefill or {}))
+    layout.tabs.extend(sections.tabs)
+    layout.fields.update(sections.fields)
+    layout.blocks.extend(sections.blocks)
     layout.tabs.append(TabLayout(name=CHECK_TAB, landscape=True))
-    for key, value in (prefill or {}).items():
-        spec = layout.fields.get(key)
-        if spec and spec.input and value is not None:
-            layout.tab(spec.tab).cells[(spec.row, spec.col)].value = value
+    _prefill(layout, prefill or {})
     return layout
+
+
+_SECTIONS: dict[tuple, tuple] = {}  # (schema id, unit kind, period) → (schema, its section tabs)
+SECTIONS_KEPT = 64
+
+
+def _sections(schema: Schema, unit_kind: str, period: Period, lines: dict | None = None) -> WorkbookLayout:
+    """The section tabs of a unit kind and period (with their fields and blocks): the same for
+    every unit of the kind, so laid out once and shared by the layouts built from them. A unit
+    whose carried report has more list lines than the template (``lines``) gets its own."""
+    if lines:
+        return _lay_out_sections(schema, unit_kind, period, lines)
+    key = (id(schema), unit_kind, period)
+    kept = _SECTIONS.get(key)
+    if kept is None or kept[0] is not schema:
+        if len(_SECTIONS) >= SECTIONS_KEPT:
+            _SECTIONS.clear()
+        kept = _SECTIONS[key] = (schema, _lay_out_sections(schema, unit_kind, period, {}))
+    return kept[1]
+
+
+def _lay_out_sections(schema: Schema, unit_kind: str, period: Period, lines: dict) -> WorkbookLayout:
+    sections = WorkbookLayout("", "", "", unit_kind, period.id, schema.version, [], {}, [])
+    for section in schema.sections_for(unit_kind):
+        sections.tabs.append(_section_tab(schema, section, unit_kind, period, sections, lines))
+    return sections
+
+
+def _prefill(layout: WorkbookLayout, prefill: dict) -> None:
+    """Carried values into a layout whose section tabs are shared: the tabs written into are
+    copied first, so no other layout sees the values."""
+    copied: dict[str, TabLayout] = {}
+    for key, value in prefill.items():
+        spec = layout.fields.get(key)
+        if not (spec and spec.input and value is not None):
+            continue
+        if spec.tab not in copied:
+            index = next(i for i, t in enumerate(layout.tabs) if t.name == spec.tab)
+            tab = layout.tabs[index]
+            copied[spec.tab] = layout.tabs[index] = replace(tab, cells=dict(tab.cells))
+        cells = copied[spec.tab].cells
+        cells[(spec.row, spec.col)] = replace(cells[(spec.row, spec.col)], value=value)
 
 
 def _cover_tab(schema: Schema, unit, period: Period, layout: WorkbookLayout, deadline_note: str) -> TabLayout:

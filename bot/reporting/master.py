@@ -23,6 +23,7 @@ the index; the Word report and tests use it to find rows.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -457,3 +458,15 @@ def _shown(value):
     if isinstance(value, date):
         return f"{value:%d/%m/%Y}"
     return value
+
+
+SUBTITLE_CELL = (2, 1)  # "<period> — tổng hợp lúc <time>" (frame_tab)
+
+
+def tab_digest(tab) -> str:
+    """What a master tab shows, but the time it was compiled (its subtitle): a tab whose
+    digest is unchanged is not rewritten."""
+    cells = sorted((pos, repr(spec.value), spec.formula, spec.style, spec.link)
+                   for pos, spec in tab.cells.items() if pos != SUBTITLE_CELL)
+    shape = [sorted(tab.merges), sorted(tab.col_widths.items()), sorted(tab.row_heights.items()), tab.landscape]
+    return hashlib.sha256(repr([cells, shape]).encode("utf-8")).hexdigest()

@@ -17,7 +17,10 @@ from docx import Document
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
+from docx.oxml.parser import OxmlElement
 from docx.shared import Cm, Pt, RGBColor
+from docx.table import _Cell
+from docx.text.paragraph import Paragraph
 
 from bot import clock
 from bot.outline.schema import Heading, Narrative, Table
@@ -44,17 +47,37 @@ class _Doc:
     def __init__(self):
         self.doc = Document()
         self.style_ids: dict[str, str] = {}
+        self._last_section = None
 
     def add_paragraph(self, text: str = "", style: str | None = None):
-        paragraph = self.doc.add_paragraph(text)
+        """A paragraph at the end of the body, placed there directly: python-docx's own
+        ``add_paragraph`` looks for the body's section properties among all its paragraphs
+        each time (quadratic in the length of the report)."""
+        body = self.doc.element.body
+        if self._last_section is None or self._last_section.getparent() is not body:
+            self._last_section = body.find(qn("w:sectPr"))
+        p = OxmlElement("w:p")
+        if self._last_section is not None:
+            self._last_section.addprevious(p)
+        else:
+            body.append(p)
+        paragraph = Paragraph(p, self.doc._body)
+        if text:
+            paragraph.add_run(text)
         if style:
             self.style(paragraph, style)
         return paragraph
 
     def style(self, paragraph, name: str) -> None:
         """Give ``paragraph`` the style ``name`` by its id: python-docx's ``paragraph.style = …``
-        searches the styles part on every call (about 2 ms), minutes for a province's report."""
-        paragraph._p.style = self.style_ids[name]
+        searches the styles part on every call (about 2 ms), minutes for a province's report;
+        and the ``w:pStyle`` goes first in the paragraph's properties, where the schema wants
+        it, without python-docx's search through every later property."""
+        pPr = paragraph._p.get_or_add_pPr()
+        if pPr.pStyle is not None:
+            pPr.pStyle.val = self.style_ids[name]
+        else:
+            pPr.insert(0, OxmlElement("w:pStyle", {qn("w:val"): self.style_ids[name]}))
 
     def __getattr__(self, name):  # add_heading, add_table, styles, sections, save
         return getattr(self.doc, name)
@@ -232,7 +255,8 @@ def _docx_table(doc, table: Table, stub: list[str], rows: list[list[str]]) -> No
         _cell_text(doc, cell, text, styles[2])
     numeric = [False] * len(stub) + [_has_totals(c) for c in table.columns]
     for values in rows:
-        cells = grid.add_row().cells
+        # the new row's own cells: ``add_row().cells`` walks every cell of the table (quadratic)
+        cells = [_Cell(tc, grid) for tc in grid.add_row()._tr.tc_lst]
         for cell, text, is_number in zip(cells, values, numeric, strict=True):
             _cell_text(doc, cell, str(text or ""), styles[1] if is_number else styles[0])
     doc.add_paragraph()

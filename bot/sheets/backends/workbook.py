@@ -1,4 +1,5 @@
-"""The embedded backend: a folder of ``.xlsx`` workbooks, written and read with openpyxl.
+"""The embedded backend: a folder of ``.xlsx`` workbooks, written and read with openpyxl, and at
+the level of the file's parts for the common operations (:mod:`.xlsx_parts`, openpyxl as fallback).
 
 A workbook is ``<root>/<period>/<unit>.xlsx``. Writes go to a temporary file that replaces
 the workbook in one rename, so a killed run never leaves half a workbook. A workbook that
@@ -48,6 +49,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bot.clock import TZ
 from bot.outline.layout import TabLayout, WorkbookLayout
 from bot.outline.styles import STYLES
+from bot.sheets.backends import xlsx_parts
 from bot.sheets.backends.base import (
     Backend,
     BackendError,
@@ -108,18 +110,11 @@ class WorkbookBackend(Backend):
         path = Path(ref.id)
         if path.exists():
             return  # never lay a template over a workbook a unit may have typed into
-        wb = Workbook()
-        wb.remove(wb.active)
-        for tab in layout.tabs:
-            render_tab(wb.create_sheet(tab.name), tab)
-        wb.properties.title = layout.title
-        wb.properties.creator = "CCHC reporting bot"
-        tags = {"unit": layout.unit_code, "unit_name": layout.unit_name, "unit_kind": layout.unit_kind,
-                "period": layout.period_id, "schema_version": layout.schema_version}
-        for key, value in tags.items():
-            wb.custom_doc_props.append(StringProperty(name=key, value=value))
-        wb.security = WorkbookProtection(lockStructure=True)  # tabs cannot be renamed or deleted
-        _save_atomically(wb, path)
+        # a copy of the template of the unit's kind with the unit's own cells patched in
+        if layout.unit_kind and _replace_atomically(path, lambda target: xlsx_parts.from_template(layout, target),
+                                                    fast="lay_out") is not None:
+            return
+        _save_atomically(build_workbook(layout), path)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -127,14 +122,8 @@ class WorkbookBackend(Backend):
         path = Path(ref.id)
         if not path.exists():
             raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
-        try:
-            wb = load_workbook(path, read_only=True, data_only=False)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
-            raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
-        try:
-            return {ws.title: [[_as_typed(c) for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
-        finally:
-            wb.close()
+        grids = xlsx_parts.attempt("read", xlsx_parts.read_grids, path)
+        return grids if grids is not None else read_with_openpyxl(path, ref)
 
     def tags_of(self, ref) -> dict[str, str] | None:
         try:
@@ -170,9 +159,12 @@ class WorkbookBackend(Backend):
             raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
         if self._held_open(path):
             raise SheetBusy(f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref)
-        loaded = _identity(path)
+        loaded, whole = _identity(path), self._replaces_every_tab(path, edits)
+        after = _write_parts(path, edits, self.tags(path) if whole else None, loaded, ref)
+        if after is not None:
+            return Written(_moment(loaded[0]), _moment(after))
         try:
-            if self._replaces_every_tab(path, edits):
+            if whole:
                 wb = self._rebuilt(path, [e.tab for e in edits])
             else:
                 wb = load_for_edit(path)
@@ -274,6 +266,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def build_workbook(layout: WorkbookLayout) -> Workbook:
+    """A unit's workbook as openpyxl builds it (and the template the fast path copies)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for tab in layout.tabs:
+        render_tab(wb.create_sheet(tab.name), tab)
+    wb.properties.title = layout.title
+    wb.properties.creator = "CCHC reporting bot"
+    for key, value in layout_tags(layout).items():
+        wb.custom_doc_props.append(StringProperty(name=key, value=value))
+    wb.security = WorkbookProtection(lockStructure=True)  # tabs cannot be renamed or deleted
+    return wb
+
+
+def layout_tags(layout: WorkbookLayout) -> dict[str, str]:
+    return {"unit": layout.unit_code, "unit_name": layout.unit_name, "unit_kind": layout.unit_kind,
+            "period": layout.period_id, "schema_version": layout.schema_version}
+
+
+def read_with_openpyxl(path: Path, ref: SheetRef | None = None) -> Grids:
+    """The reference reader (and the fallback of :func:`xlsx_parts.read_grids`)."""
+    try:
+        wb = load_workbook(path, read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+        raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
+    try:
+        return {ws.title: [[_as_typed(c) for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
+    finally:
+        wb.close()
+
+
 def _as_typed(cell):
     """What the clerk typed. Excel turns "45,5%" typed in a number cell into 0.455 shown as a
     percentage; the project keeps percentages on 0–100, so such a cell reads as 45.5. Text that
@@ -351,13 +374,34 @@ def put_value(cell, value) -> None:
         cell.quotePrefix = True  # what Excel stores for text typed after an apostrophe
 
 
+def _write_parts(path: Path, edits: list[Edit], tags: dict | None, loaded: tuple, ref) -> float | None:
+    """The part-level write (:mod:`.xlsx_parts`): the whole workbook rewritten when ``tags`` is given
+    (a program-owned master), else the edits patched in; None when it is not sure of the file."""
+    if tags is not None:
+        tabs = [e.tab for e in edits]
+        return _replace_atomically(path, lambda target: xlsx_parts.fresh_workbook(tabs, tags, target),
+                                   unchanged_since=loaded, ref=ref, fast="rewrite")
+    return _replace_atomically(path, lambda target: xlsx_parts.apply_edits(path, target, edits),
+                               unchanged_since=loaded, ref=ref, fast="write")
+
+
 def _save_atomically(wb: Workbook, path: Path, unchanged_since: tuple | None = None, ref=None) -> float:
-    """Save to a temporary file and rename it over ``path``; the change time it was saved with.
-    With ``unchanged_since``, the rename happens only if ``path`` still has that identity."""
+    return _replace_atomically(path, wb.save, unchanged_since=unchanged_since, ref=ref)
+
+
+def _replace_atomically(path: Path, write, *, unchanged_since: tuple | None = None, ref=None,
+                        fast: str | None = None) -> float | None:
+    """``write(temporary path)``, then the temporary file replaces ``path`` in one rename; the change
+    time it was saved with. With ``unchanged_since``, the rename happens only if ``path`` still has
+    that identity (else :class:`SheetChanged`). A ``fast`` (part-level) write that fails gives None
+    and leaves ``path`` alone: the caller takes the openpyxl path (counted in ``xlsx_parts.FALLBACKS``)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp")
     os.close(fd)
     try:
-        wb.save(tmp)
+        if fast is None:
+            write(tmp)
+        elif xlsx_parts.attempt(fast, lambda target: write(target) or True, tmp) is None:
+            return None
         written = os.stat(tmp).st_mtime  # a rename keeps it
         if unchanged_since is not None and path.exists() and _identity(path) != unchanged_since:
             raise SheetChanged(f"Tệp {path.name} vừa được lưu trong lúc hệ thống ghi kết quả kiểm tra; "

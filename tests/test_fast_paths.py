@@ -1,0 +1,240 @@
+"""The part-level fast paths (``bot.sheets.backends.xlsx_parts``) against the openpyxl path, cell by cell.
+
+Each fast path runs side by side with the openpyxl path on the sample units' workbooks and on
+randomly filled ones (values, percentages, text that looks like a formula, formulas, dates,
+inserted list rows, long names that wrap on the cover, carried values, approval locks); what
+the bot reads and what a unit sees must be the same.
+"""
+
+from __future__ import annotations
+
+import random
+import zipfile
+
+import openpyxl
+import pytest
+
+from bot.outline.layout import build_layout
+from bot.outline.units import Unit
+from bot.sheets.backends import xlsx_parts
+from bot.sheets.backends.workbook import WorkbookBackend, build_workbook, read_with_openpyxl
+from tests.workbook_compare import (
+    copy_of,
+    fast,
+    feedback_for,
+    fill_randomly,
+    provision_with_openpyxl,
+    random_unit,
+    random_value,
+    seen,
+    trimmed,
+    typed,
+    with_openpyxl,
+)
+
+
+@pytest.fixture(scope="module")
+def random_workbooks(tmp_path_factory, schema):
+    """Twelve randomly filled workbooks of every unit kind (and their layouts)."""
+    from bot.outline.periods import parse_period
+
+    period = parse_period("2026-Q1", schema)
+    backend = WorkbookBackend(tmp_path_factory.mktemp("random") / "sheets")
+    rng = random.Random(13)
+    made = []
+    for i in range(12):
+        layout = build_layout(schema, random_unit(rng, i), period)
+        path = provision_with_openpyxl(backend, layout)
+        if i % 4:
+            fill_randomly(path, layout, rng)
+        made.append((path, layout))
+    return made
+
+
+def test_it_reads_random_workbooks_exactly_as_openpyxl_does(random_workbooks):
+    for path, _ in random_workbooks:
+        assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(path))
+
+
+def test_it_reads_the_sample_workbook_exactly_as_openpyxl_does(workbook):
+    backend, ref, _ = workbook
+    assert typed(xlsx_parts.read_grids(ref.id)) == typed(read_with_openpyxl(ref.id))
+
+
+def test_it_hands_a_workbook_it_cannot_be_sure_of_to_openpyxl(workbook, tmp_path):
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    backend, ref, layout = workbook
+    wb = openpyxl.load_workbook(ref.id)
+    spec = next(s for s in layout.fields.values() if s.input and s.tab != "Bìa")
+    wb[spec.tab][spec.a1] = ArrayFormula(spec.a1, "=SUM(A1:A2)")  # not a structure the bot writes
+    odd = tmp_path / "odd.xlsx"
+    wb.save(odd)
+    before = xlsx_parts.FALLBACKS["read"]
+    with pytest.raises(xlsx_parts.Unsure):
+        xlsx_parts.read_grids(odd)
+    grids = backend.read(type(ref)(str(odd), ""))
+    assert isinstance(grids[spec.tab][spec.row - 1][spec.col - 1], ArrayFormula)
+    assert xlsx_parts.FALLBACKS["read"] == before + 1
+
+
+@pytest.mark.parametrize("approval", [None, "approved", "returned"])
+def test_it_writes_feedback_as_openpyxl_does(random_workbooks, schema, tmp_path, approval):
+    rng = random.Random(f"feedback {approval}")
+    for i, (path, layout) in enumerate(random_workbooks):
+        edits = feedback_for(path, layout, schema, rng, approval)
+        reference, candidate = copy_of(path, tmp_path, f"a{i}.xlsx"), copy_of(path, tmp_path, f"b{i}.xlsx")
+        with_openpyxl(reference, edits)
+        fast(candidate, edits)
+        assert seen(candidate) == seen(reference)
+        assert trimmed(read_with_openpyxl(candidate)) == trimmed(read_with_openpyxl(reference))
+        assert typed(xlsx_parts.read_grids(candidate)) == typed(read_with_openpyxl(candidate))
+        again = feedback_for(candidate, layout, schema, rng, approval)  # a second check over the first
+        with_openpyxl(reference, again)
+        fast(candidate, again)
+        assert seen(candidate) == seen(reference)
+
+
+def test_it_adds_no_cell_format_when_the_same_feedback_is_written_twice(workbook, schema, tmp_path):
+    backend, ref, layout = workbook
+    edits = feedback_for(ref.id, layout, schema, random.Random(1), None)
+    fast(ref.id, edits)
+    size = len(zipfile.ZipFile(ref.id).read("xl/styles.xml"))
+    fast(ref.id, edits)
+    assert len(zipfile.ZipFile(ref.id).read("xl/styles.xml")) == size
+
+
+def test_it_writes_feedback_through_the_backend_without_openpyxl(workbook, schema):
+    backend, ref, layout = workbook
+    before = xlsx_parts.FALLBACKS["write"]
+    backend.write(ref, feedback_for(ref.id, layout, schema, random.Random(2), "approved"))
+    assert xlsx_parts.FALLBACKS["write"] == before
+    assert seen(ref.id)["Kiểm tra"]["cells"]["A1"][0] == "KẾT QUẢ KIỂM TRA BÁO CÁO"
+
+
+def test_it_provisions_from_a_template_what_openpyxl_builds(schema, tmp_path):
+    """Units of every kind, long names that wrap on the cover, values carried from a last report."""
+    from bot.outline.periods import parse_period
+
+    period = parse_period("2026-Q1", schema)
+    rng = random.Random(7)
+    backend = WorkbookBackend(tmp_path / "fast")
+    before = xlsx_parts.FALLBACKS["lay_out"]
+    for i in range(16):
+        unit = random_unit(rng, i)
+        plain = build_layout(schema, unit, period)
+        carried = {key: random_value(rng, spec)[0] for key, spec in plain.fields.items()
+                   if spec.input and spec.type != "narrative" and rng.random() < 0.3 and i % 2}
+        carried = {k: v for k, v in carried.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+                   and not str(v).startswith("=")}
+        layout = build_layout(schema, unit, period, prefill=carried)
+        path = provision_with_openpyxl(backend, layout)  # through the backend: the fast path
+        expected = tmp_path / f"expected{i}.xlsx"
+        build_workbook(layout).save(expected)
+        assert seen(path) == seen(expected)
+        assert typed(read_with_openpyxl(path)) == typed(read_with_openpyxl(expected))
+        assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(expected))
+    assert xlsx_parts.FALLBACKS["lay_out"] == before
+
+
+def test_it_keeps_one_units_carried_values_out_of_another_units_layout(schema):
+    """Section tabs are laid out once per unit kind and shared: carried values must not leak."""
+    from bot.outline.periods import parse_period
+
+    period = parse_period("2026-Q1", schema)
+    first = build_layout(schema, Unit("A", "Sở A", "so_nganh", (), ()), period)
+    key, spec = next((k, s) for k, s in first.fields.items() if s.input and s.tab != "Bìa")
+    carried = build_layout(schema, Unit("B", "Sở B", "so_nganh", (), ()), period, prefill={key: 42})
+    later = build_layout(schema, Unit("C", "Sở C", "so_nganh", (), ()), period)
+    assert carried.tab(spec.tab).cells[(spec.row, spec.col)].value == 42
+    assert first.tab(spec.tab).cells[(spec.row, spec.col)].value is None
+    assert later.tab(spec.tab).cells[(spec.row, spec.col)].value is None
+    assert later.tab("Bìa").cells[(5, 2)].value == "C" and first.tab("Bìa").cells[(5, 2)].value == "A"
+
+
+@pytest.fixture
+def master_ctx(provisioned):
+    return provisioned("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nH_A,UBND huyện A,huyen,,\nX_B,UBND xã B,xa,,\n")
+
+
+def type_and_poll(ctx, code, values):
+    from jobs.poll import poll
+    from tests.helpers import type_into
+
+    period = ctx.period("2026-Q1")
+    path = ctx.store.sheet(code, period.id).sheet_id
+    type_into(path, build_layout(ctx.schema, ctx.unit_by_code[code], period), values)
+    ctx.store.set_poll_mark(code, period.id, None, None)  # forget the last read: the file changed
+    poll(ctx, period)
+
+
+def parts(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def test_it_writes_the_master_as_openpyxl_does(master_ctx, tmp_path):
+    from bot.reporting.gather import gather
+    from bot.reporting.master import master_layout
+    from jobs.compile import compile
+
+    period = master_ctx.period("2026-Q1")
+    type_and_poll(master_ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 4, "i1_chi_dao": "=không chạy"})
+    compile(master_ctx, period)
+    type_and_poll(master_ctx, "H_A", {"t_tinh_gian/cong_chuc/de_nghi": 2})
+    before = xlsx_parts.FALLBACKS["write"]
+    path = compile(master_ctx, period).removeprefix("file://")  # the tabs whose values changed
+    assert xlsx_parts.FALLBACKS["write"] == before
+    expected = tmp_path / "expected.xlsx"
+    build_workbook(master_layout(gather(master_ctx, period), period)).save(expected)
+    got, want = seen(path), seen(expected)
+    for tab in want["tabs"]:  # the subtitle holds the minute it was compiled
+        got[tab]["cells"].pop("A2"), want[tab]["cells"].pop("A2")
+    assert got == want
+    assert trimmed(xlsx_parts.read_grids(path)).keys() == trimmed(read_with_openpyxl(expected)).keys()
+
+
+def test_it_rewrites_only_the_master_tabs_whose_values_changed(master_ctx):
+    from jobs.compile import compile
+
+    period = master_ctx.period("2026-Q1")
+    type_and_poll(master_ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 4})
+    path = compile(master_ctx, period).removeprefix("file://")
+    first = parts(path)
+    master_ctx.store.set_setting(f"master:{period.id}", "")  # compiled again, with the same values
+    compile(master_ctx, period)
+    assert parts(path) == first  # nothing in it changed: the file stays as it is
+    type_and_poll(master_ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 9})
+    compile(master_ctx, period)
+    second = parts(path)
+    changed = [name for name in first if name.startswith("xl/worksheets/") and first[name] != second[name]]
+    assert changed and len(changed) < len([n for n in first if n.startswith("xl/worksheets/")]) / 2
+
+
+def test_it_rewrites_a_whole_master_as_openpyxl_does(master_ctx, tmp_path):
+    from openpyxl.packaging.custom import StringProperty
+
+    from bot.reporting.gather import gather
+    from bot.reporting.master import master_layout
+    from bot.sheets.backends.base import ReplaceTab, SheetRef
+    from bot.sheets.backends.workbook import render_tab
+    from jobs.compile import compile
+
+    period = master_ctx.period("2026-Q1")
+    type_and_poll(master_ctx, "X_B", {"t_tinh_gian/cong_chuc/de_nghi": 3, "i1_chi_dao": "  Xã đã làm  "})
+    path = compile(master_ctx, period).removeprefix("file://")
+    tabs = master_layout(gather(master_ctx, period), period).tabs
+    backend = WorkbookBackend(master_ctx.config.sheets_dir)
+    tags = backend.tags(path)
+    before = xlsx_parts.FALLBACKS["rewrite"]
+    backend.write(SheetRef(path, ""), [ReplaceTab(tab) for tab in tabs])
+    assert xlsx_parts.FALLBACKS["rewrite"] == before
+    wb = openpyxl.Workbook()  # what the openpyxl path (WorkbookBackend._rewrite) builds
+    wb.remove(wb.active)
+    for tab in tabs:
+        render_tab(wb.create_sheet(tab.name), tab)
+    for key, value in tags.items():
+        wb.custom_doc_props.append(StringProperty(name=key, value=value))
+    wb.save(tmp_path / "expected.xlsx")
+    assert seen(path) == seen(tmp_path / "expected.xlsx")
+    assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(tmp_path / "expected.xlsx"))
