@@ -43,8 +43,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep", type=Path, help="run in this new folder and keep it (default: a temporary one)")
-    parser.add_argument("--profile", action="store_true", help="run under cProfile and print the top functions")
+    parser.add_argument(
+        "--keep", type=Path, help="run in this new folder and keep it (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="run under cProfile and print the top functions"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         home = args.keep or Path(tmp) / "home"
@@ -60,10 +64,14 @@ def main(argv=None) -> None:
         files = [p for p in (home / "sheets" / demo.PERIOD).glob("*.xlsx") if not p.name.startswith("_")]
         size = sum(p.stat().st_size for p in files) / 2**20
         days = timer.days
-        print(f"demo cycle, {args.units} units, {len(days)} simulated days{' (under cProfile)' if args.profile else ''}: "
-              f"{seconds:.1f} s; per simulated day {seconds / len(days):.1f} s on average, "
-              f"{min(days):.1f}–{max(days):.1f} s; process max RSS: {max_rss_mib():.0f} MiB")
-        print(f"workbooks: {len(files)} files, {size:.1f} MiB; part-level fallbacks to openpyxl: {fallbacks()}")
+        print(
+            f"demo cycle, {args.units} units, {len(days)} simulated days{' (under cProfile)' if args.profile else ''}: "
+            f"{seconds:.1f} s; per simulated day {seconds / len(days):.1f} s on average, "
+            f"{min(days):.1f}–{max(days):.1f} s; process max RSS: {max_rss_mib():.0f} MiB"
+        )
+        print(
+            f"workbooks: {len(files)} files, {size:.1f} MiB; part-level fallbacks to openpyxl: {fallbacks()}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,17 +48,23 @@ CHAT_BASE = 5_000_000
 def by_chat(ctx, codes: list[str], files: dict[str, bytes]) -> tuple[float, float]:
     """(wall, CPU) seconds from the updates fetched to every reply ready, for these units' files."""
     with FakeTelegram() as telegram:
-        channel = TelegramChannel(token=VALID_TOKEN, base_url=telegram.bot_base_url,
-                                  base_file_url=telegram.file_base_url)
+        channel = TelegramChannel(
+            token=VALID_TOKEN, base_url=telegram.bot_base_url, base_file_url=telegram.file_base_url
+        )
         for code in codes:
             telegram.push_document(CHAT_BASE + int(code[2:]), f"{code}.xlsx", files[code])
         updates = channel.get_updates()
         started, cpu = time.perf_counter(), time.process_time()
         for update in updates:
             message, document = update["message"], update["message"]["document"]
-            replies = take_file(ctx, "telegram", str(message["chat"]["id"]),
-                                ChatFile(document["file_name"], document["file_id"], document["file_size"]),
-                                channel.download, submit)
+            replies = take_file(
+                ctx,
+                "telegram",
+                str(message["chat"]["id"]),
+                ChatFile(document["file_name"], document["file_id"], document["file_size"]),
+                channel.download,
+                submit,
+            )
             assert replies[0].startswith("Đã nhận tệp"), replies
         return time.perf_counter() - started, time.process_time() - cpu
 
@@ -67,7 +73,8 @@ def by_mail(ctx, codes: list[str], files: dict[str, bytes]) -> tuple[float, floa
     """(wall, CPU) seconds of one mailbox round (fetch to answers queued) over these units' messages."""
     with FakeImap() as imap:
         ctx.config.mailbox = load_config(ctx.config.home, {"IMAP_PASSWORD": PASSWORD}).mailbox.model_copy(
-            update={"port": imap.port})
+            update={"port": imap.port}
+        )
         for code in codes:
             imap.deliver(_mail(ctx.unit_by_code[code].emails[0], code, files[code]))
         started, cpu = time.perf_counter(), time.process_time()
@@ -82,8 +89,12 @@ def _mail(sender: str, code: str, data: bytes) -> bytes:
     message["From"], message["To"], message["Subject"] = sender, USER, f"Báo cáo {code}"
     message["Message-ID"] = f"<{code}-{time.time_ns()}@bench>"
     message.set_content("Đơn vị gửi báo cáo.")
-    message.add_attachment(data, maintype="application", subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           filename=f"{code}.xlsx")
+    message.add_attachment(
+        data,
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename=f"{code}.xlsx",
+    )
     return message.as_bytes()
 
 
@@ -96,8 +107,9 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         ctx = bench_home(home, args.units, args.seed)
-        (home / "config.json").write_text(json.dumps({"mailbox": {"host": "127.0.0.1", "security": "none",
-                                                                    "username": USER}}))
+        (home / "config.json").write_text(
+            json.dumps({"mailbox": {"host": "127.0.0.1", "security": "none", "username": USER}})
+        )
         period = ctx.period(PERIOD)
         provision(ctx, period)
         poll(ctx, period)
@@ -107,18 +119,29 @@ def main(argv=None) -> None:
         if len(codes) < need:
             raise SystemExit(f"--units must be at least {need} (each file is a different unit's)")
         for code in codes[: 1 + args.files]:
-            redeem(ctx.store, code, issue_code(ctx.store, code).code, "telegram", str(CHAT_BASE + int(code[2:])))
+            redeem(
+                ctx.store, code, issue_code(ctx.store, code).code, "telegram", str(CHAT_BASE + int(code[2:]))
+            )
         files = {code: filled_file(ctx, code, 1 + i % 4) for i, code in enumerate(codes[:need])}
-        chat_one, chat_many = codes[:1], codes[1: 1 + args.files]
-        mail_one, mail_many = codes[1 + args.files: 2 + args.files], codes[2 + args.files: need]
-        print(f"{len(ctx.units)} units, period {PERIOD}, embedded backend; filled workbooks of "
-              f"{sum(len(f) for f in files.values()) // len(files) // 1024} KiB")
-        for label, way, one, many in (("chat", by_chat, chat_one, chat_many), ("e-mail", by_mail, mail_one, mail_many)):
+        chat_one, chat_many = codes[:1], codes[1 : 1 + args.files]
+        mail_one, mail_many = codes[1 + args.files : 2 + args.files], codes[2 + args.files : need]
+        print(
+            f"{len(ctx.units)} units, period {PERIOD}, embedded backend; filled workbooks of "
+            f"{sum(len(f) for f in files.values()) // len(files) // 1024} KiB"
+        )
+        for label, way, one, many in (
+            ("chat", by_chat, chat_one, chat_many),
+            ("e-mail", by_mail, mail_one, mail_many),
+        ):
             (wall, cpu) = way(ctx, one, files)
-            print(f"{label}, 1 file: {wall:.2f} s ({cpu:.2f} s CPU) from the file arriving to the answer ready")
+            print(
+                f"{label}, 1 file: {wall:.2f} s ({cpu:.2f} s CPU) from the file arriving to the answer ready"
+            )
             (wall, cpu) = way(ctx, many, files)
-            print(f"{label}, {len(many)} files in one poll: {wall:.2f} s ({cpu:.2f} s CPU), "
-                  f"{wall / len(many):.2f} s per file")
+            print(
+                f"{label}, {len(many)} files in one poll: {wall:.2f} s ({cpu:.2f} s CPU), "
+                f"{wall / len(many):.2f} s per file"
+            )
         print(f"process max RSS {max_rss_mib():.0f} MiB")
         ctx.close()
 

@@ -75,9 +75,15 @@ def open_bench_context(home: Path, fake: FakeGoogle, folder: str, units: int):
     home.mkdir(parents=True, exist_ok=True)
     (home / "units.csv").write_text(units_csv(units), encoding="utf-8")
     (home / "key.json").write_text(json.dumps(fake.service_account_info(BOT)), encoding="utf-8")
-    config = {"backend": "google", "google": {
-        "credentials": str(home / "key.json"), "folder_id": folder, "coordinator_emails": [COORDINATOR],
-        "base_urls": {"oauth2": fake.base_url, "drive": fake.base_url, "sheets": fake.base_url}}}
+    config = {
+        "backend": "google",
+        "google": {
+            "credentials": str(home / "key.json"),
+            "folder_id": folder,
+            "coordinator_emails": [COORDINATOR],
+            "base_urls": {"oauth2": fake.base_url, "drive": fake.base_url, "sheets": fake.base_url},
+        },
+    }
     (home / "config.json").write_text(json.dumps(config), encoding="utf-8")
     backend = GoogleBackend.from_config(load_config(home), quota=NoQuota(), retry=RetryPolicy(), timeout=30)
     return open_context(home, backend=backend)
@@ -131,7 +137,9 @@ def naive_provision(client, folder: str, layout, emails: list[str]) -> None:
     spreadsheet = client.create(layout.title, folder_id=folder)
     default = spreadsheet.sheet1
     for tab in layout.tabs:
-        worksheet = spreadsheet.add_worksheet(tab.name, rows=max(tab.max_row, 1) + 10, cols=max(tab.max_col, 1))
+        worksheet = spreadsheet.add_worksheet(
+            tab.name, rows=max(tab.max_row, 1) + 10, cols=max(tab.max_col, 1)
+        )
         for (row, col), spec in sorted(tab.cells.items()):
             value = spec.formula or spec.value
             if value not in (None, ""):
@@ -173,7 +181,15 @@ def run(args) -> list[tuple]:
         calls, seconds = measured(fake, lambda: provision(ctx, period))
         scale = len(everyone) / len(sample)
         label = "measured" if scale == 1 else f"measured on {len(sample)}, extrapolated ×{scale:g}"
-        rows.append(row(f"provision {len(everyone)} units — batched", scaled(calls, scale), seconds / len(calls), args, label))
+        rows.append(
+            row(
+                f"provision {len(everyone)} units — batched",
+                scaled(calls, scale),
+                seconds / len(calls),
+                args,
+                label,
+            )
+        )
 
         fake.latency = 0
         with_units(ctx, everyone)
@@ -181,36 +197,77 @@ def run(args) -> list[tuple]:
 
         fake.latency = args.latency
         calls, seconds = measured(fake, lambda: poll(ctx, period))
-        rows.append(row(f"first poll, {len(everyone)} units all read — batched", calls, seconds / len(calls), args, "measured"))
+        rows.append(
+            row(
+                f"first poll, {len(everyone)} units all read — batched",
+                calls,
+                seconds / len(calls),
+                args,
+                "measured",
+            )
+        )
         changed = everyone[:: max(1, len(everyone) // args.changed)][: args.changed]
         clock.moment += timedelta(minutes=30)
         for unit in changed:
             layout = build_layout(ctx.schema, unit, period)
             spec = next(s for s in layout.fields.values() if s.type == "narrative")
-            fake.type_as_user(ctx.store.sheet(unit.code, PERIOD).sheet_id, spec.tab, {spec.a1: "Đã cập nhật."})
+            fake.type_as_user(
+                ctx.store.sheet(unit.code, PERIOD).sheet_id, spec.tab, {spec.a1: "Đã cập nhật."}
+            )
         calls, seconds = measured(fake, lambda: poll(ctx, period))
-        rows.append(row(f"poll {len(everyone)} units, {len(changed)} changed — batched", calls, seconds / len(calls), args, "measured"))
+        rows.append(
+            row(
+                f"poll {len(everyone)} units, {len(changed)} changed — batched",
+                calls,
+                seconds / len(calls),
+                args,
+                "measured",
+            )
+        )
 
         fake.latency = 0
         client = gspread_client(ctx.backend.identity.credentials, fake.base_url, timeout=30)
         unit = everyone[0]
         layout = build_layout(ctx.schema, unit, period)
-        calls, seconds = measured(fake, lambda: naive_provision(client, folder, layout, [*unit.emails, COORDINATOR]))
+        calls, seconds = measured(
+            fake, lambda: naive_provision(client, folder, layout, [*unit.emails, COORDINATOR])
+        )
         n = len(everyone)
-        rows.append(row(f"provision {n} units — naive", calls * n, seconds / len(calls) + args.latency, args,
-                        f"counted on 1 unit ({unit.kind}) ×{n}; time estimated"))
+        rows.append(
+            row(
+                f"provision {n} units — naive",
+                calls * n,
+                seconds / len(calls) + args.latency,
+                args,
+                f"counted on 1 unit ({unit.kind}) ×{n}; time estimated",
+            )
+        )
 
         ids = [ctx.store.sheet(u.code, PERIOD).sheet_id for u in everyone]
         seen: dict[str, str] = {}
         calls, seconds = measured(fake, lambda: naive_poll(client, ids, seen))
-        rows.append(row(f"first poll, {n} units all read — naive", calls, seconds / len(calls) + args.latency, args,
-                        "counted; time estimated"))
+        rows.append(
+            row(
+                f"first poll, {n} units all read — naive",
+                calls,
+                seconds / len(calls) + args.latency,
+                args,
+                "counted; time estimated",
+            )
+        )
         clock.moment += timedelta(minutes=30)
         for unit in changed:
             fake.type_as_user(ctx.store.sheet(unit.code, PERIOD).sheet_id, "Bìa", {"C1": "x"})
         calls, seconds = measured(fake, lambda: naive_poll(client, ids, seen))
-        rows.append(row(f"poll {n} units, {len(changed)} changed — naive", calls, seconds / len(calls) + args.latency, args,
-                        "counted; time estimated"))
+        rows.append(
+            row(
+                f"poll {n} units, {len(changed)} changed — naive",
+                calls,
+                seconds / len(calls) + args.latency,
+                args,
+                "counted; time estimated",
+            )
+        )
         ctx.close()
     return rows
 
@@ -220,7 +277,14 @@ def row(name: str, calls: list, per_call: float, args, how: str) -> tuple:
     seconds = per_call * len(calls)
     reads = sum(sheets_kind(c) == "read" for c in calls)
     writes = sum(sheets_kind(c) == "write" for c in calls)
-    return name, len(calls), f"{reads} / {writes}", seconds, seconds + quota_wait(calls, args.latency, args.quota), how
+    return (
+        name,
+        len(calls),
+        f"{reads} / {writes}",
+        seconds,
+        seconds + quota_wait(calls, args.latency, args.quota),
+        how,
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -232,8 +296,17 @@ def _duration(seconds: float) -> str:
 
 
 def print_table(rows: list[tuple], args) -> None:
-    head = ("scenario", "API calls", "Sheets r / w", f"time @{args.latency:g}s/call", f"under {args.quota}/min quota", "how")
-    table = [head] + [(name, f"{calls:g}", rw, _duration(t), _duration(q), how) for name, calls, rw, t, q, how in rows]
+    head = (
+        "scenario",
+        "API calls",
+        "Sheets r / w",
+        f"time @{args.latency:g}s/call",
+        f"under {args.quota}/min quota",
+        "how",
+    )
+    table = [head] + [
+        (name, f"{calls:g}", rw, _duration(t), _duration(q), how) for name, calls, rw, t, q, how in rows
+    ]
     widths = [max(len(str(r[i])) for r in table) for i in range(len(head))]
     for i, row in enumerate(table):
         print("  ".join(str(cell).ljust(widths[j]) for j, cell in enumerate(row)))
@@ -246,7 +319,9 @@ def main(argv=None) -> int:
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.15, help="seconds the fake adds to every call")
-    parser.add_argument("--sample", type=int, default=10, help="units whose batched provisioning is measured at latency")
+    parser.add_argument(
+        "--sample", type=int, default=10, help="units whose batched provisioning is measured at latency"
+    )
     parser.add_argument("--full", action="store_true", help="measure the batched provisioning of every unit")
     parser.add_argument("--quota", type=int, default=60, help="Sheets reads and writes per minute")
     args = parser.parse_args(argv)

@@ -94,10 +94,23 @@ def main(argv=None) -> None:
     units = make_units(args.units)
     started = time.perf_counter()
     reports = make_reports(schema, units, period, args.lines, random.Random(args.seed))
-    print(f"generated {len(reports)} reports, {sum(len(r.values) for r in reports):,} fields "
-          f"in {time.perf_counter() - started:.2f} s")
-    states = [{"unit": u.code, "state": "hop_le", "filled": 9, "required": 10, "errors": 0, "warnings": 1,
-               "last_change": "2026-03-10T09:00:00+07:00", "submitted_at": None} for u in units]
+    print(
+        f"generated {len(reports)} reports, {sum(len(r.values) for r in reports):,} fields "
+        f"in {time.perf_counter() - started:.2f} s"
+    )
+    states = [
+        {
+            "unit": u.code,
+            "state": "hop_le",
+            "filled": 9,
+            "required": 10,
+            "errors": 0,
+            "warnings": 1,
+            "last_change": "2026-03-10T09:00:00+07:00",
+            "submitted_at": None,
+        }
+        for u in units
+    ]
     urls = {u.code: f"https://sheets.example/{u.code}" for u in units}
 
     def run():
@@ -109,11 +122,15 @@ def main(argv=None) -> None:
         master = run()
         times.append(time.perf_counter() - started)
     rows = sum(len(f) for f in master.tables.values())
-    print(f"compile_master: best {min(times):.2f} s, runs {', '.join(f'{t:.2f}' for t in times)} s "
-          f"({rows:,} table rows, {len(master.narratives):,} narrative rows)")
+    print(
+        f"compile_master: best {min(times):.2f} s, runs {', '.join(f'{t:.2f}' for t in times)} s "
+        f"({rows:,} table rows, {len(master.narratives):,} narrative rows)"
+    )
     started = time.perf_counter()
     layout = master_layout(master, period)
-    print(f"master_layout: {time.perf_counter() - started:.2f} s, {sum(len(t.cells) for t in layout.tabs):,} cells")
+    print(
+        f"master_layout: {time.perf_counter() - started:.2f} s, {sum(len(t.cells) for t in layout.tabs):,} cells"
+    )
     if args.exports:
         _time_exports(master, args.exports)
     del master, layout
@@ -127,7 +144,12 @@ def main(argv=None) -> None:
 def _time_exports(master, folder: Path) -> None:
     from bot.reporting.export import export
 
-    for fmt, name in (("xlsx", "tong_hop.xlsx"), ("csv", "tong_hop.zip"), ("json", "tong_hop.json"), ("docx", "bao_cao.docx")):
+    for fmt, name in (
+        ("xlsx", "tong_hop.xlsx"),
+        ("csv", "tong_hop.zip"),
+        ("json", "tong_hop.json"),
+        ("docx", "bao_cao.docx"),
+    ):
         started = time.perf_counter()
         path = export(master, fmt, folder / name)
         print(f"export {fmt}: {time.perf_counter() - started:.2f} s, {path.stat().st_size / 2**20:.1f} MiB")

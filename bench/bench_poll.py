@@ -34,13 +34,17 @@ from jobs.provision import provision  # noqa: E402
 
 
 def poll_line(label: str, result, seconds: float) -> str:
-    return (f"{label}: {seconds:.2f} s; workbooks read {result.reads}, new snapshots {len(result.read)}, "
-            f"unchanged {len(result.unchanged)}, failed {len(result.failed)}")
+    return (
+        f"{label}: {seconds:.2f} s; workbooks read {result.reads}, new snapshots {len(result.read)}, "
+        f"unchanged {len(result.unchanged)}, failed {len(result.failed)}"
+    )
 
 
 def check_line(label: str, result, seconds: float) -> str:
-    return (f"{label}: {seconds:.2f} s; {len(result.outcomes)} units, feedback written {len(result.feedback_written)}, "
-            f"pending {len(result.feedback_pending)}")
+    return (
+        f"{label}: {seconds:.2f} s; {len(result.outcomes)} units, feedback written {len(result.feedback_written)}, "
+        f"pending {len(result.feedback_pending)}"
+    )
 
 
 def main(argv=None) -> None:
@@ -48,7 +52,9 @@ def main(argv=None) -> None:
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile", action="store_true", help="profile the polls and checks that write (cProfile)")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the polls and checks that write (cProfile)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         ctx = bench_home(Path(tmp) / "home", args.units, args.seed)
@@ -68,7 +74,9 @@ def main(argv=None) -> None:
         started = time.perf_counter()
         for i, code in enumerate(changed):
             type_into_workbook(ctx, code, correct_values(ctx, code, 1 + i % 4))
-        print(f"{len(changed)} clerks type their report and save: {time.perf_counter() - started:.2f} s (not the bot)")
+        print(
+            f"{len(changed)} clerks type their report and save: {time.perf_counter() - started:.2f} s (not the bot)"
+        )
 
         result, seconds = timed(lambda: poll(ctx, period))
         print(poll_line(f"second poll ({len(changed)} changed)", result, seconds))
@@ -84,7 +92,9 @@ def main(argv=None) -> None:
         print(poll_line("poll after our feedback writes", result, seconds))
 
         # every unit's feedback out of date (as after a change of the rules): a write into each
-        ctx.store.conn.execute("UPDATE unit_states SET feedback_written_hash = 'stale' WHERE period = ?", (period.id,))
+        ctx.store.conn.execute(
+            "UPDATE unit_states SET feedback_written_hash = 'stale' WHERE period = ?", (period.id,)
+        )
         result, seconds = timed(lambda: measure(lambda: check(ctx, period)))
         print(check_line(f"check with every unit's feedback to write{note}", result, seconds))
         # approval of every unit: its workbook locked whole at the next check

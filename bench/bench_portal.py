@@ -83,8 +83,10 @@ def board(base: str, requests: int) -> None:
             assert answer.status_code == 200 and answer.text.count("<tr>") > 1
             server.append(float(answer.headers["server-timing"].split("dur=")[1]) / 1000)
     rows = answer.text.count("/don-vi/")
-    print(f"board ({rows} units listed), {requests} requests: at the server median {1000 * statistics.median(server):.0f} ms, "
-          f"max {1000 * max(server):.0f} ms; at the client median {1000 * statistics.median(wall):.0f} ms (target < 300 ms)")
+    print(
+        f"board ({rows} units listed), {requests} requests: at the server median {1000 * statistics.median(server):.0f} ms, "
+        f"max {1000 * max(server):.0f} ms; at the client median {1000 * statistics.median(wall):.0f} ms (target < 300 ms)"
+    )
 
 
 def uploads(ctx, base: str, count: int) -> None:
@@ -99,8 +101,11 @@ def uploads(ctx, base: str, count: int) -> None:
             page = client.get(f"/u/{tokens[code]}").text
             csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
             start.wait()
-            answer = client.post(f"/u/{tokens[code]}/gui-tep", data={"csrf": csrf, "ky": PERIOD},
-                                 files={"tep": (f"{code}.xlsx", files[code])})
+            answer = client.post(
+                f"/u/{tokens[code]}/gui-tep",
+                data={"csrf": csrf, "ky": PERIOD},
+                files={"tep": (f"{code}.xlsx", files[code])},
+            )
             answers[code] = answer.status_code
 
     threads = [threading.Thread(target=one, args=(code,)) for code in codes]
@@ -122,12 +127,21 @@ def uploads(ctx, base: str, count: int) -> None:
         if spec:
             wb = openpyxl.load_workbook(ctx.store.sheet(code, PERIOD).sheet_id, read_only=True)
             held = wb[spec.tab].cell(row=spec.row, column=spec.col).value
-            expected = openpyxl.load_workbook(io.BytesIO(files[code]), read_only=True)[spec.tab].cell(
-                row=spec.row, column=spec.col).value
+            expected = (
+                openpyxl.load_workbook(io.BytesIO(files[code]), read_only=True)[spec.tab]
+                .cell(row=spec.row, column=spec.col)
+                .value
+            )
             if held != expected:
                 problems.append(f"{code}: workbook holds {held}, the unit sent {expected}")
-    print(f"{count} uploads at once: all answered in {seconds:.1f} s ({seconds / count:.2f} s each, one merge at a time); "
-          + ("none lost, none mixed up, every version recorded" if not problems else "PROBLEMS: " + "; ".join(problems)))
+    print(
+        f"{count} uploads at once: all answered in {seconds:.1f} s ({seconds / count:.2f} s each, one merge at a time); "
+        + (
+            "none lost, none mixed up, every version recorded"
+            if not problems
+            else "PROBLEMS: " + "; ".join(problems)
+        )
+    )
 
 
 def main(argv=None) -> None:

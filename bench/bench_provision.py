@@ -99,7 +99,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile", action="store_true", help="also profile a first run (cProfile) and print the top functions")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile a first run (cProfile) and print the top functions",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         ctx = bench_home(Path(tmp) / "home", args.units, args.seed)
@@ -110,16 +114,22 @@ def main(argv=None) -> None:
         files = workbooks(ctx)
         size = sum(p.stat().st_size for p in files)
         actions = Counter(r.action for r in results)
-        print(f"first provisioning: {seconds:.2f} s, {seconds / len(ctx.units) * 1000:.0f} ms per unit "
-              f"({dict(actions)}); process max RSS: {max_rss_mib():.0f} MiB")
-        print(f"workbooks on disk: {len(files)} files, {size / 2**20:.1f} MiB "
-              f"({size / len(files) / 1024:.0f} KiB each on average)")
+        print(
+            f"first provisioning: {seconds:.2f} s, {seconds / len(ctx.units) * 1000:.0f} ms per unit "
+            f"({dict(actions)}); process max RSS: {max_rss_mib():.0f} MiB"
+        )
+        print(
+            f"workbooks on disk: {len(files)} files, {size / 2**20:.1f} MiB "
+            f"({size / len(files) / 1024:.0f} KiB each on average)"
+        )
 
         before = {p: p.stat().st_mtime_ns for p in files}
         results, seconds = timed(lambda: provision(ctx, period))
         rewritten = sum(p.stat().st_mtime_ns != before[p] for p in files)
         actions = Counter(r.action for r in results)
-        print(f"second provisioning (all exist): {seconds:.3f} s ({dict(actions)}); workbooks rewritten: {rewritten}")
+        print(
+            f"second provisioning (all exist): {seconds:.3f} s ({dict(actions)}); workbooks rewritten: {rewritten}"
+        )
         print(f"part-level fallbacks to openpyxl: {fallbacks()}")
         ctx.close()
 
@@ -129,8 +139,10 @@ def main(argv=None) -> None:
         _, seconds = timed(lambda: provision(ctx, ctx.period(PERIOD)))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"first provisioning under tracemalloc: peak Python heap {peak / 2**20:.1f} MiB "
-              f"({seconds:.1f} s with tracing on); process max RSS: {max_rss_mib():.0f} MiB")
+        print(
+            f"first provisioning under tracemalloc: peak Python heap {peak / 2**20:.1f} MiB "
+            f"({seconds:.1f} s with tracing on); process max RSS: {max_rss_mib():.0f} MiB"
+        )
         ctx.close()
 
     if args.profile:

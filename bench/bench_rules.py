@@ -70,7 +70,9 @@ def make_report(schema, layout, kind, period, code, rng, levels) -> Report:
         report.cells[key] = f"'{spec.tab}'!{spec.a1}"
         if spec.list_index:
             lines = used_lines.setdefault((spec.table, spec.row_id), rng.randint(1, 3))
-            report.list_lines[(spec.table, spec.row_id)] = max(report.list_lines.get((spec.table, spec.row_id), 0), spec.list_index)
+            report.list_lines[(spec.table, spec.row_id)] = max(
+                report.list_lines.get((spec.table, spec.row_id), 0), spec.list_index
+            )
             if spec.list_index > lines:
                 report.values[key] = None
                 continue
@@ -132,7 +134,11 @@ def _repair_row_sums(report: Report, table_id: str, b) -> None:
 
 def _value(values: dict, table_id: str, ref: Ref) -> int:
     if ref.is_list:
-        return sum(v or 0 for k, v in values.items() if k.startswith(f"{table_id}/{ref.row}[") and k.endswith(f"/{ref.col}"))
+        return sum(
+            v or 0
+            for k, v in values.items()
+            if k.startswith(f"{table_id}/{ref.row}[") and k.endswith(f"/{ref.col}")
+        )
     return values.get(f"{table_id}/{ref.row}/{ref.col}") or 0
 
 

@@ -63,6 +63,7 @@ def main(argv=None) -> None:
         files = {code: filled_file(ctx, code, 1 + i % 4) for i, code in enumerate(codes)}
         times, cpu = [], []
         for code, data in files.items():
+
             def hand_in(code=code, data=data):
                 return submit(ctx, data, f"{code}.xlsx", sender="bench", channel="cli")
 
@@ -70,11 +71,15 @@ def main(argv=None) -> None:
             result, seconds = timed(lambda: profiled(hand_in) if args.profile else hand_in())
             times.append(seconds)
             cpu.append(time.process_time() - cpu_before)
-            print(f"submit {code}: {seconds:.2f} s; {len(result.written)} cells written, state {result.state}, "
-                  f"{len(result.findings)} findings stored")
-        print(f"submit of one filled workbook: median {statistics.median(times):.2f} s, "
-              f"min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} units (target < 1 s); "
-              f"CPU time median {statistics.median(cpu):.2f} s")
+            print(
+                f"submit {code}: {seconds:.2f} s; {len(result.written)} cells written, state {result.state}, "
+                f"{len(result.findings)} findings stored"
+            )
+        print(
+            f"submit of one filled workbook: median {statistics.median(times):.2f} s, "
+            f"min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} units (target < 1 s); "
+            f"CPU time median {statistics.median(cpu):.2f} s"
+        )
         print(f"process max RSS {max_rss_mib():.0f} MiB")
         ctx.close()
 

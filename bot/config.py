@@ -53,7 +53,9 @@ class Coordinator(_Settings):
 
 class GoogleSettings(_Settings):
     credentials: str | None = None  # service-account JSON path; or GOOGLE_APPLICATION_CREDENTIALS
-    oauth_token: str | None = None  # a user's OAuth login (authorized-user JSON), for offices without a Shared Drive
+    oauth_token: str | None = (
+        None  # a user's OAuth login (authorized-user JSON), for offices without a Shared Drive
+    )
     folder_id: str
     coordinator_emails: list[str] = []
     base_urls: dict[str, str] = {}  # "oauth2", "drive", "sheets" → another base URL (proxy or test server)
@@ -64,7 +66,9 @@ class GoogleSettings(_Settings):
 class WebSettings(_Settings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
-    public_base_url: str | None = None  # how units reach the portal (links in reminders); default http://host:port
+    public_base_url: str | None = (
+        None  # how units reach the portal (links in reminders); default http://host:port
+    )
 
 
 class MailboxSettings(_Settings):

@@ -50,8 +50,9 @@ class TransportError(Exception):
     holds a secret: every channel builds it from redacted text.
     """
 
-    def __init__(self, reason: str, *, permanent: bool, retry_after: float | None = None,
-                 channel_wide: bool = False):
+    def __init__(
+        self, reason: str, *, permanent: bool, retry_after: float | None = None, channel_wide: bool = False
+    ):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
@@ -120,9 +121,7 @@ def install_log_redaction() -> None:
     so every existing logger under the known prefixes gets one. Idempotent.
     """
     names = [
-        name
-        for name in list(logging.root.manager.loggerDict)
-        if name.split(".")[0] in _LOGGERS_TO_FILTER
+        name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _LOGGERS_TO_FILTER
     ]
     for name in [*_LOGGERS_TO_FILTER, *names]:
         logger = logging.getLogger(name)
@@ -143,7 +142,9 @@ class HttpReply:
 class HttpClient:
     """A ``requests.Session`` that always times out and speaks in ``TransportError``."""
 
-    def __init__(self, service: str, *, timeout: float = DEFAULT_TIMEOUT, session: requests.Session | None = None):
+    def __init__(
+        self, service: str, *, timeout: float = DEFAULT_TIMEOUT, session: requests.Session | None = None
+    ):
         self.service = service  # shown in error reasons, e.g. "Zalo Bot"
         self.timeout = timeout
         self._session = session or requests.Session()

@@ -47,17 +47,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except (*USER_ERRORS, UsageError) as e:
-        print(e.user_message() if hasattr(e, "user_message") else str(e), file=sys.stderr)  # never a traceback
+        print(
+            e.user_message() if hasattr(e, "user_message") else str(e), file=sys.stderr
+        )  # never a traceback
         return 2
     except SERVICE_ERRORS as e:
-        print(" ".join(str(e).split()) or e.__class__.__name__, file=sys.stderr)  # one line, never a traceback
+        print(
+            " ".join(str(e).split()) or e.__class__.__name__, file=sys.stderr
+        )  # one line, never a traceback
         return 3
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Bot báo cáo CCHC, kiểm soát TTHC")
-    parser.add_argument("--home", default=os.environ.get("BOT_HOME", "home"),
-                        help="thư mục chứa cấu hình, trạng thái và bảng tính (mặc định: ./home hoặc $BOT_HOME)")
+    parser.add_argument(
+        "--home",
+        default=os.environ.get("BOT_HOME", "home"),
+        help="thư mục chứa cấu hình, trạng thái và bảng tính (mặc định: ./home hoặc $BOT_HOME)",
+    )
     sub = parser.add_subparsers(title="lệnh")
     from cli import commands  # noqa: F401  (registers the commands)
 
@@ -69,8 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-ORDER = ("demo", "provision", "read", "poll", "check", "status", "remind", "outbox", "code", "bot",
-         "approve", "return", "compile", "export", "run")
+ORDER = (
+    "demo",
+    "provision",
+    "read",
+    "poll",
+    "check",
+    "status",
+    "remind",
+    "outbox",
+    "code",
+    "bot",
+    "approve",
+    "return",
+    "compile",
+    "export",
+    "run",
+)
 
 
 def _order(name: str) -> tuple[int, str]:

@@ -17,7 +17,9 @@ from bot.outline.periods import Period
 from jobs.check import check
 
 
-def decide(ctx: Context, unit_code: str, period: Period, approval: str, comment: str | None = None) -> Decision:
+def decide(
+    ctx: Context, unit_code: str, period: Period, approval: str, comment: str | None = None
+) -> Decision:
     return decide_many(ctx, period, [(unit_code, approval, comment)])[0]
 
 
@@ -31,7 +33,10 @@ def decide_many(ctx: Context, period: Period, decisions: list[tuple[str, str, st
         result = check(ctx, period)
     for unit_code, approval, comment in decisions:
         _notify(ctx, ctx.unit_by_code[unit_code], period, approval, comment)
-    return [Decision(code, period.id, approval, code not in result.feedback_pending) for code, approval, _ in decisions]
+    return [
+        Decision(code, period.id, approval, code not in result.feedback_pending)
+        for code, approval, _ in decisions
+    ]
 
 
 def _notify(ctx: Context, unit, period: Period, approval: str, comment: str | None) -> None:
@@ -39,6 +44,16 @@ def _notify(ctx: Context, unit, period: Period, approval: str, comment: str | No
     channels = channels_for(ctx)
     stage = f"{approval}-{ctx.store.unit_state(unit.code, period.id)['approval_at']}"
     subject = f"Kết quả xem xét báo cáo CCHC {period.label}"
-    queue(ctx.store, unit_messages(ctx, period, unit, stage, approval_message(unit, period, approval, comment),
-                                   channels, subject=subject))
+    queue(
+        ctx.store,
+        unit_messages(
+            ctx,
+            period,
+            unit,
+            stage,
+            approval_message(unit, period, approval, comment),
+            channels,
+            subject=subject,
+        ),
+    )
     deliver(ctx.store, channels)

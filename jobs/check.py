@@ -59,9 +59,18 @@ def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> Check
             reports[code], read_findings[code] = report_from_json(row["report_json"])
     findings = _all_findings(ctx, period, reports, read_findings)
     filled = completeness_many(ctx.schema, list(reports.values()))
-    outcomes = [_outcome(ctx, period, code, reports.get(code), filled.get(code), snapshots.get(code),
-                         findings.get(code, []))
-                for code in _provisioned_units(ctx, period)]
+    outcomes = [
+        _outcome(
+            ctx,
+            period,
+            code,
+            reports.get(code),
+            filled.get(code),
+            snapshots.get(code),
+            findings.get(code, []),
+        )
+        for code in _provisioned_units(ctx, period)
+    ]
     _save(ctx, period, outcomes)
     result = CheckResult(outcomes)
     if write_feedback:
@@ -69,14 +78,18 @@ def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> Check
     return result
 
 
-def _all_findings(ctx: Context, period: Period, reports: dict, read_findings: dict) -> dict[str, list[Finding]]:
+def _all_findings(
+    ctx: Context, period: Period, reports: dict, read_findings: dict
+) -> dict[str, list[Finding]]:
     by_unit = check_reports(ctx.schema, list(reports.values()), read_findings)
     for f in evaluate_history(ctx.schema, list(reports.values()), _history(ctx, period)):
         by_unit.setdefault(f.unit, []).append(f)
     for code in _provisioned_units(ctx, period):
         mark = ctx.store.poll_mark(code, period.id)
         if mark and mark["error"]:
-            by_unit.setdefault(code, []).append(Finding(code, "poll", "error", f"Không đọc được bảng tính: {mark['error']}"))
+            by_unit.setdefault(code, []).append(
+                Finding(code, "poll", "error", f"Không đọc được bảng tính: {mark['error']}")
+            )
     return by_unit
 
 
@@ -95,7 +108,9 @@ def _provisioned_units(ctx: Context, period: Period) -> list[str]:
     return [r.unit for r in ctx.store.sheets(period.id) if r.unit in ctx.unit_by_code]
 
 
-def _outcome(ctx: Context, period: Period, code: str, report: Report | None, comp, snapshot, findings) -> UnitOutcome:
+def _outcome(
+    ctx: Context, period: Period, code: str, report: Report | None, comp, snapshot, findings
+) -> UnitOutcome:
     unit = ctx.unit_by_code[code]
     if comp is None:
         comp = completeness(ctx.schema, report or Report(code, unit.kind, period.id))
@@ -105,12 +120,20 @@ def _outcome(ctx: Context, period: Period, code: str, report: Report | None, com
     last_change = (snapshot["taken_at"]) if snapshot else None
     # a returned report stays "trả lại" until the unit changes something after the return
     returned = approval == "returned" and not (last_change and last_change > (prior["approval_at"] or ""))
-    state = state_of(report, comp, errors, opened=_opened(ctx, code, period, report),
-                     approved=approval == "approved", returned=returned)
+    state = state_of(
+        report,
+        comp,
+        errors,
+        opened=_opened(ctx, code, period, report),
+        approved=approval == "approved",
+        returned=returned,
+    )
     submitted_at = None
     if report is not None and report.submitted:
         submitted_at = (prior["submitted_at"] if prior and prior["submitted_at"] else None) or last_change
-    return UnitOutcome(code, state, comp, findings, last_change, submitted_at, snapshot["id"] if snapshot else None)
+    return UnitOutcome(
+        code, state, comp, findings, last_change, submitted_at, snapshot["id"] if snapshot else None
+    )
 
 
 def _opened(ctx: Context, code: str, period: Period, report: Report | None) -> bool:
@@ -120,7 +143,10 @@ def _opened(ctx: Context, code: str, period: Period, report: Report | None) -> b
     if report.submitted or report.unparsed:
         return True
     carried = ctx.store.carried(code, period.id)
-    return any(value not in (None, "") and carried.get(key) != _jsonable(value) for key, value in report.values.items())
+    return any(
+        value not in (None, "") and carried.get(key) != _jsonable(value)
+        for key, value in report.values.items()
+    )
 
 
 def _jsonable(value):
@@ -139,8 +165,18 @@ def _save(ctx: Context, period: Period, outcomes: list[UnitOutcome]) -> None:
             "snapshot_id": o.snapshot_id,
             "feedback_hash": feedback_hash(STATE_LABELS[o.state], o.completeness, o.findings, comment),
         })  # fmt: skip
-        finding_rows += [(o.unit, period.id, f.rule, f.severity, f.cell, f.message, json.dumps(f.as_dict(), ensure_ascii=False, default=str))
-                         for f in o.findings]
+        finding_rows += [
+            (
+                o.unit,
+                period.id,
+                f.rule,
+                f.severity,
+                f.cell,
+                f.message,
+                json.dumps(f.as_dict(), ensure_ascii=False, default=str),
+            )
+            for f in o.findings
+        ]
     ctx.store.save_check(period.id, rows, finding_rows)
 
 
@@ -178,14 +214,23 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
         # The poll mark moves over our own write only: from the version the write loaded to the
         # one it left (when the backend can tell), so a clerk's save on either side is still read.
         stamps = written.get(ref.id) or Written(before.get(ref.id), after.get(ref.id))
-        ctx.store.mark_feedback_written(unit, period.id, feedback, _stamp(stamps.before), _stamp(stamps.after))
+        ctx.store.mark_feedback_written(
+            unit, period.id, feedback, _stamp(stamps.before), _stamp(stamps.after)
+        )
         result.feedback_written.append(unit)
 
 
 def _feedback_for(ctx: Context, period: Period, o: UnitOutcome, row, titles) -> list:
     layout = build_layout(ctx.schema, ctx.unit_by_code[o.unit], period)
-    edits = feedback_edits(layout, STATE_LABELS[o.state], o.completeness, o.findings, titles, clock.now(),
-                           _comment(ctx, o.unit, period))
+    edits = feedback_edits(
+        layout,
+        STATE_LABELS[o.state],
+        o.completeness,
+        o.findings,
+        titles,
+        clock.now(),
+        _comment(ctx, o.unit, period),
+    )
     if row["approval"] == "approved":
         edits.append(Protect(whole=True))
     elif row["approval"] == "returned":

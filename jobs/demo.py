@@ -70,14 +70,22 @@ def prepare_home(home: Path, units_csv: Path | None = None) -> None:
     """A fresh home folder: refuse to wipe anything the demo did not create itself."""
     if home.exists() and any(home.iterdir()):
         if not (home / MARKER).exists():
-            raise FileExistsError(f"Thư mục {home} đã có dữ liệu không phải của bản chạy thử; hãy chọn thư mục khác (--dir).")
+            raise FileExistsError(
+                f"Thư mục {home} đã có dữ liệu không phải của bản chạy thử; hãy chọn thư mục khác (--dir)."
+            )
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
     (home / MARKER).write_text("Thư mục do `python -m bot demo` tạo; có thể xóa.\n", encoding="utf-8")
     shutil.copy(units_csv or REPO / "examples" / "units.csv", home / "units.csv")
     config = {
         "periods": {PERIOD: {"opens": FIRST_DAY.isoformat(), "deadline": DEADLINE.isoformat()}},
-        "coordinators": [{"name": "Phòng CCHC, Sở Nội vụ", "emails": ["cchc@snv.tinh.example.vn"], "chats": ["zalo:900001"]}],
+        "coordinators": [
+            {
+                "name": "Phòng CCHC, Sở Nội vụ",
+                "emails": ["cchc@snv.tinh.example.vn"],
+                "chats": ["zalo:900001"],
+            }
+        ],
     }
     (home / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -105,7 +113,9 @@ def type_into_workbook(ctx: Context, code: str, values: dict) -> None:
         spec = layout.fields[key]
         cells.setdefault(spec.tab, {})[(spec.row, spec.col)] = value
     # the same writer as the bot's (part level, openpyxl where unsure): the demo measures the bot
-    ctx.backend.write(SheetRef(record.sheet_id, record.url), [SetCells(tab, typed) for tab, typed in cells.items()])
+    ctx.backend.write(
+        SheetRef(record.sheet_id, record.url), [SetCells(tab, typed) for tab, typed in cells.items()]
+    )
 
 
 def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]:
@@ -139,11 +149,15 @@ def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]
             done.append(f"{code} sửa lỗi theo trang Kiểm tra")
         if p.submit is not None and day == p.submit:
             type_into_workbook(ctx, code, {"_cover/status": "Đã nộp"})
-            done.append(f"{code} chọn \"Đã nộp\"")
+            done.append(f'{code} chọn "Đã nộp"')
         state = ctx.store.unit_state(code, PERIOD)
         if state and state["state"] == "tra_lai":
             narrative = "i1_chi_dao"
-            type_into_workbook(ctx, code, {narrative: correct_values(ctx, code, factor)[narrative] + " Đã bổ sung văn bản chứng minh."})
+            type_into_workbook(
+                ctx,
+                code,
+                {narrative: correct_values(ctx, code, factor)[narrative] + " Đã bổ sung văn bản chứng minh."},
+            )
             done.append(f"{code} bổ sung theo ý kiến trả lại")
     return done
 
@@ -184,8 +198,15 @@ def _coordinator_reviews(ctx: Context) -> None:
     decide_many(ctx, ctx.period(PERIOD), decisions)
 
 
-STATE_NAMES = {"chua_mo": "chưa mở", "dang_nhap": "đang nhập", "da_nop": "đã nộp", "da_nop_con_loi": "còn lỗi",
-               "hop_le": "hợp lệ", "da_duyet": "đã duyệt", "tra_lai": "trả lại"}
+STATE_NAMES = {
+    "chua_mo": "chưa mở",
+    "dang_nhap": "đang nhập",
+    "da_nop": "đã nộp",
+    "da_nop_con_loi": "còn lỗi",
+    "hop_le": "hợp lệ",
+    "da_duyet": "đã duyệt",
+    "tra_lai": "trả lại",
+}
 
 
 def _print_day(ctx: Context, day: date, activity: list[str], out) -> None:
@@ -193,7 +214,9 @@ def _print_day(ctx: Context, day: date, activity: list[str], out) -> None:
     states = Counter(r["state"] for r in ctx.store.unit_states(PERIOD))
     counts = ", ".join(f"{STATE_NAMES[s]} {states[s]}" for s in STATE_NAMES if states[s])
     messages = _messages_on(ctx, day)
-    out(f"{weekday} {day:%d/%m/%Y}: {len(activity)} đơn vị thao tác; {counts or 'chưa kiểm tra'}; {messages} tin nhắn")
+    out(
+        f"{weekday} {day:%d/%m/%Y}: {len(activity)} đơn vị thao tác; {counts or 'chưa kiểm tra'}; {messages} tin nhắn"
+    )
 
 
 def _messages_on(ctx: Context, day: date) -> int:
@@ -210,7 +233,9 @@ def _results(ctx: Context, out) -> dict:
     with clock.simulate(datetime.combine(LAST_DAY, time(22, 30), clock.TZ)):
         export_files(ctx, ctx.period(PERIOD))  # the coordinator's xlsx and Word report
     home = ctx.config.home
-    exports = sorted(p for p in (home / "exports").rglob("*") if p.is_file()) if (home / "exports").exists() else []
+    exports = (
+        sorted(p for p in (home / "exports").rglob("*") if p.is_file()) if (home / "exports").exists() else []
+    )
     results = {
         "workbooks": str(ctx.config.sheets_dir / PERIOD),
         "master": next((r.url for r in ctx.store.sheets(PERIOD) if r.unit == "_master"), None),

@@ -78,5 +78,6 @@ def handed_in_line(ctx) -> str:
     """The demo's closing line on who handed a file in by chat or e-mail."""
     rows = ctx.store.units_handed_in_by(("chat", "email"))
     ways = ", ".join(f"{r['unit']} qua {'Telegram' if r['channel'] == 'chat' else 'e-mail'}" for r in rows)
-    return ("Đơn vị gửi tệp báo cáo qua chat hoặc e-mail (mô phỏng trong tiến trình, không qua mạng): "
-            + (ways or "không có"))
+    return "Đơn vị gửi tệp báo cáo qua chat hoặc e-mail (mô phỏng trong tiến trình, không qua mạng): " + (
+        ways or "không có"
+    )

@@ -22,7 +22,6 @@ from bot.sheets.document import content_hash
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class PollResult:
     read: list[str] = field(default_factory=list)  # units with a new snapshot
@@ -70,8 +69,15 @@ def _poll_unit(ctx: Context, period: Period, code: str, ref: SheetRef, modified,
         return
     except Exception as e:  # noqa: BLE001 — one unit's workbook, however odd, never stops the others
         log.warning("Không đọc được bảng tính của %s: %s", code, type(e).__name__)
-        _failed(ctx, period, code, modified_at, f"nội dung tệp không đọc được ({type(e).__name__}); "
-                "hãy kiểm tra các ô vừa nhập hoặc liên hệ đầu mối phụ trách", result)
+        _failed(
+            ctx,
+            period,
+            code,
+            modified_at,
+            f"nội dung tệp không đọc được ({type(e).__name__}); "
+            "hãy kiểm tra các ô vừa nhập hoặc liên hệ đầu mối phụ trách",
+            result,
+        )
         return
     if mark and mark["content_hash"] == digest:
         ctx.store.set_poll_mark(code, period.id, modified_at, digest)
@@ -81,7 +87,9 @@ def _poll_unit(ctx: Context, period: Period, code: str, ref: SheetRef, modified,
     result.read.append(code)
 
 
-def _failed(ctx: Context, period: Period, code: str, modified_at: str | None, reason: str, result: PollResult) -> None:
+def _failed(
+    ctx: Context, period: Period, code: str, modified_at: str | None, reason: str, result: PollResult
+) -> None:
     """Recorded as this unit's poll error: ``check`` shows it as a finding, the next poll retries."""
     ctx.store.set_poll_mark(code, period.id, modified_at, None, error=reason)
     result.failed[code] = reason

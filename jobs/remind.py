@@ -29,8 +29,9 @@ from bot.messages.status import period_label, reminder_policy, unit_statuses, wo
 from bot.outline.periods import Period
 
 
-def remind(ctx: Context, period: Period, *, now: datetime, dry_run: bool = False,
-           wait_up_to: float = 0.0) -> list[Outgoing]:
+def remind(
+    ctx: Context, period: Period, *, now: datetime, dry_run: bool = False, wait_up_to: float = 0.0
+) -> list[Outgoing]:
     """The messages newly queued (or, in a dry run, that would be): a rerun returns []."""
     channels = channels_for(ctx)
     if not dry_run:
@@ -38,9 +39,19 @@ def remind(ctx: Context, period: Period, *, now: datetime, dry_run: bool = False
     statuses = unit_statuses(ctx, period)
     policy, calendar = reminder_policy(ctx.config), work_calendar(ctx.config)
     due = due_reminders(now, period_label(period), period.deadline, statuses, policy, calendar)
-    planned = [message for reminder in due for message in unit_messages(
-        ctx, period, ctx.unit_by_code[reminder.unit_code], reminder.stage, reminder.text, channels,
-        expires_at=end_of_day(now))]
+    planned = [
+        message
+        for reminder in due
+        for message in unit_messages(
+            ctx,
+            period,
+            ctx.unit_by_code[reminder.unit_code],
+            reminder.stage,
+            reminder.text,
+            channels,
+            expires_at=end_of_day(now),
+        )
+    ]
     planned += digest_messages(ctx, period, statuses, now, policy, calendar, channels)
     fresh = not_yet_queued(ctx.store, planned)
     if dry_run:

@@ -56,7 +56,10 @@ class Job:
 
 def opening_periods(ctx: Context, today: date) -> list[Period]:
     """Periods open for provisioning today (from their opening day to their deadline)."""
-    periods = [parse_period(f"{today.year}-{k.id}", ctx.schema, ctx.config.period_overrides()) for k in ctx.schema.periods]
+    periods = [
+        parse_period(f"{today.year}-{k.id}", ctx.schema, ctx.config.period_overrides())
+        for k in ctx.schema.periods
+    ]
     return [p for p in periods if p.opens <= today <= p.deadline]
 
 
@@ -112,8 +115,10 @@ def run_poll_and_check(ctx: Context, now: datetime) -> str:
             checked = check(ctx, period)
         if polled.read:
             _compile(ctx, period)
-        parts.append(f"{period.id}: đọc {polled.reads}, thay đổi {len(polled.read)}, "
-                     f"ghi phản hồi {len(checked.feedback_written)}")
+        parts.append(
+            f"{period.id}: đọc {polled.reads}, thay đổi {len(polled.read)}, "
+            f"ghi phản hồi {len(checked.feedback_written)}"
+        )
     return "; ".join(parts) or "không có kỳ nào đang thu thập"
 
 
@@ -129,7 +134,9 @@ def run_reminders(ctx: Context, now: datetime) -> str:
 
 def run_compile(ctx: Context, now: datetime) -> str:
     """Nightly: the master sheet (exports are made when asked for, so they are never stale)."""
-    return "; ".join(f"{p.id}: {_compile(ctx, p)}" for p in active_periods(ctx, now.date())) or "không có kỳ nào"
+    return (
+        "; ".join(f"{p.id}: {_compile(ctx, p)}" for p in active_periods(ctx, now.date())) or "không có kỳ nào"
+    )
 
 
 def _compile(ctx: Context, period: Period) -> str:
@@ -243,8 +250,10 @@ class InstanceLock:
             self.handle.seek(0)
             pid = self.handle.read().strip() or "?"
             self.handle.close()
-            raise AlreadyRunning(f"Bot đang chạy trong một tiến trình khác (PID {pid}) với thư mục {self.path.parent}; "
-                                 "chỉ được chạy một tiến trình cho mỗi thư mục.") from None
+            raise AlreadyRunning(
+                f"Bot đang chạy trong một tiến trình khác (PID {pid}) với thư mục {self.path.parent}; "
+                "chỉ được chạy một tiến trình cho mỗi thư mục."
+            ) from None
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(str(os.getpid()))

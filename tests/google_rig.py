@@ -83,9 +83,16 @@ def write_home(tmp_path, fake, folder, **google):
     home.mkdir(exist_ok=True)
     (home / "units.csv").write_text(UNITS, encoding="utf-8")
     key = home / "bot-key.json"  # as Google's console hands it out: tokens from Google's own URL
-    key.write_text(json.dumps({**fake.service_account_info(BOT), "token_uri": GOOGLE_TOKEN_URI}), encoding="utf-8")
-    settings = {"credentials": str(key), "folder_id": folder, "coordinator_emails": [COORDINATOR],
-                "base_urls": {"oauth2": fake.base_url, "drive": fake.base_url, "sheets": fake.base_url}, **google}
+    key.write_text(
+        json.dumps({**fake.service_account_info(BOT), "token_uri": GOOGLE_TOKEN_URI}), encoding="utf-8"
+    )
+    settings = {
+        "credentials": str(key),
+        "folder_id": folder,
+        "coordinator_emails": [COORDINATOR],
+        "base_urls": {"oauth2": fake.base_url, "drive": fake.base_url, "sheets": fake.base_url},
+        **google,
+    }
     (home / "config.json").write_text(json.dumps({"backend": "google", "google": settings}), encoding="utf-8")
     return home
 
@@ -164,5 +171,8 @@ def type_in_browser(fake, spreadsheet_id, layout, values):
 
 
 def cells_of(grid_range):
-    return {(r, c) for r in range(grid_range["startRowIndex"] + 1, grid_range["endRowIndex"] + 1)
-            for c in range(grid_range["startColumnIndex"] + 1, grid_range["endColumnIndex"] + 1)}
+    return {
+        (r, c)
+        for r in range(grid_range["startRowIndex"] + 1, grid_range["endRowIndex"] + 1)
+        for c in range(grid_range["startColumnIndex"] + 1, grid_range["endColumnIndex"] + 1)
+    }

@@ -71,11 +71,26 @@ def make_context(tmp_path, schema, units, **settings) -> Context:
 
 
 def set_state(store, unit: str, state: str, *, filled=4, required=10, errors=0, sections=()) -> None:
-    store.save_check("2026-Q1", [{
-        "unit": unit, "state": state, "filled": filled, "required": required, "errors": errors, "warnings": 0,
-        "incomplete_sections": json.dumps(list(sections), ensure_ascii=False), "last_change": None,
-        "submitted_at": None, "checked_at": "2026-03-01T08:00:00+07:00", "snapshot_id": None, "feedback_hash": None,
-    }], [])
+    store.save_check(
+        "2026-Q1",
+        [
+            {
+                "unit": unit,
+                "state": state,
+                "filled": filled,
+                "required": required,
+                "errors": errors,
+                "warnings": 0,
+                "incomplete_sections": json.dumps(list(sections), ensure_ascii=False),
+                "last_change": None,
+                "submitted_at": None,
+                "checked_at": "2026-03-01T08:00:00+07:00",
+                "snapshot_id": None,
+                "feedback_hash": None,
+            }
+        ],
+        [],
+    )
 
 
 # --- hand-made reports (master sheet, export, Word report) ---------------------------------------
@@ -108,13 +123,27 @@ def report_for(schema, unit, period, typed: dict, *, lines: dict | None = None) 
 
 
 def state(unit, name="hop_le", **fields):
-    return {"unit": unit, "state": name, "filled": 10, "required": 10, "errors": 0, "warnings": 0,
-            "last_change": None, "submitted_at": None, "approval": None, **fields}
+    return {
+        "unit": unit,
+        "state": name,
+        "filled": 10,
+        "required": 10,
+        "errors": 0,
+        "warnings": 0,
+        "last_change": None,
+        "submitted_at": None,
+        "approval": None,
+        **fields,
+    }
 
 
 def documents_line(n, total, electronic):
     prefix = f"t_van_ban_dien_tu/don_vi[{n}]"
-    return {f"{prefix}/_label": f"Văn phòng {n}", f"{prefix}/vb_tong": total, f"{prefix}/vbdt_tong": electronic}
+    return {
+        f"{prefix}/_label": f"Văn phòng {n}",
+        f"{prefix}/vb_tong": total,
+        f"{prefix}/vbdt_tong": electronic,
+    }
 
 
 # --- a careful unit's figures --------------------------------------------------------------------
@@ -125,7 +154,10 @@ T14 = "t_van_ban_dien_tu/don_vi"
 
 def careful_values(schema) -> dict:
     """Sở Tư pháp's Q1 report as a careful clerk types it: complete, and every rule holds."""
-    values = {n.id: "Đơn vị đã triển khai theo kế hoạch; chi tiết tại báo cáo kèm theo." for n in schema.narratives_for("so_nganh")}
+    values = {
+        n.id: "Đơn vị đã triển khai theo kế hoạch; chi tiết tại báo cáo kèm theo."
+        for n in schema.narratives_for("so_nganh")
+    }
     values |= {
         "t_thanh_tra/cchc/don_vi": "Phòng Công chứng số 1", "t_tuyen_truyen/cchc/so_luong": 3,
         "t_van_ban_ban_hanh/van_ban[1]/so_hieu": "12/2026/QĐ-UBND",
@@ -153,7 +185,17 @@ def careful_values(schema) -> dict:
         "t_trang_ttdt/chat_luong/kip_thoi": "Tốt", "t_trang_ttdt/chat_luong/day_du": "Khá",
         "t_trang_ttdt/chat_luong/thuan_tien": "Tốt",
     }  # fmt: skip
-    values |= {f"t_quan_ly_cbccvc/{row}/q1": 0 for row in ("truong_pho_phong", "bo_nhiem_moi", "bo_nhiem_lai", "luan_chuyen", "mien_nhiem", "ky_luat")}
+    values |= {
+        f"t_quan_ly_cbccvc/{row}/q1": 0
+        for row in (
+            "truong_pho_phong",
+            "bo_nhiem_moi",
+            "bo_nhiem_lai",
+            "luan_chuyen",
+            "mien_nhiem",
+            "ky_luat",
+        )
+    }
     values |= {"t_quan_ly_cbccvc/tuyen_dung/q1": 3, "t_quan_ly_cbccvc/tuyen_dung_cong_chuc/q1": 1,
                "t_quan_ly_cbccvc/tuyen_dung_vien_chuc/q1": 2}  # fmt: skip
     values |= {f"t_dao_tao/{row.id}/q1": 1 for row in schema.table_by_id["t_dao_tao"].rows}
@@ -167,5 +209,15 @@ def e_document_lines() -> dict:
         2: ("Phòng Hành chính tư pháp", 90, 40, 50, 45, 20, 25, 10, 9),
         3: ("Phòng Bổ trợ tư pháp", 50, 20, 30, 25, 10, 15, 8, 8),
     }
-    columns = ("_label", "vb_tong", "vb_gui", "vb_nhan", "vbdt_tong", "vbdt_gui", "vbdt_nhan", "ccvc_tong", "ccvc_su_dung")
+    columns = (
+        "_label",
+        "vb_tong",
+        "vb_gui",
+        "vb_nhan",
+        "vbdt_tong",
+        "vbdt_gui",
+        "vbdt_nhan",
+        "ccvc_tong",
+        "ccvc_su_dung",
+    )
     return {f"{T14}[{n}]/{col}": v for n, line in lines.items() for col, v in zip(columns, line, strict=True)}

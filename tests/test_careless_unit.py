@@ -62,7 +62,10 @@ def test_it_reports_every_mistake_of_a_careless_unit_once_at_its_cell(careful, s
         ("structure", f"'{total_row.tab}'!{label_column}{total_row.row}"),
     ])  # fmt: skip
     by_rule = {f.rule: f for f in found}
-    assert by_rule["r14_ty_le_vbdt"].message == "Tỷ lệ văn bản điện tử phải bằng 45,5 (= 91 / 200 × 100), đang là 50"
+    assert (
+        by_rule["r14_ty_le_vbdt"].message
+        == "Tỷ lệ văn bản điện tử phải bằng 45,5 (= 91 / 200 × 100), đang là 50"
+    )
     assert all(f.severity == "error" for f in found)
 
 
@@ -71,7 +74,9 @@ def test_it_reads_the_rest_of_a_tab_whose_total_row_was_deleted(careful, schema)
     delete_row(ref.id, layout, "t_tinh_gian/tong/de_nghi")
     report, _ = report_from_document(extract(layout, backend.read(ref)), schema, "so_nganh")
     assert "t_tinh_gian/tong" in report.unreadable
-    assert report.values["ii3c_phan_cap"] == careful_values(schema)["ii3c_phan_cap"]  # the narrative below moved up
+    assert (
+        report.values["ii3c_phan_cap"] == careful_values(schema)["ii3c_phan_cap"]
+    )  # the narrative below moved up
     assert [f.rule for f in evaluate(schema, [report]) if f.table == "t_tinh_gian"] == []
 
 

@@ -33,7 +33,10 @@ def test_it_splits_on_line_breaks_then_spaces_when_paragraphs_are_too_long():
 
 def test_it_cuts_inside_a_word_only_when_one_word_is_longer_than_the_limit():
     assert split_text("https://dichvucong.gov.vn/p/home/dvc-trang-chu.html", 20) == [
-        "https://dichvucong.g", "ov.vn/p/home/dvc-tra", "ng-chu.html"]
+        "https://dichvucong.g",
+        "ov.vn/p/home/dvc-tra",
+        "ng-chu.html",
+    ]
 
 
 def test_it_counts_vietnamese_letters_typed_with_combining_marks_as_one():

@@ -15,7 +15,9 @@ def test_it_appends_every_message_to_a_utf8_file_under_home(tmp_path):
     channel = build_channel("console", {"home": tmp_path})
     chart = tmp_path / "bieu_do.png"
 
-    first = channel.send("Phòng Tư pháp huyện Đông Hòa", Message("Đề nghị bổ sung biểu 2.", subject="Nhắc việc"))
+    first = channel.send(
+        "Phòng Tư pháp huyện Đông Hòa", Message("Đề nghị bổ sung biểu 2.", subject="Nhắc việc")
+    )
     second = channel.send("0905123456", Message("Biểu đồ tiến độ tuần này.", attachment=chart))
 
     log = (tmp_path / "outbox" / "messages.log").read_text(encoding="utf-8")

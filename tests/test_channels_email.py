@@ -60,23 +60,36 @@ def certificate(tmp_path_factory):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
     folder = tmp_path_factory.mktemp("tls")
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return str(folder / "cert.pem"), context
 
 
 def serve(inbox, **options):
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=check_login, **options)
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=check_login, **options
+    )
     controller.start()
     return controller
 
@@ -103,7 +116,8 @@ def test_it_delivers_vietnamese_subject_body_and_attachment_intact(plain_server,
     text = "Kính gửi Văn phòng UBND tỉnh,\n\nSở Nội vụ gửi bảng tổng hợp kết quả kiểm soát TTHC quý 2."
 
     message_id = plain_channel(plain_server).send(
-        "vanphong@ubnd.tinh.gov.vn", Message(text, attachment=export, subject="Báo cáo CCHC quý 2 năm 2025"))
+        "vanphong@ubnd.tinh.gov.vn", Message(text, attachment=export, subject="Báo cáo CCHC quý 2 năm 2025")
+    )
 
     (mail,) = inbox.received
     assert mail["Subject"] == "Báo cáo CCHC quý 2 năm 2025"
@@ -112,7 +126,9 @@ def test_it_delivers_vietnamese_subject_body_and_attachment_intact(plain_server,
     assert mail.get_body(("plain",)).get_content().strip() == text
     (attachment,) = mail.iter_attachments()
     assert attachment.get_filename() == "Tổng hợp quý 2.xlsx"
-    assert attachment.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert (
+        attachment.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     assert attachment.get_content() == export.read_bytes()
 
 
@@ -124,7 +140,9 @@ def test_it_uses_the_default_subject_when_none_is_given(plain_server, inbox):
 
 def test_it_logs_in_when_an_account_is_configured_even_with_a_vietnamese_password(plain_server, inbox):
     plain_channel(plain_server, username=USER, password=PASSWORD).send("a@b.vn", Message("Xin chào"))
-    plain_channel(plain_server, username="hethong", password=ACCOUNTS["hethong"]).send("a@b.vn", Message("Lần hai"))
+    plain_channel(plain_server, username="hethong", password=ACCOUNTS["hethong"]).send(
+        "a@b.vn", Message("Lần hai")
+    )
 
     assert len(inbox.received) == 2
 
@@ -176,9 +194,15 @@ def test_it_delivers_over_starttls_trusting_the_configured_ca(inbox, certificate
     ca_file, server_context = certificate
     controller = serve(inbox, tls_context=server_context, require_starttls=True)
     try:
-        EmailChannel(host="127.0.0.1", port=controller.port, security="starttls", sender=SENDER,
-                     username="hethong", password=ACCOUNTS["hethong"], ca_file=ca_file,
-                     ).send("a@b.vn", Message("Qua STARTTLS"))
+        EmailChannel(
+            host="127.0.0.1",
+            port=controller.port,
+            security="starttls",
+            sender=SENDER,
+            username="hethong",
+            password=ACCOUNTS["hethong"],
+            ca_file=ca_file,
+        ).send("a@b.vn", Message("Qua STARTTLS"))
     finally:
         controller.stop()
 
@@ -189,8 +213,9 @@ def test_it_delivers_over_implicit_tls(inbox, certificate):
     ca_file, server_context = certificate
     controller = serve(inbox, ssl_context=server_context)
     try:
-        EmailChannel(host="127.0.0.1", port=controller.port, security="ssl", sender=SENDER,
-                     ca_file=ca_file).send("a@b.vn", Message("Qua TLS"))
+        EmailChannel(
+            host="127.0.0.1", port=controller.port, security="ssl", sender=SENDER, ca_file=ca_file
+        ).send("a@b.vn", Message("Qua TLS"))
     finally:
         controller.stop()
 
@@ -202,8 +227,9 @@ def test_it_refuses_an_untrusted_certificate_as_permanent(inbox, certificate):
     controller = serve(inbox, tls_context=server_context, require_starttls=True)
     try:
         with pytest.raises(TransportError) as caught:
-            EmailChannel(host="127.0.0.1", port=controller.port, security="starttls",
-                         sender=SENDER).send("a@b.vn", Message("Xin chào"))
+            EmailChannel(host="127.0.0.1", port=controller.port, security="starttls", sender=SENDER).send(
+                "a@b.vn", Message("Xin chào")
+            )
     finally:
         controller.stop()
 

@@ -38,7 +38,9 @@ def test_it_delivers_plain_text_and_returns_the_message_id(telegram):
 
 
 def test_it_is_built_from_the_registry_by_kind(telegram):
-    build_channel("telegram", {"token": VALID_TOKEN, "base_url": telegram.bot_base_url}).send(CHAT, Message("Chào"))
+    build_channel("telegram", {"token": VALID_TOKEN, "base_url": telegram.bot_base_url}).send(
+        CHAT, Message("Chào")
+    )
 
     assert telegram.texts() == ["Chào"]
 

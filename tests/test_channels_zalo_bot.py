@@ -38,7 +38,9 @@ def test_it_is_built_from_the_registry_by_kind(zalo):
 
 
 def test_it_splits_long_text_into_messages_under_2000_characters(zalo):
-    paragraphs = [f"Đơn vị {i}: đã nộp báo cáo kiểm soát thủ tục hành chính đúng hạn. " * 8 for i in range(12)]
+    paragraphs = [
+        f"Đơn vị {i}: đã nộp báo cáo kiểm soát thủ tục hành chính đúng hạn. " * 8 for i in range(12)
+    ]
     text = "\n\n".join(p.strip() for p in paragraphs)
 
     channel_for(zalo).send("chat-1", Message(text))
@@ -145,7 +147,9 @@ def test_it_sends_a_chart_as_a_photo_link_when_files_are_published(zalo, tmp_pat
         "chat-1", Message("Biểu đồ tiến độ", attachment=chart)
     )
 
-    assert zalo.sent("sendPhoto") == [{"chat_id": "chat-1", "photo": "https://bot.tinh.gov.vn/files/bieu%20do.png"}]
+    assert zalo.sent("sendPhoto") == [
+        {"chat_id": "chat-1", "photo": "https://bot.tinh.gov.vn/files/bieu%20do.png"}
+    ]
 
 
 def test_it_reads_incoming_messages_and_an_empty_poll_means_none(zalo):

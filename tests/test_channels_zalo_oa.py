@@ -32,9 +32,14 @@ def oa():
 
 def channel_for(fake: FakeZaloOA, store=None, **overrides) -> ZaloOAChannel:
     settings = {
-        "access_token": fake.access_token, "refresh_token": fake.refresh_token, "app_id": fake.app_id,
-        "secret_key": fake.secret_key, "on_tokens": store or TokenStore(fake),
-        "base_url": fake.base_url, "oauth_url": fake.oauth_url, **overrides,
+        "access_token": fake.access_token,
+        "refresh_token": fake.refresh_token,
+        "app_id": fake.app_id,
+        "secret_key": fake.secret_key,
+        "on_tokens": store or TokenStore(fake),
+        "base_url": fake.base_url,
+        "oauth_url": fake.oauth_url,
+        **overrides,
     }
     return ZaloOAChannel(**settings)
 
@@ -43,15 +48,23 @@ def test_it_delivers_text_with_the_token_in_the_header(oa):
     message_id = channel_for(oa).send("2512475366345187654", Message("Đề nghị đơn vị bổ sung biểu 3."))
 
     request = oa.requests_to("cs")[0]
-    assert request.json == {"recipient": {"user_id": "2512475366345187654"},
-                            "message": {"text": "Đề nghị đơn vị bổ sung biểu 3."}}
+    assert request.json == {
+        "recipient": {"user_id": "2512475366345187654"},
+        "message": {"text": "Đề nghị đơn vị bổ sung biểu 3."},
+    }
     assert request.headers["access_token"] == "oa-access-1"
     assert message_id == "oa-msg-1"
 
 
 def test_it_is_built_from_the_registry_by_kind(oa):
-    settings = {"access_token": oa.access_token, "refresh_token": oa.refresh_token, "app_id": oa.app_id,
-                "secret_key": oa.secret_key, "on_tokens": TokenStore(oa), "base_url": oa.base_url}
+    settings = {
+        "access_token": oa.access_token,
+        "refresh_token": oa.refresh_token,
+        "app_id": oa.app_id,
+        "secret_key": oa.secret_key,
+        "on_tokens": TokenStore(oa),
+        "base_url": oa.base_url,
+    }
 
     build_channel("zalo_oa", settings).send("u1", Message("Xin chào"))
 
@@ -59,7 +72,9 @@ def test_it_is_built_from_the_registry_by_kind(oa):
 
 
 def test_it_splits_long_text_into_messages_under_2000_characters(oa):
-    text = "\n".join(f"{i}. Xã {i} chưa cập nhật số hồ sơ tiếp nhận trực tuyến trong kỳ báo cáo." for i in range(120))
+    text = "\n".join(
+        f"{i}. Xã {i} chưa cập nhật số hồ sơ tiếp nhận trực tuyến trong kỳ báo cáo." for i in range(120)
+    )
 
     channel_for(oa).send("u1", Message(text))
 
@@ -78,7 +93,11 @@ def test_it_renews_a_rejected_token_once_saves_the_new_pair_first_then_resends(o
 
     refresh = oa.requests_to("access_token")
     assert len(refresh) == 1
-    assert refresh[0].form == {"refresh_token": "oa-refresh-1", "app_id": oa.app_id, "grant_type": "refresh_token"}
+    assert refresh[0].form == {
+        "refresh_token": "oa-refresh-1",
+        "app_id": oa.app_id,
+        "grant_type": "refresh_token",
+    }
     assert refresh[0].headers["secret_key"] == oa.secret_key
     assert store.saved == [("oa-access-2", "oa-refresh-2")]
     assert store.sends_seen_when_saved == [1]  # saved before the resend went out
@@ -102,7 +121,9 @@ def test_it_takes_a_pair_another_process_renewed_instead_of_spending_its_own(oa)
     oa.fail_next("token_expired")
     other.send("u1", Message("Lần một"))
     saved = {"access_token": oa.access_token, "refresh_token": oa.refresh_token}
-    stale = channel_for(oa, access_token="oa-access-1", refresh_token="oa-refresh-1", load_tokens=lambda: saved)
+    stale = channel_for(
+        oa, access_token="oa-access-1", refresh_token="oa-refresh-1", load_tokens=lambda: saved
+    )
 
     stale.send("u1", Message("Lần hai"))
 
@@ -175,10 +196,18 @@ def test_it_never_shows_tokens_or_the_app_secret_in_errors_or_logs(oa, caplog):
         channel_for(oa).send("u1", Message("Xin chào"))
     with pytest.raises(TransportError) as spent:
         channel_for(oa, access_token="stale-access-token", refresh_token="stale-refresh-token").send(
-            "u1", Message("Xin chào"))
+            "u1", Message("Xin chào")
+        )
 
     errors = f"{after_refresh.value} {after_refresh.value!r} {spent.value} {spent.value!r}"
-    for secret in ("oa-access-1", "oa-refresh-1", "oa-access-2", "oa-refresh-2", "OaAppSecretKey",
-                   "stale-access-token", "stale-refresh-token"):
+    for secret in (
+        "oa-access-1",
+        "oa-refresh-1",
+        "oa-access-2",
+        "oa-refresh-2",
+        "OaAppSecretKey",
+        "stale-access-token",
+        "stale-refresh-token",
+    ):
         assert secret not in errors
         assert secret not in caplog.text

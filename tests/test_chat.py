@@ -58,8 +58,12 @@ NOW = datetime(2026, 3, 20, 9, 0, tzinfo=TZ)  # two days after the Q1 deadline (
 @pytest.fixture
 def ctx(tmp_path, schema):
     ctx = make_context(tmp_path, schema, UNITS, coordinators=[COORDINATOR])
-    ctx.extras["channels"] = {kind: RecordingChannel(kind) for kind in ("zalo_bot", "telegram", "email", "console")}
-    set_state(ctx.store, "STP", "dang_nhap", filled=4, required=10, errors=2, sections=["II.1 Công tác chỉ đạo"])
+    ctx.extras["channels"] = {
+        kind: RecordingChannel(kind) for kind in ("zalo_bot", "telegram", "email", "console")
+    }
+    set_state(
+        ctx.store, "STP", "dang_nhap", filled=4, required=10, errors=2, sections=["II.1 Công tác chỉ đạo"]
+    )
     set_state(ctx.store, "SNV", "hop_le", filled=10, required=10)
     yield ctx
     ctx.close()
@@ -80,8 +84,22 @@ def code_for(ctx, unit: str, now: datetime = NOW) -> str:
 
 # --- who sees what ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["/trangthai", "/start", "/huongdan", "/thieu", "/nhacnho", "/nhacnho STP", "/xuat",
-                                  "xin chào", "/dangky STP ABCD-EFGH", "/dangky"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/trangthai",
+        "/start",
+        "/huongdan",
+        "/thieu",
+        "/nhacnho",
+        "/nhacnho STP",
+        "/xuat",
+        "xin chào",
+        "/dangky STP ABCD-EFGH",
+        "/dangky",
+    ],
+)
 def test_it_tells_an_unregistered_chat_how_to_register_and_nothing_about_any_unit(ctx, text):
     reply = ask(ctx, "zalo:555", text)
 
@@ -120,8 +138,11 @@ def test_it_lists_late_units_and_units_with_errors_for_a_coordinator(ctx):
     reply = ask(ctx, "telegram:901", "/thieu")
 
     late, errors = reply.split("\n\n")[1:]
-    assert late.splitlines() == ["Trễ hạn (2 đơn vị):", "- Sở Tư pháp (STP): đang nhập, hoàn thành 40%",
-                                 "- Sở Tài chính (STC): chưa mở, hoàn thành 0%"]
+    assert late.splitlines() == [
+        "Trễ hạn (2 đơn vị):",
+        "- Sở Tư pháp (STP): đang nhập, hoàn thành 40%",
+        "- Sở Tài chính (STC): chưa mở, hoàn thành 0%",
+    ]
     assert errors.splitlines() == ["Còn lỗi (1 đơn vị):", "- Sở Tư pháp (STP): 2 lỗi"]
 
 
@@ -134,7 +155,9 @@ def test_it_says_so_when_nothing_is_missing(ctx):
 
 def test_it_tells_a_unit_its_deadline_in_the_words_of_its_reminders(tmp_path, schema):
     """A deadline inside days off: the chat, as the reminder, says today is the last working day."""
-    ctx = make_context(tmp_path, schema, UNITS, calendar={"extra_holidays": ["2026-03-16", "2026-03-17", "2026-03-18"]})
+    ctx = make_context(
+        tmp_path, schema, UNITS, calendar={"extra_holidays": ["2026-03-16", "2026-03-17", "2026-03-18"]}
+    )
     try:
         reply = ask(ctx, "zalo:111", "/trangthai", now=datetime(2026, 3, 13, 9, 0, tzinfo=TZ))
     finally:
@@ -152,7 +175,9 @@ def test_it_approves_and_returns_reports_from_a_coordinator_chat_through_the_app
         return "\n".join(handle(ctx, "zalo_bot", "900", text, now=NOW, **given))
 
     assert coordinator("/duyet STP") == NO_DECISIONS  # only when whoever runs the bot gives the job
-    assert coordinator("/duyet stp", jobs=Jobs(decide=decide)).startswith("Đã duyệt báo cáo Quý I năm 2026 của Sở Tư pháp (STP)")
+    assert coordinator("/duyet stp", jobs=Jobs(decide=decide)).startswith(
+        "Đã duyệt báo cáo Quý I năm 2026 của Sở Tư pháp (STP)"
+    )
     assert "cần ghi rõ lý do" in coordinator("/tralai SNV", jobs=Jobs(decide=decide))
     assert coordinator("/tralai SNV Thiếu bảng 2", jobs=Jobs(decide=decide)).startswith("Đã trả lại báo cáo")
     assert ctx.store.unit_state("STP", period.id)["state"] == "da_duyet"
@@ -160,6 +185,7 @@ def test_it_approves_and_returns_reports_from_a_coordinator_chat_through_the_app
 
 
 # --- registration -----------------------------------------------------------------------------------
+
 
 def test_it_links_a_chat_with_the_code_the_coordinator_issued(ctx):
     code = code_for(ctx, "STC")
@@ -217,12 +243,18 @@ def test_it_issues_a_code_with_instructions_from_the_command_line(tmp_path, caps
 
 # --- coordinator actions ----------------------------------------------------------------------------
 
+
 def test_it_queues_a_manual_reminder_for_one_unit(ctx):
     reply = ask(ctx, "zalo:900", "/nhacnho stp")
 
     (row,) = messages(ctx.store)
     assert reply == "Đã xếp 1 tin nhắc cho Sở Tư pháp (STP); tin sẽ được gửi ngay."
-    assert (row["unit"], row["stage"], row["channel"], row["address"]) == ("STP", "thucong-20260320T090000", "zalo_bot", "111")
+    assert (row["unit"], row["stage"], row["channel"], row["address"]) == (
+        "STP",
+        "thucong-20260320T090000",
+        "zalo_bot",
+        "111",
+    )
     assert "đã quá hạn 2 ngày làm việc" in row["text"]
 
 
@@ -230,7 +262,10 @@ def test_it_queues_manual_reminders_for_every_unit_not_yet_valid(ctx):
     reply = ask(ctx, "zalo:900", "/nhacnho")
 
     assert reply.startswith("Đã xếp 2 tin nhắc cho 2 đơn vị chưa hợp lệ")
-    assert sorted((r["unit"], r["channel"]) for r in messages(ctx.store)) == [("STC", "email"), ("STP", "zalo_bot")]
+    assert sorted((r["unit"], r["channel"]) for r in messages(ctx.store)) == [
+        ("STC", "email"),
+        ("STP", "zalo_bot"),
+    ]
     assert "không cần nhắc" in ask(ctx, "zalo:900", "/nhacnho SNV")
     assert "Không có đơn vị mã «XYZ»" in ask(ctx, "zalo:900", "/nhacnho XYZ")
 
@@ -271,6 +306,7 @@ def test_it_clears_a_delivery_problem_when_the_chat_writes_again(ctx):
 
 # --- transports -------------------------------------------------------------------------------------
 
+
 def test_it_answers_over_zalo_bot_end_to_end(ctx):
     with FakeZaloBot() as zalo:
         channel = ZaloBotChannel(token=ZALO_TOKEN, base_url=zalo.base_url)
@@ -287,15 +323,28 @@ def test_it_answers_over_zalo_bot_end_to_end(ctx):
 
 
 def test_it_takes_a_zalo_webhook_only_with_its_secret_token(ctx):
-    body = json.dumps({"ok": True, "result": {"event_name": "message.text.received", "message": {
-        "chat": {"id": "111", "chat_type": "PRIVATE"}, "text": "/trangthai", "message_id": "m1"}}}).encode()
+    body = json.dumps(
+        {
+            "ok": True,
+            "result": {
+                "event_name": "message.text.received",
+                "message": {
+                    "chat": {"id": "111", "chat_type": "PRIVATE"},
+                    "text": "/trangthai",
+                    "message_id": "m1",
+                },
+            },
+        }
+    ).encode()
     with FakeZaloBot() as zalo:
         channel = ZaloBotChannel(token=ZALO_TOKEN, base_url=zalo.base_url)
 
         refused = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {"X-Bot-Api-Secret-Token": "doan-bua"}, body)
         missing = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {}, body)
         assert zalo.sent() == []
-        accepted = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {"x-bot-api-secret-token": "khoa-bi-mat-123"}, body)
+        accepted = zalo_webhook(
+            ctx, channel, "khoa-bi-mat-123", {"x-bot-api-secret-token": "khoa-bi-mat-123"}, body
+        )
 
     assert (refused, missing, accepted) == (403, 403, 200)
     assert [m["chat_id"] for m in zalo.sent()] == ["111"]
@@ -342,7 +391,6 @@ def test_it_answers_on_the_console_for_trying_locally(ctx):
     assert not mentions_a_unit(shown)
 
 
-
 @pytest.mark.parametrize("token", ["123456789:RevokedTelegramSecretXyz123", "RevokedTelegramSecretXyz123"])
 def test_it_says_which_setting_to_fix_when_telegram_rejects_the_token_and_never_prints_it(tmp_path, token):
     """401 for a revoked token, 404 for one not shaped like a token (see tests/fakes/telegram.py)."""
@@ -350,10 +398,18 @@ def test_it_says_which_setting_to_fix_when_telegram_rejects_the_token_and_never_
     import sys
 
     with FakeTelegram() as telegram:
-        (tmp_path / "config.json").write_text(json.dumps(
-            {"channels": {"telegram": {"token": token, "base_url": telegram.bot_base_url}}}), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "bot", "--home", str(tmp_path), "bot"], capture_output=True,
-                              text=True, timeout=120, cwd=REPO, stdin=subprocess.DEVNULL)
+        (tmp_path / "config.json").write_text(
+            json.dumps({"channels": {"telegram": {"token": token, "base_url": telegram.bot_base_url}}}),
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "--home", str(tmp_path), "bot"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+        )
 
     shown = done.stdout + done.stderr
     assert done.returncode != 0
@@ -380,4 +436,6 @@ def test_it_refuses_a_chat_for_a_growing_time_after_five_wrong_codes_even_across
     replies = [ask(ctx, "zalo:666", f"/dangky STC SAI{n}-MAXY", now=later) for n in range(5)]
     assert "thử lại sau 09:46 ngày 20/03/2026" in replies[4]  # twice as long the second time
 
-    assert ask(ctx, "zalo:666", f"/dangky STC {code}", now=later + timedelta(minutes=31)).startswith("Đã liên kết")
+    assert ask(ctx, "zalo:666", f"/dangky STC {code}", now=later + timedelta(minutes=31)).startswith(
+        "Đã liên kết"
+    )

@@ -33,8 +33,10 @@ from tests.intake_helpers import PERIOD, TOTAL_KEY, cell_value, fill, filled_rep
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
-UNITS = ("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,telegram:222;zalo:111\n"
-         "SNV,Sở Nội vụ,so_nganh,vt@snv.example.vn,\n")
+UNITS = (
+    "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,vt@stp.example.vn,telegram:222;zalo:111\n"
+    "SNV,Sở Nội vụ,so_nganh,vt@snv.example.vn,\n"
+)
 COORDINATOR = {"name": "Phòng CCHC", "chats": ["telegram:901"]}
 
 
@@ -49,8 +51,9 @@ def ctx(tmp_path, telegram):
     home = tmp_path / "home"
     home.mkdir()
     (home / "units.csv").write_text(UNITS, encoding="utf-8")
-    (home / "config.json").write_text(json.dumps({"coordinators": [COORDINATOR],
-                                                  "web": {"public_base_url": "https://baocao.example.vn"}}))
+    (home / "config.json").write_text(
+        json.dumps({"coordinators": [COORDINATOR], "web": {"public_base_url": "https://baocao.example.vn"}})
+    )
     ctx = open_context(home)
     provision(ctx, ctx.period(PERIOD))
     ctx.extras["channels"] = {"telegram": channel_for(telegram)}
@@ -63,7 +66,9 @@ def channel_for(fake: FakeTelegram) -> TelegramChannel:
 
 
 def workbook(ctx, mistakes: bool = True, code: str = "STP") -> bytes:
-    return fill(ctx, download(ctx, code, ctx.period(PERIOD))[0], filled_report(ctx, code, mistakes=mistakes), code)
+    return fill(
+        ctx, download(ctx, code, ctx.period(PERIOD))[0], filled_report(ctx, code, mistakes=mistakes), code
+    )
 
 
 def send(ctx, telegram, chat: int, data: bytes, name: str = "STP.xlsx", **kwargs) -> str:
@@ -71,7 +76,9 @@ def send(ctx, telegram, chat: int, data: bytes, name: str = "STP.xlsx", **kwargs
     file_id = telegram.push_document(chat, name, data, **kwargs)
     update = telegram.updates.pop()
     document = update["message"]["document"]
-    file = ChatFile(document["file_name"], file_id, document["file_size"], update["message"].get("caption", ""))
+    file = ChatFile(
+        document["file_name"], file_id, document["file_size"], update["message"].get("caption", "")
+    )
     return "\n".join(take_file(ctx, "telegram", str(chat), file, channel_for(telegram).download, submit))
 
 
@@ -83,9 +90,16 @@ def test_it_takes_a_units_workbook_sent_over_telegram_and_answers_in_the_same_ch
             for update in await application.bot.get_updates(timeout=0):
                 await application.process_update(update)
 
-    asyncio.run(poll_once(telegram_application(ctx, channel_for(telegram), {"token": TELEGRAM_TOKEN,
-                                                                              "base_url": telegram.bot_base_url},
-                                               jobs=Jobs(submit=submit))))
+    asyncio.run(
+        poll_once(
+            telegram_application(
+                ctx,
+                channel_for(telegram),
+                {"token": TELEGRAM_TOKEN, "base_url": telegram.bot_base_url},
+                jobs=Jobs(submit=submit),
+            )
+        )
+    )
 
     (reply,) = [r.form["text"] for r in telegram.requests_to("sendMessage") if r.form["chat_id"] == "222"]
     assert reply.startswith("Đã nhận tệp «Báo cáo quý 1.xlsx» của Sở Tư pháp (STP), kỳ 2026-Q1")
@@ -111,7 +125,9 @@ def test_it_refuses_an_unregistered_chats_file_without_downloading_it(ctx, teleg
     reply = send(ctx, telegram, 31337, workbook(ctx))
 
     assert reply == NOT_REGISTERED_FILE
-    assert telegram.calls("getFile") == 0 and not [r for r in telegram.requests if r.path.startswith("/file/")]
+    assert telegram.calls("getFile") == 0 and not [
+        r for r in telegram.requests if r.path.startswith("/file/")
+    ]
     assert ctx.store.versions("STP", PERIOD) == []
 
 
@@ -124,7 +140,9 @@ def test_it_asks_a_coordinator_whose_file_it_is_then_takes_it_on_nop(ctx, telegr
 
     assert taken.startswith("Đã nhận tệp «snv.xlsx» của Sở Nội vụ (SNV)")
     assert len(ctx.store.versions("SNV", PERIOD)) == 1
-    assert "Chưa có tệp nào chờ nộp" in "\n".join(handle(ctx, "telegram", "901", "/nop SNV", jobs=Jobs(submit=submit)))
+    assert "Chưa có tệp nào chờ nộp" in "\n".join(
+        handle(ctx, "telegram", "901", "/nop SNV", jobs=Jobs(submit=submit))
+    )
 
 
 def test_it_takes_a_coordinators_file_at_once_when_the_caption_names_the_unit(ctx, telegram):
@@ -138,7 +156,9 @@ def test_it_refuses_a_file_bigger_than_the_limit_from_its_declared_size_without_
 
     assert "lớn hơn 10 MB" in reply and telegram.calls("getFile") == 0
     file_id = next(iter(telegram.files))
-    with pytest.raises(TransportError, match="(?i)file is too big") as caught:  # what the Bot API says past 20 MB
+    with pytest.raises(
+        TransportError, match="(?i)file is too big"
+    ) as caught:  # what the Bot API says past 20 MB
         channel_for(telegram).download(file_id)
     assert caught.value.permanent
 
@@ -168,8 +188,13 @@ def test_it_tells_a_zalo_chat_that_files_go_by_email_or_the_portal(ctx):
         serve_zalo_once(ctx, channel, timeout=1)
 
         update = {"event_name": "message.unsupported.received", "message": {"chat": {"id": "111"}}}
-        by_webhook = zalo_webhook(ctx, channel, "khoa-bi-mat-123", {"X-Bot-Api-Secret-Token": "khoa-bi-mat-123"},
-                                  json.dumps(update).encode())
+        by_webhook = zalo_webhook(
+            ctx,
+            channel,
+            "khoa-bi-mat-123",
+            {"X-Bot-Api-Secret-Token": "khoa-bi-mat-123"},
+            json.dumps(update).encode(),
+        )
 
     replies = [(body["chat_id"], body["text"]) for body in zalo.sent()]
     assert [chat for chat, _ in replies] == ["111", "999", "111"] and by_webhook == 200

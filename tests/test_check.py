@@ -14,8 +14,12 @@ from jobs.poll import poll
 from tests.helpers import type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
-WRONG_TOTAL = {"t_van_ban_dien_tu/don_vi[1]/vb_tong": 402, "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,
-               "t_van_ban_dien_tu/don_vi[1]/vb_nhan": 260, "_cover/status": "Đã nộp"}
+WRONG_TOTAL = {
+    "t_van_ban_dien_tu/don_vi[1]/vb_tong": 402,
+    "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,
+    "t_van_ban_dien_tu/don_vi[1]/vb_nhan": 260,
+    "_cover/status": "Đã nộp",
+}
 
 
 @pytest.fixture
@@ -28,7 +32,9 @@ def path_of(ctx, code):
 
 
 def fill(ctx, code, values):
-    type_into(path_of(ctx, code), build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period("2026-Q1")), values)
+    type_into(
+        path_of(ctx, code), build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period("2026-Q1")), values
+    )
 
 
 def check_tab_rows(ctx, code):
@@ -44,7 +50,9 @@ def test_it_shows_each_unit_its_mistakes_with_links_to_the_cells(ctx):
     assert {o.unit: o.state for o in result.outcomes} == {"STP": "da_nop_con_loi", "SYT": "chua_mo"}
     rows, ws = check_tab_rows(ctx, "STP")
     at = next(i for i, r in enumerate(rows, start=1) if r[5] and "402" in str(r[5]))
-    total_cell = build_layout(ctx.schema, ctx.unit_by_code["STP"], period).fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"]
+    total_cell = build_layout(ctx.schema, ctx.unit_by_code["STP"], period).fields[
+        "t_van_ban_dien_tu/don_vi[1]/vb_tong"
+    ]
     assert rows[at - 1][0] == "Lỗi" and rows[at - 1][4] == total_cell.a1
     assert ws.cell(at, 5).hyperlink.location == f"'{total_cell.tab}'!{total_cell.a1}"
     cover = [c.value for c in openpyxl.load_workbook(path_of(ctx, "STP"))[COVER_TAB]["B"]]

@@ -50,7 +50,9 @@ def test_it_counts_what_a_unit_must_fill_for_its_kind_and_period(sheet, schema):
     assert result.by_section["s_i"] == (0, 5)
     # a list asked for one line counts once (tables 14 and 16), table 15 four cells, table 17 three
     assert result.by_section["s_ii_6"] == (0, 1 + 4 + 1 + 3 + 1)
-    assert "s_ii_4" in result.by_section and set(result.by_section) == {s.id for s in schema.sections_for("so_nganh")}
+    assert "s_ii_4" in result.by_section and set(result.by_section) == {
+        s.id for s in schema.sections_for("so_nganh")
+    }
 
 
 def test_it_names_the_incomplete_sections_of_a_report_being_typed(sheet, schema):
@@ -89,7 +91,9 @@ def test_it_marks_a_complete_valid_submitted_report_valid(sheet, schema):
 
 def test_it_marks_a_submitted_report_without_errors_but_missing_a_narrative_as_submitted(sheet, schema):
     fill, read = sheet
-    fill({k: v for k, v in careful_values(schema).items() if k != "v_kien_nghi"} | {"_cover/status": "Đã nộp"})
+    fill(
+        {k: v for k, v in careful_values(schema).items() if k != "v_kien_nghi"} | {"_cover/status": "Đã nộp"}
+    )
     report = read()
     result = completeness(schema, report)
     assert result.by_section["s_v"] == (0, 1) and result.incomplete_sections == ("V. KIẾN NGHỊ, ĐỀ XUẤT",)

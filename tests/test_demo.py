@@ -42,7 +42,9 @@ def test_it_ends_with_approved_valid_and_missing_reports(demo):
 def test_it_has_some_clerks_hand_their_workbook_in_by_telegram_and_by_email(demo):
     home, _, printed = demo
     ctx = open_context(home)
-    handed = {row["unit"]: row["channel"] for row in ctx.store.conn.execute("SELECT unit, channel FROM versions")}
+    handed = {
+        row["unit"]: row["channel"] for row in ctx.store.conn.execute("SELECT unit, channel FROM versions")
+    }
     assert handed == {"SNV": "chat", "STC": "email"}  # a Telegram chat in units.csv, and a unit on Zalo OA
     assert "SNV qua Telegram, STC qua e-mail" in printed[-1] and "mô phỏng" in printed[-1]
     assert {"hop_le", "da_duyet"} & {ctx.store.unit_state(code, PERIOD)["state"] for code in handed}

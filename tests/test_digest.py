@@ -17,7 +17,11 @@ from tests.helpers import RecordingChannel, make_context, set_state
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COORDINATORS = [
-    {"name": "Phòng CCHC Sở Nội vụ", "emails": ["cchc@snv.example.vn"], "chats": ["zalo:900", "telegram:901"]},
+    {
+        "name": "Phòng CCHC Sở Nội vụ",
+        "emails": ["cchc@snv.example.vn"],
+        "chats": ["zalo:900", "telegram:901"],
+    },
     {"name": "Văn phòng UBND tỉnh", "emails": [], "chats": ["zalo:902"]},
 ]
 
@@ -32,25 +36,39 @@ def units(n: int) -> list[Unit]:
 
 def context(tmp_path, schema, n_units: int, coordinators=COORDINATORS):
     ctx = make_context(tmp_path, schema, units(n_units), coordinators=coordinators)
-    ctx.extras["channels"] = {kind: RecordingChannel(kind) for kind in ("zalo_bot", "telegram", "email", "console")}
+    ctx.extras["channels"] = {
+        kind: RecordingChannel(kind) for kind in ("zalo_bot", "telegram", "email", "console")
+    }
     return ctx
 
 
 def digests(ctx) -> list[tuple[str, str, object]]:
-    return [(kind, address, message) for kind, channel in ctx.extras["channels"].items()
-            for address, message in channel.calls if message.subject and message.subject.startswith("Tổng hợp")]
+    return [
+        (kind, address, message)
+        for kind, channel in ctx.extras["channels"].items()
+        for address, message in channel.calls
+        if message.subject and message.subject.startswith("Tổng hợp")
+    ]
 
 
 def test_it_sends_the_digest_to_every_coordinator_contact_once_a_day(tmp_path, schema, period):
     ctx = context(tmp_path, schema, 3)
     set_state(ctx.store, "U01", "da_nop_con_loi", errors=3)
 
-    for moment in (at(date(2026, 3, 19), 15, 59), at(date(2026, 3, 19), 16, 0), at(date(2026, 3, 19), 17, 30)):
+    for moment in (
+        at(date(2026, 3, 19), 15, 59),
+        at(date(2026, 3, 19), 16, 0),
+        at(date(2026, 3, 19), 17, 30),
+    ):
         remind(ctx, period, now=moment)
 
     sent = digests(ctx)
     assert sorted((kind, address) for kind, address, _ in sent) == [
-        ("email", "cchc@snv.example.vn"), ("telegram", "901"), ("zalo_bot", "900"), ("zalo_bot", "902")]
+        ("email", "cchc@snv.example.vn"),
+        ("telegram", "901"),
+        ("zalo_bot", "900"),
+        ("zalo_bot", "902"),
+    ]
     text = sent[0][2].text
     assert text.startswith("Tổng hợp báo cáo CCHC, kiểm soát TTHC Quý I năm 2026 ngày 19/03/2026")
     assert "trễ hạn: 3" in text and "UBND xã số 1 (3 lỗi)" in text
@@ -78,15 +96,26 @@ def test_it_sends_no_chart_for_12_units_or_fewer(tmp_path, schema, period):
 
 
 def test_it_labels_the_chart_bars_in_vietnamese():
-    assert state_labels() == ["Chưa mở", "Đang nhập", "Đã nộp", "Đã nộp nhưng còn lỗi", "Hợp lệ", "Đã duyệt",
-                              "Trả lại"]
+    assert state_labels() == [
+        "Chưa mở",
+        "Đang nhập",
+        "Đã nộp",
+        "Đã nộp nhưng còn lỗi",
+        "Hợp lệ",
+        "Đã duyệt",
+        "Trả lại",
+    ]
 
 
-@pytest.mark.parametrize("moment", [
-    at(date(2026, 3, 12), 15, 0),  # before digest_hour
-    at(date(2026, 3, 14), 16, 30),  # a Saturday
-    at(date(2026, 2, 27), 16, 30),  # before the period opens (01/03)
-], ids=["before-the-hour", "saturday", "before-the-period-opens"])
+@pytest.mark.parametrize(
+    "moment",
+    [
+        at(date(2026, 3, 12), 15, 0),  # before digest_hour
+        at(date(2026, 3, 14), 16, 30),  # a Saturday
+        at(date(2026, 2, 27), 16, 30),  # before the period opens (01/03)
+    ],
+    ids=["before-the-hour", "saturday", "before-the-period-opens"],
+)
 def test_it_sends_no_digest_outside_working_hours_days_and_the_period(tmp_path, schema, period, moment):
     ctx = context(tmp_path, schema, 3)
 
@@ -115,27 +144,44 @@ def test_it_goes_to_the_console_when_no_coordinator_is_configured(tmp_path, sche
 
 def test_it_tells_coordinators_which_addresses_failed_for_good(tmp_path, schema, period):
     ctx = context(tmp_path, schema, 2)
-    flag_problem(ctx.store, "zalo_bot", "1", "UBND xã số 1", "Zalo Bot: người nhận đã chặn bot", at(date(2026, 3, 11), 9))
+    flag_problem(
+        ctx.store,
+        "zalo_bot",
+        "1",
+        "UBND xã số 1",
+        "Zalo Bot: người nhận đã chặn bot",
+        at(date(2026, 3, 11), 9),
+    )
 
     remind(ctx, period, now=at(date(2026, 3, 12), 16, 30))
 
     text = digests(ctx)[0][2].text
-    assert "Không gửi được tin tới 1 địa chỉ" in text and "UBND xã số 1 (Zalo Bot: người nhận đã chặn bot)" in text
+    assert (
+        "Không gửi được tin tới 1 địa chỉ" in text
+        and "UBND xã số 1 (Zalo Bot: người nhận đã chặn bot)" in text
+    )
 
 
-def test_it_tells_coordinators_once_by_their_other_channels_when_a_channel_token_is_revoked(tmp_path, schema, period):
+def test_it_tells_coordinators_once_by_their_other_channels_when_a_channel_token_is_revoked(
+    tmp_path, schema, period
+):
     from bot.messages.channels import TransportError
 
     ctx = context(tmp_path, schema, 3)
-    revoked = TransportError("Zalo Bot: token không hợp lệ hoặc đã bị thu hồi (401)", permanent=True,
-                             channel_wide=True)
+    revoked = TransportError(
+        "Zalo Bot: token không hợp lệ hoặc đã bị thu hồi (401)", permanent=True, channel_wide=True
+    )
     ctx.extras["channels"]["zalo_bot"] = RecordingChannel("zalo_bot", script=[revoked] * 10)
 
     for hour in (8, 9, 10):
         remind(ctx, period, now=at(date(2026, 3, 11), hour))
 
-    notices = [(kind, address) for kind, channel in ctx.extras["channels"].items()
-               for address, message in channel.calls if message.subject == "Kênh Zalo ngừng gửi tin"]
+    notices = [
+        (kind, address)
+        for kind, channel in ctx.extras["channels"].items()
+        for address, message in channel.calls
+        if message.subject == "Kênh Zalo ngừng gửi tin"
+    ]
     assert sorted(notices) == [("email", "cchc@snv.example.vn"), ("telegram", "901")]
     assert not [flag for flag in ctx.store.conn.execute("SELECT * FROM contacts WHERE problem IS NOT NULL")]
 

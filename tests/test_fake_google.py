@@ -408,20 +408,33 @@ def test_it_records_permissions_given_on_a_spreadsheet(fake, client, folder):
 
 
 def _set_locale(spreadsheet, locale: str) -> None:
-    spreadsheet.batch_update({"requests": [{"updateSpreadsheetProperties": {
-        "properties": {"locale": locale}, "fields": "locale"}}]})
+    spreadsheet.batch_update(
+        {
+            "requests": [
+                {"updateSpreadsheetProperties": {"properties": {"locale": locale}, "fields": "locale"}}
+            ]
+        }
+    )
 
 
 def test_it_parses_user_entered_numbers_in_a_vi_vn_spreadsheet_the_vietnamese_way(fake, client, folder):
     spreadsheet = client.open_by_key(create_in_folder(client, folder, "Báo cáo"))
     _set_locale(spreadsheet, "vi_VN")
 
-    spreadsheet.values_update("'Sheet1'!A1:D1", params={"valueInputOption": "USER_ENTERED"},
-                              body={"values": [["1.234", "12,5", "12,5%", "1.5"]]})
+    spreadsheet.values_update(
+        "'Sheet1'!A1:D1",
+        params={"valueInputOption": "USER_ENTERED"},
+        body={"values": [["1.234", "12,5", "12,5%", "1.5"]]},
+    )
 
     book = fake.spreadsheet(spreadsheet.id)
     row = [fake.cell(spreadsheet.id, "Sheet1", a1).get("userEnteredValue") for a1 in ("A1", "B1", "C1", "D1")]
-    assert row == [{"numberValue": 1234}, {"numberValue": 12.5}, {"numberValue": 0.125}, {"stringValue": "1.5"}]
+    assert row == [
+        {"numberValue": 1234},
+        {"numberValue": 12.5},
+        {"numberValue": 0.125},
+        {"stringValue": "1.5"},
+    ]
     assert fake.cell(spreadsheet.id, "Sheet1", "C1")["userEnteredFormat"]["numberFormat"]["type"] == "PERCENT"
     assert "userEnteredFormat" not in fake.cell(spreadsheet.id, "Sheet1", "B1")
     assert book.locale == "vi_VN"
@@ -430,8 +443,11 @@ def test_it_parses_user_entered_numbers_in_a_vi_vn_spreadsheet_the_vietnamese_wa
 def test_it_keeps_the_decimal_point_in_an_en_us_spreadsheet(fake, client, folder):
     spreadsheet = client.open_by_key(create_in_folder(client, folder, "Report"))
 
-    spreadsheet.values_update("'Sheet1'!A1:C1", params={"valueInputOption": "USER_ENTERED"},
-                              body={"values": [["1,234", "12.5", "12.5%"]]})
+    spreadsheet.values_update(
+        "'Sheet1'!A1:C1",
+        params={"valueInputOption": "USER_ENTERED"},
+        body={"values": [["1,234", "12.5", "12.5%"]]},
+    )
 
     row = [fake.cell(spreadsheet.id, "Sheet1", a1)["userEnteredValue"] for a1 in ("A1", "B1", "C1")]
     assert row == [{"numberValue": 1234}, {"numberValue": 12.5}, {"numberValue": 0.125}]

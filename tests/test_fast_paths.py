@@ -123,10 +123,16 @@ def test_it_provisions_from_a_template_what_openpyxl_builds(schema, tmp_path):
     for i in range(16):
         unit = random_unit(rng, i)
         plain = build_layout(schema, unit, period)
-        carried = {key: random_value(rng, spec)[0] for key, spec in plain.fields.items()
-                   if spec.input and spec.type != "narrative" and rng.random() < 0.3 and i % 2}
-        carried = {k: v for k, v in carried.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)
-                   and not str(v).startswith("=")}
+        carried = {
+            key: random_value(rng, spec)[0]
+            for key, spec in plain.fields.items()
+            if spec.input and spec.type != "narrative" and rng.random() < 0.3 and i % 2
+        }
+        carried = {
+            k: v
+            for k, v in carried.items()
+            if isinstance(v, (int, float, str)) and not isinstance(v, bool) and not str(v).startswith("=")
+        }
         layout = build_layout(schema, unit, period, prefill=carried)
         path = provision_with_openpyxl(backend, layout)  # through the backend: the fast path
         expected = tmp_path / f"expected{i}.xlsx"
@@ -154,7 +160,9 @@ def test_it_keeps_one_units_carried_values_out_of_another_units_layout(schema):
 
 @pytest.fixture
 def master_ctx(provisioned):
-    return provisioned("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nH_A,UBND huyện A,huyen,,\nX_B,UBND xã B,xa,,\n")
+    return provisioned(
+        "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nH_A,UBND huyện A,huyen,,\nX_B,UBND xã B,xa,,\n"
+    )
 
 
 def type_and_poll(ctx, code, values):

@@ -106,8 +106,10 @@ def test_it_lays_out_every_tab_with_values_formulas_merges_and_formats(ctx, fake
     assert ";" in stored["userEnteredValue"]["formulaValue"]  # vi_VN argument separator
     tab = layout.tab(ratio.tab)
     sheet = book.sheet_titled(ratio.tab)
-    assert {(m["startRowIndex"] + 1, m["startColumnIndex"] + 1, m["endRowIndex"], m["endColumnIndex"]) for m in sheet.merges} \
-        == set(tab.merges)
+    assert {
+        (m["startRowIndex"] + 1, m["startColumnIndex"] + 1, m["endRowIndex"], m["endColumnIndex"])
+        for m in sheet.merges
+    } == set(tab.merges)
     first_input = next(s for s in layout.fields.values() if s.input and s.type == "count")
     fmt = fake.cell(book.id, first_input.tab, first_input.a1)["userEnteredFormat"]
     assert fmt["backgroundColorStyle"]["rgbColor"]["blue"] == pytest.approx(0xD5 / 255, abs=1e-3)
@@ -124,9 +126,15 @@ def test_it_protects_each_tab_except_the_input_cells(ctx, fake, provisioned):
         assert protected["range"] == {"sheetId": tab_sheet_id(tab.name)}
         assert set(protected["editors"]["users"]) == {BOT, COORDINATOR}
         unlocked = set().union(*(cells_of(r) for r in protected.get("unprotectedRanges", [])))
-        merged = {(r1, c1): cells_of({"startRowIndex": r1 - 1, "endRowIndex": r2, "startColumnIndex": c1 - 1,
-                                      "endColumnIndex": c2}) for r1, c1, r2, c2 in tab.merges}
-        expected = set().union(set(), *(merged.get(pos, {pos}) for pos, spec in tab.cells.items() if spec.input))
+        merged = {
+            (r1, c1): cells_of(
+                {"startRowIndex": r1 - 1, "endRowIndex": r2, "startColumnIndex": c1 - 1, "endColumnIndex": c2}
+            )
+            for r1, c1, r2, c2 in tab.merges
+        }
+        expected = set().union(
+            set(), *(merged.get(pos, {pos}) for pos, spec in tab.cells.items() if spec.input)
+        )
         assert unlocked == expected, tab.name
     assert any(book.sheet_titled(t.name).protected_ranges[0].get("unprotectedRanges") for t in layout.tabs)
 
@@ -138,9 +146,15 @@ def test_it_adds_the_workbooks_validations_as_warnings(ctx, fake, provisioned):
     count = next(s for s in layout.fields.values() if s.input and s.type == "count")
 
     rule = fake.cell(spreadsheet, COVER_TAB, status.a1)["dataValidation"]
-    assert rule["condition"] == {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": "Chưa nộp"}, {"userEnteredValue": "Đã nộp"}]}
+    assert rule["condition"] == {
+        "type": "ONE_OF_LIST",
+        "values": [{"userEnteredValue": "Chưa nộp"}, {"userEnteredValue": "Đã nộp"}],
+    }
     assert rule["strict"] is False
-    assert fake.cell(spreadsheet, count.tab, count.a1)["dataValidation"]["condition"]["type"] == "NUMBER_GREATER_THAN_EQ"
+    assert (
+        fake.cell(spreadsheet, count.tab, count.a1)["dataValidation"]["condition"]["type"]
+        == "NUMBER_GREATER_THAN_EQ"
+    )
 
 
 def test_it_shares_with_each_unit_email_as_writer_and_never_by_link(ctx, fake):
@@ -148,9 +162,17 @@ def test_it_shares_with_each_unit_email_as_writer_and_never_by_link(ctx, fake):
 
     permissions = fake.permissions(sheet_id_of(ctx, "STP"))
     shared = {p["emailAddress"]: p["role"] for p in permissions if p.get("emailAddress")}
-    assert shared == {"vanthu@stp.example.vn": "writer", "phong.hc@stp.example.vn": "writer", COORDINATOR: "writer"}
+    assert shared == {
+        "vanthu@stp.example.vn": "writer",
+        "phong.hc@stp.example.vn": "writer",
+        COORDINATOR: "writer",
+    }
     assert not any(p["type"] == "anyone" for p in permissions)
-    notified = {c.body["emailAddress"]: c.query["sendNotificationEmail"] for c in fake.calls if c.kind == "drive.permissions.create"}
+    notified = {
+        c.body["emailAddress"]: c.query["sendNotificationEmail"]
+        for c in fake.calls
+        if c.kind == "drive.permissions.create"
+    }
     assert notified["vanthu@stp.example.vn"] == ["true"] and notified[COORDINATOR] == ["false"]
 
 
@@ -159,8 +181,15 @@ def test_it_tags_each_spreadsheet_in_the_folder_and_marks_it_laid_out(ctx, fake,
 
     assert stored["parents"] == [folder]
     props = stored["appProperties"]
-    assert (props["unit"], props["period"], props["schema_version"], props["laid_out"]) == ("H_A", PERIOD, ctx.schema.version, "1")
-    assert [props[f"tab{i}"] for i in range(int(props["tabs"]))] == [t.name for t in layout_of(ctx, "H_A").tabs]
+    assert (props["unit"], props["period"], props["schema_version"], props["laid_out"]) == (
+        "H_A",
+        PERIOD,
+        ctx.schema.version,
+        "1",
+    )
+    assert [props[f"tab{i}"] for i in range(int(props["tabs"]))] == [
+        t.name for t in layout_of(ctx, "H_A").tabs
+    ]
     assert stored["name"] == layout_of(ctx, "H_A").title
 
 
@@ -193,7 +222,9 @@ def test_it_resumes_a_provisioning_killed_after_the_spreadsheet_was_created(ctx,
 
 def test_it_finds_a_spreadsheet_by_its_tags_when_the_run_died_before_recording_it(ctx, fake, backend):
     period = ctx.period(PERIOD)
-    orphan = backend.allocate("Báo cáo", {"unit": "STP", "period": period.id, "schema_version": ctx.schema.version})
+    orphan = backend.allocate(
+        "Báo cáo", {"unit": "STP", "period": period.id, "schema_version": ctx.schema.version}
+    )
     fresh = make_backend(ctx.config.home, FakeTime())
 
     assert fresh.find({"unit": "STP", "period": period.id}) == orphan
@@ -246,15 +277,24 @@ def test_it_reads_what_a_unit_typed_exactly_as_the_workbook_backend_does(ctx, fa
     workbook.lay_out(wb_ref, layout)
     type_into(wb_ref.id, layout, {**TYPED, "t_van_ban_dien_tu/don_vi[1]/vbdt_tong": "1.234"})
     spreadsheet = sheet_id_of(ctx, "STP")
-    type_in_browser(fake, spreadsheet, layout, {**TYPED, "t_van_ban_dien_tu/don_vi[1]/vbdt_tong": 1234})  # vi_VN parsed it
+    type_in_browser(
+        fake, spreadsheet, layout, {**TYPED, "t_van_ban_dien_tu/don_vi[1]/vbdt_tong": 1234}
+    )  # vi_VN parsed it
 
-    from_google = report_from_document(extract(layout, ctx.backend.read(SheetRef(spreadsheet, ""))), ctx.schema, unit.kind)
+    from_google = report_from_document(
+        extract(layout, ctx.backend.read(SheetRef(spreadsheet, ""))), ctx.schema, unit.kind
+    )
     from_workbook = report_from_document(extract(layout, workbook.read(wb_ref)), ctx.schema, unit.kind)
 
     (google, google_findings), (book, book_findings) = from_google, from_workbook
     assert google.values == book.values
     assert google.values["t_van_ban_dien_tu/don_vi[1]/vbdt_tong"] == 1234
-    assert (google.cells, google.formulas, google.list_lines, google.status) == (book.cells, book.formulas, book.list_lines, book.status)
+    assert (google.cells, google.formulas, google.list_lines, google.status) == (
+        book.cells,
+        book.formulas,
+        book.list_lines,
+        book.status,
+    )
     assert [f.message for f in google_findings] == [f.message for f in book_findings] != []
 
 
@@ -345,7 +385,9 @@ def test_it_keeps_polling_the_others_when_one_spreadsheet_keeps_failing(ctx, fak
 
 def test_it_writes_each_units_feedback_in_one_batch_update(ctx, fake, provisioned):
     layout = layout_of(ctx, "STP")
-    type_in_browser(fake, sheet_id_of(ctx, "STP"), layout, {"t_van_ban_dien_tu/don_vi[1]/vb_tong": "hai trăm"})
+    type_in_browser(
+        fake, sheet_id_of(ctx, "STP"), layout, {"t_van_ban_dien_tu/don_vi[1]/vb_tong": "hai trăm"}
+    )
     poll(ctx, provisioned)
     fake.reset_calls()
 
@@ -357,8 +399,14 @@ def test_it_writes_each_units_feedback_in_one_batch_update(ctx, fake, provisione
     spreadsheet = sheet_id_of(ctx, "STP")
     assert fake.grid(spreadsheet, CHECK_TAB)[0] == ["KẾT QUẢ KIỂM TRA BÁO CÁO"]
     vb_tong = layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"]
-    links = [row for row in fake.grid(spreadsheet, CHECK_TAB, render="FORMULA") if len(row) > 4 and str(row[4]).startswith("=HYPERLINK")]
-    assert f'=HYPERLINK("#gid={tab_sheet_id(vb_tong.tab)}&range={vb_tong.a1}";"{vb_tong.a1}")' in [r[4] for r in links]
+    links = [
+        row
+        for row in fake.grid(spreadsheet, CHECK_TAB, render="FORMULA")
+        if len(row) > 4 and str(row[4]).startswith("=HYPERLINK")
+    ]
+    assert f'=HYPERLINK("#gid={tab_sheet_id(vb_tong.tab)}&range={vb_tong.a1}";"{vb_tong.a1}")' in [
+        r[4] for r in links
+    ]
     assert fake.grid(spreadsheet, COVER_TAB)[layout.fields["_cover/state"].row - 1][1] != ""
 
 
@@ -370,7 +418,9 @@ def test_it_replaces_the_check_tab_in_place_without_growing_the_workbook(ctx, fa
     comp = SimpleNamespace(filled=1, required=2, by_section={})
 
     for _ in range(2):
-        ctx.backend.write(ref, [ReplaceTab(check_tab("Đang nhập", comp, [], {}, datetime(2026, 3, 5, 9, 0, tzinfo=TZ)))])
+        ctx.backend.write(
+            ref, [ReplaceTab(check_tab("Đang nhập", comp, [], {}, datetime(2026, 3, 5, 9, 0, tzinfo=TZ)))]
+        )
 
     book = fake.spreadsheet(ref.id)
     assert [s.title for s in book.sheets] == [t.name for t in layout.tabs]
@@ -390,7 +440,9 @@ def test_it_locks_an_approved_report_and_unlocks_only_inputs_when_returned(ctx, 
 
     assert all(len(p) == 1 and "unprotectedRanges" not in p[0] for p in locked.values())
     after = {s.title: s.protected_ranges[0].get("unprotectedRanges") for s in book.sheets}
-    assert {t: set(map(json.dumps, r or [])) for t, r in after.items()} == {t: set(map(json.dumps, r or [])) for t, r in before.items()}
+    assert {t: set(map(json.dumps, r or [])) for t, r in after.items()} == {
+        t: set(map(json.dumps, r or [])) for t, r in before.items()
+    }
     assert fake.counts["sheets.spreadsheets.get"] == 2 and fake.counts["sheets.spreadsheets.batchUpdate"] == 2
 
 
@@ -405,7 +457,9 @@ def test_it_creates_the_master_once_and_updates_it_in_place(ctx, fake, provision
     assert again == url
     master_id = url.split("/d/")[1].split("/")[0]
     assert [s.title for s in fake.spreadsheet(master_id).sheets] == tabs
-    assert fake.counts.get("drive.files.create", 0) == 0 and fake.counts["sheets.spreadsheets.batchUpdate"] == 1
+    assert (
+        fake.counts.get("drive.files.create", 0) == 0 and fake.counts["sheets.spreadsheets.batchUpdate"] == 1
+    )
     assert fake.file(master_id)["appProperties"]["unit"] == "_master"
     emails = {p.get("emailAddress") for p in fake.permissions(master_id)}
     assert COORDINATOR in emails and not emails & {"vanthu@stp.example.vn"}
@@ -441,8 +495,12 @@ def test_it_survives_injected_429_500_and_timeouts_with_growing_waits(ctx, fake,
     assert len(ticks.sleeps) == 3 and ticks.sleeps[0] < ticks.sleeps[2]
 
 
-def test_it_retries_a_call_that_timed_out_with_the_default_timeout_and_budget(home, ticks, fake, ctx, provisioned):
-    backend = make_backend(home, ticks, retry=RetryPolicy(sleep=ticks.sleep, monotonic=ticks.monotonic), timeout=REQUEST_TIMEOUT)
+def test_it_retries_a_call_that_timed_out_with_the_default_timeout_and_budget(
+    home, ticks, fake, ctx, provisioned
+):
+    backend = make_backend(
+        home, ticks, retry=RetryPolicy(sleep=ticks.sleep, monotonic=ticks.monotonic), timeout=REQUEST_TIMEOUT
+    )
     ref = ref_of(ctx, "STP")
     backend.modified_times([ref, ref_of(ctx, "H_A")])
     timed_out = time_out_calls(backend, ticks, "/v4/spreadsheets/")
@@ -589,7 +647,9 @@ def test_it_reports_an_address_google_refuses_without_stopping_provisioning(ctx,
 
     def refuse_one_address(request, params, principal):
         if (request.body or {}).get("emailAddress") == refused:
-            raise drive_error(400, "Bad Request. User message: \"Không có tài khoản Google\"", "invalidSharingRequest")
+            raise drive_error(
+                400, 'Bad Request. User message: "Không có tài khoản Google"', "invalidSharingRequest"
+            )
         return grant(request, params, principal)
 
     monkeypatch.setattr(fake, "_permission_create", refuse_one_address)
@@ -602,7 +662,9 @@ def test_it_reports_an_address_google_refuses_without_stopping_provisioning(ctx,
 
 def test_it_says_what_failed_when_the_bot_may_not_share_the_file(ctx, fake, backend, monkeypatch):
     def not_a_manager(request, params, principal):
-        raise drive_error(403, "The user does not have sufficient permissions for this file.", "insufficientFilePermissions")
+        raise drive_error(
+            403, "The user does not have sufficient permissions for this file.", "insufficientFilePermissions"
+        )
 
     monkeypatch.setattr(fake, "_permission_create", not_a_manager)
     results = provision(ctx, ctx.period(PERIOD))
@@ -617,15 +679,31 @@ def test_it_points_each_google_service_at_its_configured_base_url():
     bases = {"oauth2": "http://127.0.0.1:1", "sheets": "http://proxy:8080/sheets"}
 
     assert rewrite_google_url("https://oauth2.googleapis.com/token", bases) == "http://127.0.0.1:1/token"
-    assert rewrite_google_url("https://sheets.googleapis.com/v4/spreadsheets/x", bases) == "http://proxy:8080/sheets/v4/spreadsheets/x"
-    assert rewrite_google_url("https://www.googleapis.com/drive/v3/files", bases) == "https://www.googleapis.com/drive/v3/files"
-    assert rewrite_google_url("https://www.googleapis.com/drive/v3/files", None) == "https://www.googleapis.com/drive/v3/files"
+    assert (
+        rewrite_google_url("https://sheets.googleapis.com/v4/spreadsheets/x", bases)
+        == "http://proxy:8080/sheets/v4/spreadsheets/x"
+    )
+    assert (
+        rewrite_google_url("https://www.googleapis.com/drive/v3/files", bases)
+        == "https://www.googleapis.com/drive/v3/files"
+    )
+    assert (
+        rewrite_google_url("https://www.googleapis.com/drive/v3/files", None)
+        == "https://www.googleapis.com/drive/v3/files"
+    )
 
 
 def test_it_can_be_built_from_credentials_directly(fake, folder, ticks):
-    creds = service_account.Credentials.from_service_account_info(fake.service_account_info(BOT), scopes=list(SCOPES))
-    backend = GoogleBackend(Identity(creds, BOT, "service_account"), folder, base_urls=fake.base_url, quota=NoQuota(),
-                            retry=RetryPolicy(sleep=ticks.sleep, monotonic=ticks.monotonic))
+    creds = service_account.Credentials.from_service_account_info(
+        fake.service_account_info(BOT), scopes=list(SCOPES)
+    )
+    backend = GoogleBackend(
+        Identity(creds, BOT, "service_account"),
+        folder,
+        base_urls=fake.base_url,
+        quota=NoQuota(),
+        retry=RetryPolicy(sleep=ticks.sleep, monotonic=ticks.monotonic),
+    )
 
     ref = backend.allocate("Báo cáo", {"unit": "STP", "period": PERIOD})
 
@@ -644,16 +722,22 @@ def test_it_builds_itself_from_the_configuration_when_a_job_opens_its_context(ho
 
 def test_it_explains_a_service_account_key_google_no_longer_accepts(tmp_path, fake, folder, ticks):
     home = write_home(tmp_path, fake, folder)
-    revoked = mint_service_account(fake.token_uri, "bot-cu@fake-project.iam.gserviceaccount.com", key_slot=1).info
+    revoked = mint_service_account(
+        fake.token_uri, "bot-cu@fake-project.iam.gserviceaccount.com", key_slot=1
+    ).info
     (home / "bot-key.json").write_text(json.dumps(revoked), encoding="utf-8")
 
     with pytest.raises(BackendStopped, match="Google từ chối khóa của tài khoản dịch vụ bot-cu@"):
         make_backend(home, ticks).find({"unit": "STP", "period": PERIOD})
 
 
-def test_it_stops_the_whole_run_once_with_one_clean_message_when_the_key_is_revoked(tmp_path, fake, folder, ticks):
+def test_it_stops_the_whole_run_once_with_one_clean_message_when_the_key_is_revoked(
+    tmp_path, fake, folder, ticks
+):
     home = write_home(tmp_path, fake, folder)
-    revoked = mint_service_account(fake.token_uri, "bot-cu@fake-project.iam.gserviceaccount.com", key_slot=1).info
+    revoked = mint_service_account(
+        fake.token_uri, "bot-cu@fake-project.iam.gserviceaccount.com", key_slot=1
+    ).info
     (home / "bot-key.json").write_text(json.dumps(revoked), encoding="utf-8")
     context = open_context(home, backend=make_backend(home, ticks))
 
@@ -669,28 +753,40 @@ def test_it_stops_the_whole_run_once_with_one_clean_message_when_the_key_is_revo
     context.close()
 
 
-def test_it_ends_poll_check_and_read_with_one_vietnamese_line_during_an_outage(home, fake, ticks, monkeypatch, capsys):
-    monkeypatch.setattr(google_backend, "RetryPolicy",
-                        functools.partial(RetryPolicy, sleep=ticks.sleep, monotonic=ticks.monotonic))
+def test_it_ends_poll_check_and_read_with_one_vietnamese_line_during_an_outage(
+    home, fake, ticks, monkeypatch, capsys
+):
+    monkeypatch.setattr(
+        google_backend,
+        "RetryPolicy",
+        functools.partial(RetryPolicy, sleep=ticks.sleep, monotonic=ticks.monotonic),
+    )
     assert main(["--home", str(home), "provision", "--period", PERIOD]) == 0
     capsys.readouterr()
     fake.inject("503", times=10_000)
 
-    for command in (["poll", "--period", PERIOD], ["check", "--period", PERIOD],
-                    ["read", "--unit", "STP", "--period", PERIOD]):
+    for command in (
+        ["poll", "--period", PERIOD],
+        ["check", "--period", PERIOD],
+        ["read", "--unit", "STP", "--period", PERIOD],
+    ):
         code = main(["--home", str(home), *command])
         err = capsys.readouterr().err
         assert code == 3, command
         assert len(err.strip().splitlines()) == 1 and "Google" in err and "Traceback" not in err
 
 
-def test_it_keeps_a_refused_address_listed_until_provision_shares_it_again(ctx, fake, home, monkeypatch, capsys):
+def test_it_keeps_a_refused_address_listed_until_provision_shares_it_again(
+    ctx, fake, home, monkeypatch, capsys
+):
     refused = "phong.hc@stp.example.vn"
     grant = fake._permission_create
 
     def refuse_one_address(request, params, principal):
         if (request.body or {}).get("emailAddress") == refused:
-            raise drive_error(400, "Bad Request. User message: \"Không có tài khoản Google\"", "invalidSharingRequest")
+            raise drive_error(
+                400, 'Bad Request. User message: "Không có tài khoản Google"', "invalidSharingRequest"
+            )
         return grant(request, params, principal)
 
     monkeypatch.setattr(fake, "_permission_create", refuse_one_address)

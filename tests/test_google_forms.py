@@ -49,7 +49,10 @@ def serial(moment: datetime) -> float:
 def narratives_of_every_kind(ctx) -> list[str]:
     """Two narrative ids every unit kind of the test has."""
     period = ctx.period(PERIOD)
-    per_unit = [{k for k, s in build_layout(ctx.schema, u, period).fields.items() if s.type == "narrative"} for u in ctx.units]
+    per_unit = [
+        {k for k, s in build_layout(ctx.schema, u, period).fields.items() if s.type == "narrative"}
+        for u in ctx.units
+    ]
     return sorted(set.intersection(*per_unit))[:2]
 
 
@@ -62,7 +65,9 @@ def keys(ctx):
 def form_sheet(fake):
     """A response spreadsheet owned by the coordinator and shared with the bot to read."""
     info = fake.add_user(OWNER)
-    client = gspread_client(user_credentials.Credentials.from_authorized_user_info(info), base_url=fake.base_url, timeout=5)
+    client = gspread_client(
+        user_credentials.Credentials.from_authorized_user_info(info), base_url=fake.base_url, timeout=5
+    )
     spreadsheet = client.create("Báo cáo CCHC (Câu trả lời)")
     worksheet = spreadsheet.sheet1
     worksheet.update_title(TAB)
@@ -76,7 +81,13 @@ def answer(form_sheet, row: int, moment: datetime, unit: str, *texts: str) -> No
 
 
 def settings(form_sheet, keys, **extra) -> FormSettings:
-    return FormSettings(form_sheet.spreadsheet_id, "Mã đơn vị", {QUESTIONS[2]: keys[0], QUESTIONS[3]: keys[1]}, tab=TAB, **extra)
+    return FormSettings(
+        form_sheet.spreadsheet_id,
+        "Mã đơn vị",
+        {QUESTIONS[2]: keys[0], QUESTIONS[3]: keys[1]},
+        tab=TAB,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -92,10 +103,19 @@ def cell_text(fake, ctx, code, key):
     return row[spec.col - 1] if len(row) >= spec.col else None
 
 
-def test_it_writes_each_units_latest_answer_with_one_read_and_one_write_per_unit(ctx, fake, clock, polled, form_sheet, keys):
+def test_it_writes_each_units_latest_answer_with_one_read_and_one_write_per_unit(
+    ctx, fake, clock, polled, form_sheet, keys
+):
     now = clock.moment
     answer(form_sheet, 2, now - timedelta(hours=3), "STP", "Bản nháp cũ", "")
-    answer(form_sheet, 3, now - timedelta(hours=2), "H_A", "Huyện đã ban hành kế hoạch.", "Tuyên truyền trên đài huyện.")
+    answer(
+        form_sheet,
+        3,
+        now - timedelta(hours=2),
+        "H_A",
+        "Huyện đã ban hành kế hoạch.",
+        "Tuyên truyền trên đài huyện.",
+    )
     answer(form_sheet, 4, now - timedelta(hours=1), "stp", "Sở đã ban hành Kế hoạch 12/KH-STP.", "")
     fake.reset_calls()
 
@@ -121,7 +141,9 @@ def test_it_never_applies_an_answer_twice(ctx, fake, clock, polled, form_sheet, 
     assert (processed["unit"], processed["outcome"], processed["sheet_row"]) == ("STP", "applied", 2)
 
 
-def test_it_keeps_what_the_unit_typed_after_the_answer_and_replaces_what_came_before(ctx, fake, clock, polled, form_sheet, keys):
+def test_it_keeps_what_the_unit_typed_after_the_answer_and_replaces_what_came_before(
+    ctx, fake, clock, polled, form_sheet, keys
+):
     layout = build_layout(ctx.schema, ctx.unit_by_code["STP"], polled)
     spreadsheet = ctx.store.sheet("STP", PERIOD).sheet_id
     type_in_browser(fake, spreadsheet, layout, {keys[0]: "Đơn vị tự nhập lúc 9 giờ."})
@@ -146,7 +168,11 @@ def test_it_reports_an_answer_for_an_unknown_unit_at_every_poll(ctx, clock, poll
 
     for result in (first, second):
         (finding,) = result.findings
-        assert finding.rule == "form_unknown_unit" and "SO_KHONG_CO" in finding.message and "dòng 2" in finding.message
+        assert (
+            finding.rule == "form_unknown_unit"
+            and "SO_KHONG_CO" in finding.message
+            and "dòng 2" in finding.message
+        )
     assert last_processed(ctx.store, form_sheet.spreadsheet_id, PERIOD) is None
 
 
@@ -162,7 +188,12 @@ def test_it_knows_a_unit_by_its_name_or_by_code_and_name(ctx, fake, clock, polle
 def test_it_writes_only_into_the_units_input_cells(ctx, fake, clock, polled, form_sheet, keys):
     layout = build_layout(ctx.schema, ctx.unit_by_code["STP"], polled)
     computed = next(k for k, s in layout.fields.items() if s.computed)
-    form = FormSettings(form_sheet.spreadsheet_id, "Mã đơn vị", {QUESTIONS[2]: computed, QUESTIONS[3]: "_cover/status"}, tab=TAB)
+    form = FormSettings(
+        form_sheet.spreadsheet_id,
+        "Mã đơn vị",
+        {QUESTIONS[2]: computed, QUESTIONS[3]: "_cover/status"},
+        tab=TAB,
+    )
     answer(form_sheet, 2, clock.moment - timedelta(hours=1), "STP", "ghi đè công thức", "Đã nộp")
     fake.reset_calls()
 
@@ -199,8 +230,20 @@ def test_it_reports_a_response_sheet_the_bot_cannot_open(ctx, polled, keys):
 
 def test_it_loads_the_forms_from_the_home_folder(tmp_path):
     assert load_form_settings(tmp_path) == []
-    (tmp_path / "google_forms.json").write_text(json.dumps({"forms": [{
-        "response_spreadsheet_id": "1AbC", "unit_question": "Mã đơn vị", "fields": {"Câu 1": "i1_chi_dao"}}]}), encoding="utf-8")
+    (tmp_path / "google_forms.json").write_text(
+        json.dumps(
+            {
+                "forms": [
+                    {
+                        "response_spreadsheet_id": "1AbC",
+                        "unit_question": "Mã đơn vị",
+                        "fields": {"Câu 1": "i1_chi_dao"},
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
 
     (form,) = load_form_settings(tmp_path)
 

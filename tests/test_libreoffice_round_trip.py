@@ -33,15 +33,29 @@ from tests.workbook_compare import (
 
 SOFFICE = shutil.which("soffice")
 # Skipped on a machine without LibreOffice, never in CI (.ci/run installs it and sets CI).
-pytestmark = pytest.mark.skipif(SOFFICE is None and not os.environ.get("CI"),
-                                reason="LibreOffice (soffice) is not installed")
+pytestmark = pytest.mark.skipif(
+    SOFFICE is None and not os.environ.get("CI"), reason="LibreOffice (soffice) is not installed"
+)
 
 
 def resave(paths: list[Path], out: Path, profile: Path) -> list[Path]:
     """What a clerk's LibreOffice writes when it saves these workbooks as .xlsx."""
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "xlsx",
-                    "--outdir", str(out), *map(str, paths)], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            *map(str, paths),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return [out / p.name for p in paths]
 
 

@@ -45,12 +45,22 @@ def ctx(tmp_path, imap, smtp, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     (home / "units.csv").write_text(TWO_UNITS, encoding="utf-8")
-    (home / "config.json").write_text(json.dumps({
-        "coordinators": [{"name": "Phòng CCHC", "emails": ["cchc@snv.example.vn"]}],
-        "mailbox": {"host": "127.0.0.1", "port": imap.port, "security": "none", "username": USER},
-        "channels": {"email": {"host": "127.0.0.1", "port": smtp.port, "security": "none",
-                               "sender": "baocao@sonoivu.example.vn"}},
-    }))
+    (home / "config.json").write_text(
+        json.dumps(
+            {
+                "coordinators": [{"name": "Phòng CCHC", "emails": ["cchc@snv.example.vn"]}],
+                "mailbox": {"host": "127.0.0.1", "port": imap.port, "security": "none", "username": USER},
+                "channels": {
+                    "email": {
+                        "host": "127.0.0.1",
+                        "port": smtp.port,
+                        "security": "none",
+                        "sender": "baocao@sonoivu.example.vn",
+                    }
+                },
+            }
+        )
+    )
     ctx = open_context(home)
     provision(ctx, ctx.period(PERIOD))
     yield ctx
@@ -68,11 +78,15 @@ def mail(sender: str, subject: str, attachments: dict[str, bytes], message_id: s
 
 
 def workbook(ctx, code: str = "STP") -> bytes:
-    return fill(ctx, download(ctx, code, ctx.period(PERIOD))[0], filled_report(ctx, code, mistakes=True), code)
+    return fill(
+        ctx, download(ctx, code, ctx.period(PERIOD))[0], filled_report(ctx, code, mistakes=True), code
+    )
 
 
 def test_it_takes_a_units_emailed_workbook_and_answers_in_the_same_thread(ctx, imap, smtp, capsys):
-    uid = imap.deliver(mail("Văn thư <VT@stp.example.vn>", "Báo cáo quý I", {"STP.xlsx": workbook(ctx)}, "<q1@stp.vn>"))
+    uid = imap.deliver(
+        mail("Văn thư <VT@stp.example.vn>", "Báo cáo quý I", {"STP.xlsx": workbook(ctx)}, "<q1@stp.vn>")
+    )
 
     assert main(["--home", str(ctx.config.home), "mail", "--once"]) == 0
 

@@ -24,7 +24,9 @@ from tests.helpers import HUYEN, NGANH, SO, UNITS, documents_line, report_for, s
 def three_units(schema, period):
     """Table 14 rates 90 %, 10 % and 50 %: their average (50) is not the province's rate."""
     return [
-        report_for(schema, SO, period, {**documents_line(1, 100, 90), "i1_chi_dao": "Sở đã ban hành kế hoạch."}),
+        report_for(
+            schema, SO, period, {**documents_line(1, 100, 90), "i1_chi_dao": "Sở đã ban hành kế hoạch."}
+        ),
         report_for(schema, HUYEN, period, {**documents_line(1, 10, 1), **documents_line(2, 10, 1)}),
         report_for(schema, NGANH, period, documents_line(1, 1000, 500)),
     ]
@@ -36,18 +38,33 @@ def test_it_recomputes_province_rates_from_summed_parts_never_averaging(schema, 
     assert province["Số văn bản / Tổng"] == 1120
     assert province["Số văn bản điện tử / Tổng"] == 592
     assert province["Tỷ lệ văn bản điện tử/tổng số văn bản"] == 52.9  # 592 / 1120, rounded like ROUND(…, 1)
-    unit_rates = master.tables["t_van_ban_dien_tu"].xs("tong", level="row")["Tỷ lệ văn bản điện tử/tổng số văn bản"]
+    unit_rates = master.tables["t_van_ban_dien_tu"].xs("tong", level="row")[
+        "Tỷ lệ văn bản điện tử/tổng số văn bản"
+    ]
     assert list(unit_rates.drop(PROVINCE)) == [90.0, 10.0, 50.0]
 
 
 def test_it_sums_each_fixed_and_total_row_across_units(schema, period):
     reports = [
-        report_for(schema, SO, period, {"t_tinh_gian/cong_chuc/de_nghi": 4, "t_tinh_gian/cong_chuc/phe_duyet": 3,
-                                        "t_tinh_gian/vien_chuc/de_nghi": 6, "t_tinh_gian/vien_chuc/phe_duyet": 6}),
-        report_for(schema, HUYEN, period, {"t_tinh_gian/cong_chuc/de_nghi": 10, "t_tinh_gian/cong_chuc/phe_duyet": 1}),
+        report_for(
+            schema,
+            SO,
+            period,
+            {
+                "t_tinh_gian/cong_chuc/de_nghi": 4,
+                "t_tinh_gian/cong_chuc/phe_duyet": 3,
+                "t_tinh_gian/vien_chuc/de_nghi": 6,
+                "t_tinh_gian/vien_chuc/phe_duyet": 6,
+            },
+        ),
+        report_for(
+            schema, HUYEN, period, {"t_tinh_gian/cong_chuc/de_nghi": 10, "t_tinh_gian/cong_chuc/phe_duyet": 1}
+        ),
     ]
     frame = compile_master(schema, UNITS, reports, {}, {}, period=period).tables["t_tinh_gian"]
-    assert frame.loc[("H_A", "tong"), "Số lượng đề nghị"] == 10  # the unit's own total, as its sheet computes it
+    assert (
+        frame.loc[("H_A", "tong"), "Số lượng đề nghị"] == 10
+    )  # the unit's own total, as its sheet computes it
     assert frame.loc[(PROVINCE, "cong_chuc"), "Số lượng đề nghị"] == 14
     assert frame.loc[(PROVINCE, "vien_chuc"), "Số lượng được phê duyệt"] == 6
     assert frame.loc[(PROVINCE, "tong"), "Số lượng đề nghị"] == 20
@@ -58,10 +75,24 @@ def test_it_sums_each_fixed_and_total_row_across_units(schema, period):
 def test_it_lists_every_line_of_a_list_table_beside_its_unit(schema, period):
     line = "t_dvc_truc_tuyen/thu_tuc[{}]/{}"
     reports = [
-        report_for(schema, SO, period, {line.format(1, "_label"): "Cấp phiếu lý lịch tư pháp", line.format(1, "hs_tiep_nhan"): 40,
-                                        line.format(7, "_label"): "Chứng thực bản sao", line.format(7, "hs_tiep_nhan"): 60},
-                   lines={("t_dvc_truc_tuyen", "thu_tuc"): 7}),
-        report_for(schema, HUYEN, period, {line.format(2, "_label"): "Đăng ký khai sinh", line.format(2, "hs_tiep_nhan"): 5}),
+        report_for(
+            schema,
+            SO,
+            period,
+            {
+                line.format(1, "_label"): "Cấp phiếu lý lịch tư pháp",
+                line.format(1, "hs_tiep_nhan"): 40,
+                line.format(7, "_label"): "Chứng thực bản sao",
+                line.format(7, "hs_tiep_nhan"): 60,
+            },
+            lines={("t_dvc_truc_tuyen", "thu_tuc"): 7},
+        ),
+        report_for(
+            schema,
+            HUYEN,
+            period,
+            {line.format(2, "_label"): "Đăng ký khai sinh", line.format(2, "hs_tiep_nhan"): 5},
+        ),
     ]
     frame = compile_master(schema, UNITS, reports, {}, {}, period=period).tables["t_dvc_truc_tuyen"]
     lines = frame[frame.index.get_level_values("row").str.startswith("thu_tuc[")]
@@ -77,7 +108,14 @@ def test_it_lists_every_line_of_a_list_table_beside_its_unit(schema, period):
 
 def test_it_gives_a_list_without_total_row_its_own_province_row(schema, period):
     issued = "t_van_ban_ban_hanh/van_ban[{}]/{}"
-    reports = [report_for(schema, SO, period, {issued.format(1, "so_hieu"): "12/2026/QĐ-UBND", issued.format(1, "co_quan"): "UBND tỉnh"})]
+    reports = [
+        report_for(
+            schema,
+            SO,
+            period,
+            {issued.format(1, "so_hieu"): "12/2026/QĐ-UBND", issued.format(1, "co_quan"): "UBND tỉnh"},
+        )
+    ]
     frame = compile_master(schema, UNITS, reports, {}, {}, period=period).tables["t_van_ban_ban_hanh"]
     assert frame.loc[("STP", "van_ban[1]"), "Số hiệu/thời gian ban hành"] == "12/2026/QĐ-UBND"
     assert frame.loc[(PROVINCE, "van_ban"), "Dòng"] == "Tổng (1 dòng của 1 đơn vị)"
@@ -87,9 +125,23 @@ def test_it_gives_a_list_without_total_row_its_own_province_row(schema, period):
 def test_it_counts_yes_answers_on_total_rows(schema, period):
     line = "t_lien_thong/thu_tuc[{}]/{}"
     reports = [
-        report_for(schema, SO, period, {line.format(1, "_label"): "Cấp giấy phép xây dựng", line.format(1, "egov"): True,
-                                        line.format(2, "_label"): "Đăng ký đất đai", line.format(2, "egov"): False}),
-        report_for(schema, HUYEN, period, {line.format(1, "_label"): "Đăng ký hộ kinh doanh", line.format(1, "egov"): True}),
+        report_for(
+            schema,
+            SO,
+            period,
+            {
+                line.format(1, "_label"): "Cấp giấy phép xây dựng",
+                line.format(1, "egov"): True,
+                line.format(2, "_label"): "Đăng ký đất đai",
+                line.format(2, "egov"): False,
+            },
+        ),
+        report_for(
+            schema,
+            HUYEN,
+            period,
+            {line.format(1, "_label"): "Đăng ký hộ kinh doanh", line.format(1, "egov"): True},
+        ),
     ]
     frame = compile_master(schema, UNITS, reports, {}, {}, period=period).tables["t_lien_thong"]
     assert frame.loc[("STP", "thu_tuc[2]"), "Cấu hình trên phần mềm Egov"] == "Không"
@@ -100,8 +152,11 @@ def test_it_counts_yes_answers_on_total_rows(schema, period):
 def test_it_includes_only_units_a_table_applies_to_and_leaves_rate_rows_blank(schema, period):
     commune = Unit("X_B", "UBND xã B", "xa")  # reports what the outline asks of districts
     quality = {"t_cap_xa/can_bo_tong/q1": 20, "t_cap_xa/can_bo_ty_le/q1": 90.0}
-    reports = [report_for(schema, SO, period, {}), report_for(schema, HUYEN, period, quality),
-               report_for(schema, commune, period, quality)]
+    reports = [
+        report_for(schema, SO, period, {}),
+        report_for(schema, HUYEN, period, quality),
+        report_for(schema, commune, period, quality),
+    ]
     frame = compile_master(schema, [SO, HUYEN, commune], reports, {}, {}, period=period).tables["t_cap_xa"]
     assert set(frame.index.get_level_values("unit")) == {"H_A", "X_B", PROVINCE}
     assert frame.loc[(PROVINCE, "can_bo_tong"), "Năm báo cáo / Quí I"] == 40
@@ -117,8 +172,18 @@ def test_it_marks_approved_reports_final(schema, period, three_units):
 
 
 def test_it_shows_where_each_unit_stands_in_the_status_frame(schema, period, three_units):
-    states = [state("STP", "da_nop_con_loi", filled=3, required=4, errors=2, warnings=1,
-                    last_change="2026-03-10T02:30:00+00:00", submitted_at="2026-03-11T09:00:00+07:00")]
+    states = [
+        state(
+            "STP",
+            "da_nop_con_loi",
+            filled=3,
+            required=4,
+            errors=2,
+            warnings=1,
+            last_change="2026-03-10T02:30:00+00:00",
+            submitted_at="2026-03-11T09:00:00+07:00",
+        )
+    ]
     urls = {"STP": "https://sheets.example/stp", "H_A": "https://sheets.example/ha"}
     status = compile_master(schema, UNITS, three_units[:1], states, urls, period=period).status
     assert status.loc["STP"].to_dict() == {
@@ -140,7 +205,9 @@ def test_it_gathers_every_units_text_for_each_narrative(schema, period):
     narratives = compile_master(schema, UNITS, reports, {}, {}, period=period).narratives
     one_stop = narratives.loc["ii221_mot_cua"]
     assert one_stop["Nội dung báo cáo"].to_dict() == {
-        "STP": "Trung tâm hành chính công tiếp nhận 1.200 hồ sơ.", "H_A": "Bộ phận một cửa được nâng cấp."}
+        "STP": "Trung tâm hành chính công tiếp nhận 1.200 hồ sơ.",
+        "H_A": "Bộ phận một cửa được nâng cấp.",
+    }
     assert set(one_stop["Mục"]) == {"II.2.2.1"}  # not asked of vertically managed agencies
     assert narratives.loc[("v_kien_nghi", "CT"), "Nội dung báo cáo"] == ""  # asked, not answered
 

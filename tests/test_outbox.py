@@ -35,10 +35,22 @@ class Killed(BaseException):
     """The process dies here: not an error any code catches."""
 
 
-def note(n: int, channel: str = "zalo_bot", emails: tuple[str, ...] = (), unit: str | None = None) -> Outgoing:
+def note(
+    n: int, channel: str = "zalo_bot", emails: tuple[str, ...] = (), unit: str | None = None
+) -> Outgoing:
     code = unit or f"U{n}"
-    return Outgoing(code, f"Đơn vị {n}", "2026-Q1", "truoc-7", channel, f"chat-{n}", f"Nhắc hạn số {n}",
-                    "Nhắc hạn", None, emails)
+    return Outgoing(
+        code,
+        f"Đơn vị {n}",
+        "2026-Q1",
+        "truoc-7",
+        channel,
+        f"chat-{n}",
+        f"Nhắc hạn số {n}",
+        "Nhắc hạn",
+        None,
+        emails,
+    )
 
 
 @pytest.fixture
@@ -107,7 +119,11 @@ def test_it_does_not_send_a_message_a_third_time_when_it_is_interrupted_twice(st
     queue(store, [note(1, emails=("vanthu@u1.example.vn",))], now=T0)
     for minutes in (0, 11):
         with pytest.raises(Killed):
-            deliver(store, {"zalo_bot": RecordingChannel(script=[Killed()])}, now=lambda m=minutes: T0 + timedelta(minutes=m))
+            deliver(
+                store,
+                {"zalo_bot": RecordingChannel(script=[Killed()])},
+                now=lambda m=minutes: T0 + timedelta(minutes=m),
+            )
     zalo, email = RecordingChannel(), RecordingChannel("email")
 
     deliver(store, {"zalo_bot": zalo, "email": email}, now=lambda: T0 + timedelta(minutes=30))
@@ -120,10 +136,12 @@ def test_it_does_not_send_a_message_a_third_time_when_it_is_interrupted_twice(st
 
 
 def test_it_retries_a_transient_failure_after_a_growing_wait_then_sends_it(store):
-    zalo = RecordingChannel(script=[
-        TransportError("Zalo Bot: máy chủ đang lỗi (500)", permanent=False),
-        TransportError("Zalo Bot: gửi quá nhiều", permanent=False, retry_after=120),
-    ])
+    zalo = RecordingChannel(
+        script=[
+            TransportError("Zalo Bot: máy chủ đang lỗi (500)", permanent=False),
+            TransportError("Zalo Bot: gửi quá nhiều", permanent=False, retry_after=120),
+        ]
+    )
     queue(store, [note(1)], now=T0)
     channels = {"zalo_bot": zalo}
 
@@ -148,7 +166,9 @@ def test_it_keeps_the_backoff_bounded_and_never_shorter_than_retry_after():
 
 
 def test_it_waits_for_a_quick_retry_within_the_patience_given(store):
-    zalo = RecordingChannel(script=[TransportError("Zalo Bot: gửi quá nhiều", permanent=False, retry_after=3)])
+    zalo = RecordingChannel(
+        script=[TransportError("Zalo Bot: gửi quá nhiều", permanent=False, retry_after=3)]
+    )
     queue(store, [note(1)], now=T0)
     moments, slept = [T0], []
 
@@ -156,8 +176,14 @@ def test_it_waits_for_a_quick_retry_within_the_patience_given(store):
         slept.append(seconds)
         moments.append(moments[-1] + timedelta(seconds=seconds))
 
-    result = deliver(store, {"zalo_bot": zalo}, now=lambda: moments[-1], backoff=Backoff(base=1, jitter=lambda: 0.0),
-                     wait_up_to=10, sleep=sleep)
+    result = deliver(
+        store,
+        {"zalo_bot": zalo},
+        now=lambda: moments[-1],
+        backoff=Backoff(base=1, jitter=lambda: 0.0),
+        wait_up_to=10,
+        sleep=sleep,
+    )
 
     assert result.sent == [1] and slept == [3.0]
 
@@ -168,7 +194,12 @@ def test_it_gives_up_after_the_last_attempt_and_queues_the_email_copy(store):
     queue(store, [note(1, emails=("vanthu@u1.example.vn",))], now=T0)
 
     for hour in range(4):
-        deliver(store, {"zalo_bot": zalo, "email": email}, now=lambda h=hour: T0 + timedelta(hours=h), max_attempts=3)
+        deliver(
+            store,
+            {"zalo_bot": zalo, "email": email},
+            now=lambda h=hour: T0 + timedelta(hours=h),
+            max_attempts=3,
+        )
 
     assert len(zalo.calls) == 3
     assert email.addresses == ["vanthu@u1.example.vn"]
@@ -179,7 +210,9 @@ def test_it_gives_up_after_the_last_attempt_and_queues_the_email_copy(store):
 
 
 def test_it_flags_a_permanent_failure_for_the_coordinator_and_queues_the_email_copy(store):
-    blocked = TransportError("Zalo Bot: người nhận đã chặn bot hoặc không tồn tại (403: Forbidden)", permanent=True)
+    blocked = TransportError(
+        "Zalo Bot: người nhận đã chặn bot hoặc không tồn tại (403: Forbidden)", permanent=True
+    )
     zalo, email = RecordingChannel(script=[blocked]), RecordingChannel("email")
     queue(store, [note(1, emails=("vanthu@u1.example.vn", "lanhdao@u1.example.vn"))], now=T0)
 
@@ -201,7 +234,9 @@ def test_it_clears_the_flag_once_the_contact_can_be_reached_again(store):
     assert len(problems(store)) == 1
 
     later = T0 + timedelta(days=2)
-    queue(store, [Outgoing("U1", "Đơn vị 1", "2026-Q1", "truoc-3", "zalo_bot", "chat-1", "Lần sau")], now=later)
+    queue(
+        store, [Outgoing("U1", "Đơn vị 1", "2026-Q1", "truoc-3", "zalo_bot", "chat-1", "Lần sau")], now=later
+    )
     deliver(store, {"zalo_bot": zalo}, now=lambda: later)
 
     assert problems(store) == []
@@ -229,7 +264,9 @@ def test_it_treats_an_unexpected_error_in_a_channel_as_transient(store):
     assert "RuntimeError: socket closed" in row["last_error"]
 
 
-def test_it_skips_a_channel_without_its_settings_with_a_clear_log_line_and_keeps_the_console(tmp_path, caplog):
+def test_it_skips_a_channel_without_its_settings_with_a_clear_log_line_and_keeps_the_console(
+    tmp_path, caplog
+):
     caplog.set_level(logging.WARNING)
     config = Config(home=tmp_path, channels={"telegram": {}, "zalo_bot": {"token": "1:abcdefgh"}})
 
@@ -250,12 +287,23 @@ def test_it_never_lets_a_secret_reach_the_logs_the_outbox_or_the_contacts(tmp_pa
         settings = {
             "zalo_bot": {"token": zalo_token, "base_url": zalo.base_url},
             "telegram": {"token": telegram_token, "base_url": telegram.bot_base_url},
-            "email": {"host": "127.0.0.1", "port": 9, "security": "none", "sender": "bot@tinh.example.vn",
-                      "username": "bot", "password": password, "timeout": 1},
+            "email": {
+                "host": "127.0.0.1",
+                "port": 9,
+                "security": "none",
+                "sender": "bot@tinh.example.vn",
+                "username": "bot",
+                "password": password,
+                "timeout": 1,
+            },
         }
         ctx = make_context(tmp_path, schema, [], channels=settings)
         channels = build_channels(ctx.config)
-        queue(ctx.store, [note(1, "zalo_bot", ("a@u1.example.vn",)), note(2, "telegram"), note(3, "email")], now=T0)
+        queue(
+            ctx.store,
+            [note(1, "zalo_bot", ("a@u1.example.vn",)), note(2, "telegram"), note(3, "email")],
+            now=T0,
+        )
         for minutes in (0, 1, 60):
             deliver(ctx.store, channels, now=lambda m=minutes: T0 + timedelta(minutes=m))
 
@@ -267,7 +315,9 @@ def test_it_never_lets_a_secret_reach_the_logs_the_outbox_or_the_contacts(tmp_pa
         assert secret not in caplog.text
 
 
-MAIL_DOWN = TransportError("Thư điện tử: không kết nối được máy chủ thư (Connection refused)", permanent=False)
+MAIL_DOWN = TransportError(
+    "Thư điện tử: không kết nối được máy chủ thư (Connection refused)", permanent=False
+)
 
 
 def test_it_keeps_a_reminder_through_a_two_hour_mail_outage_and_sends_it_when_the_server_is_back(store):
@@ -275,7 +325,12 @@ def test_it_keeps_a_reminder_through_a_two_hour_mail_outage_and_sends_it_when_th
     queue(store, [note(1, channel="email")], now=T0)
 
     for half_hours in range(6):  # the scheduler's pass every 30 minutes
-        deliver(store, {"email": email}, now=lambda m=half_hours: T0 + timedelta(minutes=30 * m), backoff=NO_JITTER)
+        deliver(
+            store,
+            {"email": email},
+            now=lambda m=half_hours: T0 + timedelta(minutes=30 * m),
+            backoff=NO_JITTER,
+        )
 
     assert len(email.calls) == 6
     assert states(store) == {"chat-1": "sent"}
@@ -286,7 +341,12 @@ def test_it_gives_up_on_a_message_once_its_moment_has_passed_and_lists_it_to_act
     queue(store, [replace(note(1, channel="email"), expires_at=T0 + timedelta(hours=3))], now=T0)
 
     for half_hours in range(8):
-        deliver(store, {"email": email}, now=lambda m=half_hours: T0 + timedelta(minutes=30 * m), backoff=NO_JITTER)
+        deliver(
+            store,
+            {"email": email},
+            now=lambda m=half_hours: T0 + timedelta(minutes=30 * m),
+            backoff=NO_JITTER,
+        )
 
     (row,) = messages(store)
     assert row["state"] == "failed" and "hết thời hạn gửi" in row["last_error"]
@@ -298,7 +358,11 @@ def test_it_does_not_list_a_failed_chat_whose_email_copy_went_out(store):
     blocked = TransportError("Zalo Bot: người nhận đã chặn bot", permanent=True)
     queue(store, [note(1, emails=("vanthu@u1.example.vn",))], now=T0)
 
-    deliver(store, {"zalo_bot": RecordingChannel(script=[blocked]), "email": RecordingChannel("email")}, now=lambda: T0)
+    deliver(
+        store,
+        {"zalo_bot": RecordingChannel(script=[blocked]), "email": RecordingChannel("email")},
+        now=lambda: T0,
+    )
 
     assert undelivered(store) == []
 
@@ -307,11 +371,15 @@ def test_it_stops_a_channel_whose_token_is_revoked_without_blaming_the_recipient
     from tests.fakes.zalo_bot import FakeZaloBot
 
     with FakeZaloBot() as fake:
-        zalo = build_channel("zalo_bot", {"token": "1459232241454765289:RevokedToken", "base_url": fake.base_url})
+        zalo = build_channel(
+            "zalo_bot", {"token": "1459232241454765289:RevokedToken", "base_url": fake.base_url}
+        )
         email = RecordingChannel("email")
         queue(store, [note(1, emails=("a@u1.example.vn",)), note(2, emails=("b@u2.example.vn",))], now=T0)
         for minutes in (0, 30):
-            result = deliver(store, {"zalo_bot": zalo, "email": email}, now=lambda m=minutes: T0 + timedelta(minutes=m))
+            result = deliver(
+                store, {"zalo_bot": zalo, "email": email}, now=lambda m=minutes: T0 + timedelta(minutes=m)
+            )
         calls = len(fake.requests_to("sendMessage"))
 
     assert calls == 2  # one try per run, not one per recipient

@@ -20,11 +20,18 @@ def schema_with_periods(**changes):
 def test_it_starts_the_data_cut_off_on_15_december_of_the_previous_year(schema):
     periods = [parse_period(f"2026-{p}", schema) for p in ("Q1", "6T", "9T", "N")]
     assert {p.cutoff_start for p in periods} == {date(2025, 12, 15)}
-    assert [p.cutoff_end for p in periods] == [date(2026, 3, 14), date(2026, 6, 14), date(2026, 9, 14), date(2026, 12, 14)]
+    assert [p.cutoff_end for p in periods] == [
+        date(2026, 3, 14),
+        date(2026, 6, 14),
+        date(2026, 9, 14),
+        date(2026, 12, 14),
+    ]
 
 
 def test_it_takes_the_first_day_of_the_cut_off_from_the_schema():
-    assert parse_period("2026-Q1", schema_with_periods(cutoff_start="12-01")).cutoff_start == date(2025, 12, 1)
+    assert parse_period("2026-Q1", schema_with_periods(cutoff_start="12-01")).cutoff_start == date(
+        2025, 12, 1
+    )
     calendar_year = schema_with_periods(cutoff_start="01-01", cutoff_end="12-31")
     period = parse_period("2026-N", calendar_year)
     assert (period.cutoff_start, period.cutoff_end) == (date(2026, 1, 1), date(2026, 12, 31))

@@ -52,7 +52,10 @@ def test_it_snapshots_only_the_sheet_that_changed(ctx):
     assert result.read == ["STP"] and result.reads == 1
     history = ctx.store.snapshot_history("STP", period.id)
     assert len(history) == 2
-    values = [report_from_json(h["report_json"])[0].values.get("t_to_chuc_bo_may/phong_ban/bao_cao") for h in history]
+    values = [
+        report_from_json(h["report_json"])[0].values.get("t_to_chuc_bo_may/phong_ban/bao_cao")
+        for h in history
+    ]
     assert values == [None, 7]  # the audit trail: which value the field had at which poll
 
 
@@ -79,10 +82,14 @@ def test_it_keeps_going_when_one_sheet_is_missing_or_corrupt(ctx):
 
 def test_it_carries_last_periods_figures_into_the_new_report(ctx):
     q1 = ctx.period("2026-Q1")
-    type_into(sheet_path(ctx, "STP"), layout_of(ctx, "STP"), {
-        "t_to_chuc_bo_may/phong_ban/bao_cao": 7,
-        "t_dao_tao/cong_chuc_hc/q1": 12,
-    })
+    type_into(
+        sheet_path(ctx, "STP"),
+        layout_of(ctx, "STP"),
+        {
+            "t_to_chuc_bo_may/phong_ban/bao_cao": 7,
+            "t_dao_tao/cong_chuc_hc/q1": 12,
+        },
+    )
     poll(ctx, q1)
     m6 = ctx.period("2026-6T")
     provision(ctx, m6, prefill=carried_values(ctx))
@@ -101,4 +108,3 @@ def _read(ctx, code, period_id):
     layout = layout_of(ctx, code, period_id)
     doc = extract(layout, ctx.backend.read(SheetRef(record.sheet_id, record.url)))
     return report_from_document(doc, ctx.schema, ctx.unit_by_code[code].kind)[0].values
-

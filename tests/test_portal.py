@@ -38,7 +38,9 @@ def csrf_of(html: str) -> str:
 
 def log_in(client, name="cchc", password=PASSWORD):
     token = csrf_of(client.get("/dang-nhap").text)
-    return client.post("/dang-nhap", data={"name": name, "password": password, "csrf": token}, follow_redirects=False)
+    return client.post(
+        "/dang-nhap", data={"name": name, "password": password, "csrf": token}, follow_redirects=False
+    )
 
 
 def test_it_answers_a_wrong_or_rotated_link_with_the_same_404_as_any_unknown_page(ctx, client):
@@ -56,7 +58,13 @@ def test_it_shows_a_unit_link_its_own_unit_and_nothing_else(ctx, client):
     token = unit_token(ctx, "STP")
     page = client.get(f"/u/{token}").text
     assert "Sở Tư pháp" in page and "Sở Nội vụ" not in page
-    for url in (f"/ky/{PERIOD}", f"/ky/{PERIOD}/don-vi/SNV", "/hop-thu", f"/ky/{PERIOD}/tong-hop", f"/u/{token}/../SNV"):
+    for url in (
+        f"/ky/{PERIOD}",
+        f"/ky/{PERIOD}/don-vi/SNV",
+        "/hop-thu",
+        f"/ky/{PERIOD}/tong-hop",
+        f"/u/{token}/../SNV",
+    ):
         answer = client.get(url, follow_redirects=False)
         assert answer.status_code in (303, 404) and "Sở Nội vụ" not in answer.text
         if answer.status_code == 303:
@@ -80,13 +88,18 @@ def test_it_shows_a_filename_or_typed_text_holding_a_script_as_text(ctx, client)
     page = client.get(f"/u/{token}").text
     evil = "<script>alert(1)</script>"
     data = fill(ctx, client.get(f"/u/{token}/tai-ve").content, {"i1_chi_dao": evil})
-    answer = client.post(f"/u/{token}/gui-tep", files={"tep": (f"{evil}.xlsx", data)},
-                         data={"ky": PERIOD, "csrf": csrf_of(page)})
+    answer = client.post(
+        f"/u/{token}/gui-tep",
+        files={"tep": (f"{evil}.xlsx", data)},
+        data={"ky": PERIOD, "csrf": csrf_of(page)},
+    )
     assert answer.status_code == 200 and "<script>" not in answer.text
     log_in(client)
     first = ctx.store.versions("STP", PERIOD)[0]["id"]
     data2 = fill(ctx, client.get(f"/u/{token}/tai-ve").content, {"i1_chi_dao": "Đã sửa"})
-    client.post(f"/u/{token}/gui-tep", files={"tep": ("STP.xlsx", data2)}, data={"ky": PERIOD, "csrf": csrf_of(page)})
+    client.post(
+        f"/u/{token}/gui-tep", files={"tep": ("STP.xlsx", data2)}, data={"ky": PERIOD, "csrf": csrf_of(page)}
+    )
     second = ctx.store.versions("STP", PERIOD)[-1]["id"]
     admin = client.get(f"/ky/{PERIOD}/don-vi/STP?a={first}&b={second}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in admin  # the file name and the old narrative, as text
@@ -131,7 +144,9 @@ def test_it_prints_a_personal_link_stored_only_as_a_hash(ctx, capsys):
 
 
 def test_it_puts_the_portal_link_in_reminders_when_the_portal_is_configured(ctx):
-    (ctx.config.home / "config.json").write_text(json.dumps({"web": {"public_base_url": "https://baocao.example.vn"}}))
+    (ctx.config.home / "config.json").write_text(
+        json.dumps({"web": {"public_base_url": "https://baocao.example.vn"}})
+    )
     from bot.context import open_context
 
     configured = open_context(ctx.config.home)
@@ -145,7 +160,9 @@ def test_it_puts_the_portal_link_in_reminders_when_the_portal_is_configured(ctx)
 def test_it_approves_from_the_unit_page_with_the_same_message_as_the_command_line(ctx, client):
     log_in(client)
     page = client.get(f"/ky/{PERIOD}/don-vi/STP").text
-    answer = client.post(f"/ky/{PERIOD}/don-vi/STP/quyet-dinh", data={"action": "duyet", "csrf": csrf_of(page)})
+    answer = client.post(
+        f"/ky/{PERIOD}/don-vi/STP/quyet-dinh", data={"action": "duyet", "csrf": csrf_of(page)}
+    )
     assert answer.status_code == 200 and "Đã duyệt báo cáo." in answer.text
     assert ctx.store.unit_state("STP", PERIOD)["approval"] == "approved"
     log = (ctx.config.outbox_dir / "messages.log").read_text(encoding="utf-8")
@@ -183,7 +200,9 @@ def test_it_gives_a_chat_that_registers_the_units_portal_link(ctx):
     from bot.messages.chat import handle
     from bot.messages.registration import issue_code
 
-    (ctx.config.home / "config.json").write_text(json.dumps({"web": {"public_base_url": "https://baocao.example.vn"}}))
+    (ctx.config.home / "config.json").write_text(
+        json.dumps({"web": {"public_base_url": "https://baocao.example.vn"}})
+    )
     configured = open_context(ctx.config.home)
     try:
         code = issue_code(configured.store, "STP").code
@@ -197,8 +216,10 @@ def test_it_gives_a_chat_that_registers_the_units_portal_link(ctx):
 def test_it_explains_why_a_return_without_a_comment_is_refused(ctx, client):
     log_in(client)
     page = client.get(f"/ky/{PERIOD}/don-vi/STP").text
-    answer = client.post(f"/ky/{PERIOD}/don-vi/STP/quyet-dinh", data={"action": "tra-lai", "comment": " ",
-                                                                     "csrf": csrf_of(page)})
+    answer = client.post(
+        f"/ky/{PERIOD}/don-vi/STP/quyet-dinh",
+        data={"action": "tra-lai", "comment": " ", "csrf": csrf_of(page)},
+    )
     assert answer.status_code == 422 and "cần ghi rõ lý do" in answer.text
     assert ctx.store.unit_state("STP", PERIOD) is None
 
@@ -207,7 +228,10 @@ def test_it_shows_the_outbox_pending_and_failed_messages_and_contacts_to_fix(ctx
     from bot import clock
     from bot.messages.outbox import Outgoing, flag_problem, queue
 
-    queue(ctx.store, [Outgoing("STP", "Sở Tư pháp", PERIOD, "t-7", "zalo_bot", "111", "Nhắc hạn", None, None, ())])
+    queue(
+        ctx.store,
+        [Outgoing("STP", "Sở Tư pháp", PERIOD, "t-7", "zalo_bot", "111", "Nhắc hạn", None, None, ())],
+    )
     with ctx.store.transaction():
         flag_problem(ctx.store, "telegram", "999", "Sở Nội vụ", "Người dùng đã chặn bot", clock.now())
     log_in(client)

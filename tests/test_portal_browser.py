@@ -22,8 +22,15 @@ from web.app import start_in_thread
 from web.auth import set_password
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PASSWORD = "mat-khau-dai-1"
 
@@ -94,7 +101,9 @@ def test_it_takes_a_report_from_a_units_link_to_the_coordinators_master(portal, 
     assert "hợp lệ" in page.inner_text(".status")
     clerk.close()
 
-    office = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True, locale="vi-VN")
+    office = browser.new_context(
+        viewport={"width": 1200, "height": 900}, accept_downloads=True, locale="vi-VN"
+    )
     page = office.new_page()
     page.goto(f"{base}/")
     page.fill("input[name=name]", "cchc")
@@ -109,5 +118,7 @@ def test_it_takes_a_report_from_a_units_link_to_the_coordinators_master(portal, 
     shot(page, "portal-unit-coordinator.png", tmp_path)
     page.goto(f"{base}/ky/{PERIOD}")
     master = openpyxl.load_workbook(io.BytesIO(download(page, "Bảng tổng hợp (.xlsx)")))
-    assert any("Sở Tư pháp" in str(c.value) for ws in master.worksheets for row in ws.iter_rows() for c in row)
+    assert any(
+        "Sở Tư pháp" in str(c.value) for ws in master.worksheets for row in ws.iter_rows() for c in row
+    )
     office.close()

@@ -45,7 +45,12 @@ def test_it_provisions_one_workbook_per_unit(home, capsys):
 
 def test_it_gives_each_unit_kind_its_own_tabs(home, schema):
     provision_cli(home)
-    for code, kind in (("STP", "so_nganh"), ("ND_THUE", "nganh_doc"), ("X_PHUXUAN", "xa"), ("H_TPHUE", "huyen")):
+    for code, kind in (
+        ("STP", "so_nganh"),
+        ("ND_THUE", "nganh_doc"),
+        ("X_PHUXUAN", "xa"),
+        ("H_TPHUE", "huyen"),
+    ):
         wb = openpyxl.load_workbook(home / "sheets" / "2026-Q1" / f"{code}.xlsx")
         expected = [COVER_TAB] + [s.tab for s in schema.sections_for(kind)] + [CHECK_TAB]
         assert wb.sheetnames == expected
@@ -61,17 +66,25 @@ def test_it_leaves_table_12_to_district_and_commune_committees(schema):
 
 def test_it_reads_back_typed_values_under_their_ids_and_cells(workbook, schema):
     backend, ref, layout = workbook
-    type_into(ref.id, layout, {
-        "t_van_ban_dien_tu/don_vi[1]/_label": "Văn phòng Sở",
-        "t_van_ban_dien_tu/don_vi[1]/vb_tong": 200,
-        "t_van_ban_dien_tu/don_vi[1]/vb_gui": "1.234",
-        "t_van_ban_dien_tu/don_vi[2]/vb_nhan": " 7 ",
-        "i1_chi_dao": "Đã ban hành Kế hoạch số 12/KH-STP.",
-    })
+    type_into(
+        ref.id,
+        layout,
+        {
+            "t_van_ban_dien_tu/don_vi[1]/_label": "Văn phòng Sở",
+            "t_van_ban_dien_tu/don_vi[1]/vb_tong": 200,
+            "t_van_ban_dien_tu/don_vi[1]/vb_gui": "1.234",
+            "t_van_ban_dien_tu/don_vi[2]/vb_nhan": " 7 ",
+            "i1_chi_dao": "Đã ban hành Kế hoạch số 12/KH-STP.",
+        },
+    )
     doc = to_json(extract(layout, backend.read(ref)), schema)
     line = doc["tables"]["t_van_ban_dien_tu"]["don_vi"]
     assert line[0]["_label"]["value"] == "Văn phòng Sở"
-    assert line[0]["vb_tong"] == {"value": 200, "cell": layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"].tab and f"'II.6 Hiện đại hóa'!{layout.fields['t_van_ban_dien_tu/don_vi[1]/vb_tong'].a1}"}
+    assert line[0]["vb_tong"] == {
+        "value": 200,
+        "cell": layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"].tab
+        and f"'II.6 Hiện đại hóa'!{layout.fields['t_van_ban_dien_tu/don_vi[1]/vb_tong'].a1}",
+    }
     assert line[0]["vb_gui"]["value"] == 1234
     assert line[1]["vb_nhan"]["value"] == 7
     assert doc["narratives"]["i1_chi_dao"]["value"] == "Đã ban hành Kế hoạch số 12/KH-STP."
@@ -117,7 +130,10 @@ def test_it_protects_every_tab_and_unlocks_only_input_cells(workbook):
             for cell in row:
                 if cell.value is not None or (ws.title, cell.row, cell.column) in inputs:
                     unlocked = not cell.protection.locked
-                    assert unlocked == ((ws.title, cell.row, cell.column) in inputs), (ws.title, cell.coordinate)
+                    assert unlocked == ((ws.title, cell.row, cell.column) in inputs), (
+                        ws.title,
+                        cell.coordinate,
+                    )
     assert wb.security.lockStructure
 
 
@@ -125,7 +141,10 @@ def test_it_writes_computed_cells_as_formulas_guarded_against_zero(workbook):
     _, ref, layout = workbook
     wb = openpyxl.load_workbook(ref.id)
     rate = layout.fields["t_van_ban_dien_tu/don_vi[1]/ty_le_vbdt"]
-    vb, vbdt = layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"], layout.fields["t_van_ban_dien_tu/don_vi[1]/vbdt_tong"]
+    vb, vbdt = (
+        layout.fields["t_van_ban_dien_tu/don_vi[1]/vb_tong"],
+        layout.fields["t_van_ban_dien_tu/don_vi[1]/vbdt_tong"],
+    )
     formula = wb[rate.tab][rate.a1].value
     assert formula.startswith("=IF(N(") and f"{vbdt.a1}/{vb.a1}*100" in formula
     total = layout.fields["t_van_ban_dien_tu/tong/vb_tong"]
@@ -171,7 +190,9 @@ def test_it_reports_a_renamed_tab_instead_of_reading_shifted_data(workbook):
 
 def test_it_refuses_a_bad_unit_file_with_the_line_and_reason(home, capsys):
     (home / "units.csv").write_text(
-        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,a@x.vn,\nA1,Sở B,so_nganh,,\nB2,Huyện C,quan,,\n", encoding="utf-8")
+        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,a@x.vn,\nA1,Sở B,so_nganh,,\nB2,Huyện C,quan,,\n",
+        encoding="utf-8",
+    )
     assert provision_cli(home) == 2
     err = capsys.readouterr().err
     assert "dòng 3" in err and "trùng" in err
@@ -224,8 +245,10 @@ def test_it_writes_many_workbooks_and_reports_each_failure(tmp_path, schema, per
     failed = backend.write_many([(ref, [ReplaceTab(tab)]) for ref in [*refs, missing]])
     assert [failed[ref.id] for ref in refs] == [None] * len(refs)
     assert "DA_XOA.xlsx" in str(failed[missing.id])
-    assert all(openpyxl.load_workbook(ref.id, read_only=True)[CHECK_TAB]["A3"].value == "Tình trạng: đang nhập"
-               for ref in refs)
+    assert all(
+        openpyxl.load_workbook(ref.id, read_only=True)[CHECK_TAB]["A3"].value == "Tình trạng: đang nhập"
+        for ref in refs
+    )
 
 
 def test_it_asks_a_commune_what_the_outline_asks_a_district_in_a_communes_words(schema, period):
@@ -253,14 +276,19 @@ def test_it_asks_figures_on_table_10s_group_row(workbook):
     assert spec.input and spec.type == "count"
 
 
-def test_it_asks_whole_numbers_for_table_12s_headcounts_and_reads_a_fraction_as_a_mistake(tmp_path, schema, period):
+def test_it_asks_whole_numbers_for_table_12s_headcounts_and_reads_a_fraction_as_a_mistake(
+    tmp_path, schema, period
+):
     backend = WorkbookBackend(tmp_path / "sheets")
     layout = build_layout(schema, Unit("H", "UBND huyện H", "huyen"), period)
     ref = backend.allocate(layout.title, {"unit": "H", "period": period.id})
     backend.lay_out(ref, layout)
     headcount, rate = layout.fields["t_cap_xa/can_bo_tong/q1"], layout.fields["t_cap_xa/can_bo_ty_le/q1"]
     cells = layout.tab(headcount.tab).cells
-    assert (cells[(headcount.row, headcount.col)].validation.kind, cells[(rate.row, rate.col)].validation.kind) == ("whole", "decimal")
+    assert (
+        cells[(headcount.row, headcount.col)].validation.kind,
+        cells[(rate.row, rate.col)].validation.kind,
+    ) == ("whole", "decimal")
     type_into(ref.id, layout, {headcount.key: "212,5", rate.key: "96,2"})
     values = to_json(extract(layout, backend.read(ref)), schema)
     assert values["tables"]["t_cap_xa"]["can_bo_tong"]["q1"].get("problem")
@@ -273,7 +301,9 @@ def test_it_takes_table_17s_assessment_in_the_units_own_words(workbook, schema):
     spec = layout.fields[key]
     assert layout.tab(spec.tab).cells[(spec.row, spec.col)].validation is None
     type_into(ref.id, layout, {key: "Tin bài cập nhật trong ngày"})
-    entry = to_json(extract(layout, backend.read(ref)), schema)["tables"]["t_trang_ttdt"]["chat_luong"]["kip_thoi"]
+    entry = to_json(extract(layout, backend.read(ref)), schema)["tables"]["t_trang_ttdt"]["chat_luong"][
+        "kip_thoi"
+    ]
     assert entry == {"value": "Tin bài cập nhật trong ngày", "cell": entry["cell"]}
 
 
@@ -298,8 +328,16 @@ def test_it_carries_every_list_line_a_unit_inserted_into_the_next_report(provisi
     provision(ctx, m6, prefill=carried_values(ctx))
 
     record = ctx.store.sheet("STP", m6.id)
-    doc = extract(build_layout(ctx.schema, ctx.unit_by_code["STP"], m6), ctx.backend.read(SheetRef(record.sheet_id, record.url)))
+    doc = extract(
+        build_layout(ctx.schema, ctx.unit_by_code["STP"], m6),
+        ctx.backend.read(SheetRef(record.sheet_id, record.url)),
+    )
     assert doc.list_lines[("t_mot_cua", "dvc_items")] == 8
-    carried = {n: (doc.cells[list_key("t_mot_cua", "dvc_items", n, "_label")].raw,
-                   doc.cells[list_key("t_mot_cua", "dvc_items", n, "tong_truoc")].raw) for n in (1, 8)}
+    carried = {
+        n: (
+            doc.cells[list_key("t_mot_cua", "dvc_items", n, "_label")].raw,
+            doc.cells[list_key("t_mot_cua", "dvc_items", n, "tong_truoc")].raw,
+        )
+        for n in (1, 8)
+    }
     assert carried == {1: ("Dịch vụ 1", 10), 8: ("Dịch vụ 8", 80)}

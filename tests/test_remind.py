@@ -38,7 +38,10 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 @pytest.fixture
 def ctx(tmp_path, schema):
     ctx = make_context(tmp_path, schema, [STP, SNV, STC], channels={"zalo_bot": {"token": "x"}})
-    ctx.extras["channels"] = {"zalo_bot": RecordingChannel("zalo_bot"), "console": RecordingChannel("console")}
+    ctx.extras["channels"] = {
+        "zalo_bot": RecordingChannel("zalo_bot"),
+        "console": RecordingChannel("console"),
+    }
     yield ctx
     ctx.close()
 
@@ -64,15 +67,23 @@ def test_it_reminds_the_right_units_on_the_right_working_days_once_each_over_a_m
         day += timedelta(days=1)
 
     late_days = [19, 20, 23, 24, 25, 26, 27, 30, 31]  # working days after Wednesday 18/03
-    before_deadline = [(date(2026, 3, 11), "truoc-7"), (date(2026, 3, 13), "truoc-3"),  # 15/03 is a Sunday
-                       (date(2026, 3, 17), "truoc-1"), (date(2026, 3, 18), "han")]
-    assert received["111"] == before_deadline + [(date(2026, 3, d), f"tre-2026-03-{d:02d}") for d in late_days]
+    before_deadline = [
+        (date(2026, 3, 11), "truoc-7"),
+        (date(2026, 3, 13), "truoc-3"),  # 15/03 is a Sunday
+        (date(2026, 3, 17), "truoc-1"),
+        (date(2026, 3, 18), "han"),
+    ]
+    assert received["111"] == before_deadline + [
+        (date(2026, 3, d), f"tre-2026-03-{d:02d}") for d in late_days
+    ]
     assert received["222"] == before_deadline + [(date(2026, 3, 19), "tre-2026-03-19")]
     assert received["333"] == []  # valid all along
 
 
 def _stage_of(ctx, address: str, day: date) -> str:
-    rows = [r for r in messages(ctx.store) if r["address"] == address and r["sent_at"].startswith(day.isoformat())]
+    rows = [
+        r for r in messages(ctx.store) if r["address"] == address and r["sent_at"].startswith(day.isoformat())
+    ]
     return rows[-1]["stage"]
 
 
@@ -91,7 +102,10 @@ def test_it_returns_what_it_queued_and_nothing_on_a_rerun(ctx, period):
     second = remind(ctx, period, now=at(date(2026, 3, 11), 10))
 
     assert sorted((m.unit, m.stage, m.channel, m.address) for m in first) == [
-        ("SNV", "truoc-7", "zalo_bot", "222"), ("STC", "truoc-7", "zalo_bot", "333"), ("STP", "truoc-7", "zalo_bot", "111")]
+        ("SNV", "truoc-7", "zalo_bot", "222"),
+        ("STC", "truoc-7", "zalo_bot", "333"),
+        ("STP", "truoc-7", "zalo_bot", "111"),
+    ]
     assert second == []
 
 
@@ -107,7 +121,9 @@ def test_it_writes_and_sends_nothing_in_a_dry_run(ctx, period):
 def test_it_picks_chats_in_channel_order_then_email_then_the_console(tmp_path, schema, period):
     both = Unit("SVH", "Sở Văn hóa", "so_nganh", ("vanthu@svh.example.vn",), ("telegram:55", "zalo:44"))
     ctx = make_context(tmp_path, schema, [both, SYT, XA], channel_order=["zalo_bot", "telegram", "email"])
-    ctx.extras["channels"] = {kind: RecordingChannel(kind) for kind in ("zalo_bot", "telegram", "email", "console")}
+    ctx.extras["channels"] = {
+        kind: RecordingChannel(kind) for kind in ("zalo_bot", "telegram", "email", "console")
+    }
 
     planned = remind(ctx, period, now=at(date(2026, 3, 11), 9))
 
@@ -134,14 +150,21 @@ def test_it_rehearses_a_moment_from_the_command_line_without_writing(tmp_path, c
     home = tmp_path / "home"
     home.mkdir()
 
-    code = main(["--home", str(home), "remind", "--period", "2026-Q1", "--now", "2026-03-13T08:30", "--dry-run"])
+    code = main(
+        ["--home", str(home), "remind", "--period", "2026-Q1", "--now", "2026-03-13T08:30", "--dry-run"]
+    )
 
     out = capsys.readouterr().out
     assert code == 0
     assert "Chạy thử lúc 08:30 ngày 13/03/2026" in out and "truoc-3" in out and "Sở Tư pháp" in out
     assert not (home / "outbox" / "messages.log").exists()
     assert main(["--home", str(home), "outbox", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"messages": [], "problems": [], "undelivered": [], "channels": []}
+    assert json.loads(capsys.readouterr().out) == {
+        "messages": [],
+        "problems": [],
+        "undelivered": [],
+        "channels": [],
+    }
 
 
 def test_it_sends_and_lists_from_the_command_line(tmp_path, capsys):
@@ -165,7 +188,9 @@ def test_it_links_a_local_workbook_only_where_units_can_open_it(tmp_path, capsys
     assert main(["--home", str(home), "provision", "--period", "2026-Q1"]) == 0
     main(["--home", str(home), "remind", "--period", "2026-Q1", "--now", "2026-03-11T08:30", "--dry-run"])
     assert "Bảng báo cáo:" not in capsys.readouterr().out  # a path on the bot's machine helps no one
-    (home / "config.json").write_text('{"public_base_url": "https://snv.example.vn/baocao/"}', encoding="utf-8")
+    (home / "config.json").write_text(
+        '{"public_base_url": "https://snv.example.vn/baocao/"}', encoding="utf-8"
+    )
     main(["--home", str(home), "remind", "--period", "2026-Q1", "--now", "2026-03-11T08:30", "--dry-run"])
     assert "Bảng báo cáo: https://snv.example.vn/baocao/2026-Q1/STP.xlsx" in capsys.readouterr().out
 
@@ -176,6 +201,7 @@ def test_it_refuses_a_moment_it_cannot_read(tmp_path, capsys):
 
 
 # --- end to end: real clients, local servers ---------------------------------------------------------
+
 
 class Inbox:
     def __init__(self):
@@ -202,7 +228,9 @@ def servers():
     smtp.stop()
 
 
-def test_it_delivers_through_zalo_telegram_and_smtp_and_falls_back_to_email(tmp_path, schema, period, servers):
+def test_it_delivers_through_zalo_telegram_and_smtp_and_falls_back_to_email(
+    tmp_path, schema, period, servers
+):
     zalo, telegram, smtp, inbox = servers
     units = [
         Unit("STP", "Sở Tư pháp", "so_nganh", ("vanthu@stp.example.vn",), ("zalo:user-1",)),
@@ -210,11 +238,21 @@ def test_it_delivers_through_zalo_telegram_and_smtp_and_falls_back_to_email(tmp_
         Unit("SYT", "Sở Y tế", "so_nganh", ("vanthu@syt.example.vn",), ()),
         Unit("SXD", "Sở Xây dựng", "so_nganh", ("vanthu@sxd.example.vn",), ("zalo:user-2",)),
     ]
-    ctx = make_context(tmp_path, schema, units, channels={
-        "zalo_bot": {"token": ZALO_TOKEN, "base_url": zalo.base_url},
-        "telegram": {"token": TELEGRAM_TOKEN, "base_url": telegram.bot_base_url},
-        "email": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "sender": "baocao@tinh.example.vn"},
-    })
+    ctx = make_context(
+        tmp_path,
+        schema,
+        units,
+        channels={
+            "zalo_bot": {"token": ZALO_TOKEN, "base_url": zalo.base_url},
+            "telegram": {"token": TELEGRAM_TOKEN, "base_url": telegram.bot_base_url},
+            "email": {
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "security": "none",
+                "sender": "baocao@tinh.example.vn",
+            },
+        },
+    )
     zalo.fail_next("server_error")  # STP's first try
     zalo.fail_next("blocked")  # SXD has blocked the bot
 
@@ -228,6 +266,11 @@ def test_it_delivers_through_zalo_telegram_and_smtp_and_falls_back_to_email(tmp_
     recipients = sorted(rcpt for rcpts, _ in inbox.received for rcpt in rcpts)
     assert recipients == ["vanthu@sxd.example.vn", "vanthu@syt.example.vn"]  # no chat; chat blocked
     states = {(r["unit"], r["channel"]): r["state"] for r in messages(ctx.store)}
-    assert states == {("STP", "zalo_bot"): "sent", ("SNV", "telegram"): "sent", ("SYT", "email"): "sent",
-                      ("SXD", "zalo_bot"): "failed", ("SXD", "email"): "sent"}
+    assert states == {
+        ("STP", "zalo_bot"): "sent",
+        ("SNV", "telegram"): "sent",
+        ("SYT", "email"): "sent",
+        ("SXD", "zalo_bot"): "failed",
+        ("SXD", "email"): "sent",
+    }
     ctx.close()

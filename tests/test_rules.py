@@ -89,7 +89,9 @@ def required_rules(schema) -> set[str]:
     return {r.id for t in schema.tables for r in t.rules if r.kind == "required"}
 
 
-def e_documents(line: int, total, sent, received, e_total=None, e_sent=None, e_received=None, label="Văn phòng Sở"):
+def e_documents(
+    line: int, total, sent, received, e_total=None, e_sent=None, e_received=None, label="Văn phòng Sở"
+):
     values = {f"{T14}[{line}]/_label": label, f"{T14}[{line}]/vb_tong": total, f"{T14}[{line}]/vb_gui": sent,
               f"{T14}[{line}]/vb_nhan": received}  # fmt: skip
     if e_total is not None:
@@ -131,7 +133,11 @@ def test_it_reports_a_column_total_that_does_not_add_up_with_the_expected_sum(st
 
 
 def test_it_reports_a_total_typed_over_its_formula_once(stp):
-    stp.fill(e_documents(1, 200, 120, 80) | e_documents(2, 100, 40, 60, label="Phòng B") | {"t_van_ban_dien_tu/tong/vb_tong": 250})
+    stp.fill(
+        e_documents(1, 200, 120, 80)
+        | e_documents(2, 100, 40, 60, label="Phòng B")
+        | {"t_van_ban_dien_tu/tong/vb_tong": 250}
+    )
     assert stp.found() == {("r14_tong", stp.cell("t_van_ban_dien_tu/tong/vb_tong"))}
     [finding] = [f for f in stp.findings() if f.rule == "r14_tong"]
     assert finding.expected == 300 and "= 300, đang là 250" in finding.message
@@ -139,7 +145,13 @@ def test_it_reports_a_total_typed_over_its_formula_once(stp):
 
 def test_it_checks_a_row_sum_across_rows(stp):
     rows = "t_quan_ly_cbccvc/{}/q1"
-    stp.fill({rows.format("tuyen_dung"): 5, rows.format("tuyen_dung_cong_chuc"): 2, rows.format("tuyen_dung_vien_chuc"): 2})
+    stp.fill(
+        {
+            rows.format("tuyen_dung"): 5,
+            rows.format("tuyen_dung_cong_chuc"): 2,
+            rows.format("tuyen_dung_vien_chuc"): 2,
+        }
+    )
     assert stp.found() == {("r10_tuyen_dung", stp.cell(rows.format("tuyen_dung")))}
 
 
@@ -209,7 +221,10 @@ def test_it_reports_more_e_documents_than_documents(stp):
     assert finding.cell == stp.cell(f"{T14}[1]/vbdt_tong")
     assert finding.message == "Số văn bản điện tử (60) không được lớn hơn tổng số văn bản (50)"
     # the computed rate of 120 is not blamed; the received e-documents exceed the received ones
-    assert stp.found() == {("r14_vbdt_le_vb", finding.cell), ("r14_vbdt_nhan_le", stp.cell(f"{T14}[1]/vbdt_nhan"))}
+    assert stp.found() == {
+        ("r14_vbdt_le_vb", finding.cell),
+        ("r14_vbdt_nhan_le", stp.cell(f"{T14}[1]/vbdt_nhan")),
+    }
 
 
 def test_it_reports_more_e_documents_sent_or_received_than_documents_sent_or_received(stp):
@@ -217,7 +232,9 @@ def test_it_reports_more_e_documents_sent_or_received_than_documents_sent_or_rec
     [finding] = [f for f in stp.findings() if f.rule == "r14_vbdt_gui_le"]
     assert stp.found() == {("r14_vbdt_gui_le", stp.cell(f"{T14}[1]/vbdt_gui"))}
     assert finding.message.startswith("Cột (7) Bảng 14, dòng ")
-    assert finding.message.endswith("số văn bản điện tử gửi đi (25) không được lớn hơn số văn bản gửi đi ở Cột (4) (20)")
+    assert finding.message.endswith(
+        "số văn bản điện tử gửi đi (25) không được lớn hơn số văn bản gửi đi ở Cột (4) (20)"
+    )
     stp.fill(e_documents(1, 50, 20, 30, 50, 15, 35))
     assert stp.found() == {("r14_vbdt_nhan_le", stp.cell(f"{T14}[1]/vbdt_nhan"))}
 
@@ -237,7 +254,14 @@ def test_it_accepts_as_many_e_documents_as_documents(stp):
 
 def test_it_reports_fewer_received_files_than_level_3_and_4_files(stp):
     line = "t_dvc_truc_tuyen/thu_tuc[1]"
-    stp.fill({f"{line}/_label": "Cấp phiếu lý lịch tư pháp", f"{line}/hs_tiep_nhan": 10, f"{line}/hs_muc_3": 6, f"{line}/hs_muc_4": 5})
+    stp.fill(
+        {
+            f"{line}/_label": "Cấp phiếu lý lịch tư pháp",
+            f"{line}/hs_tiep_nhan": 10,
+            f"{line}/hs_muc_3": 6,
+            f"{line}/hs_muc_4": 5,
+        }
+    )
     assert stp.found() == {("r16_tiep_nhan_ge", stp.cell(f"{line}/hs_tiep_nhan"))}
     stp.fill({f"{line}/hs_tiep_nhan": 11})
     assert stp.found() == set()
@@ -327,7 +351,8 @@ def test_it_only_warns_when_quarter_iii_of_table_11_is_below_six_months(district
     district_9t.fill({row.format("q1"): 5, row.format("m6"): 8, row.format("q3"): 3})
     findings = [f for f in district_9t.findings() if f.rule not in required_rules(district_9t.schema)]
     assert [(f.rule, f.severity, f.cell) for f in findings] == [
-        ("r11_quy_iii_luy_ke", "warning", district_9t.cell(row.format("q3")))]
+        ("r11_quy_iii_luy_ke", "warning", district_9t.cell(row.format("q3")))
+    ]
 
 
 def test_it_accepts_quarters_of_table_10_that_add_up_to_less_than_the_year_alone(district_9t):
@@ -338,7 +363,9 @@ def test_it_accepts_quarters_of_table_10_that_add_up_to_less_than_the_year_alone
 
 def test_it_accepts_cumulative_figures_that_grow(district):
     row = "t_dao_tao/cong_chuc_hc/{}"
-    district.fill({row.format("q1"): 3, row.format("m6"): 3, "t_dao_tao/vien_chuc/q1": 0, "t_dao_tao/vien_chuc/m6": 4})
+    district.fill(
+        {row.format("q1"): 3, row.format("m6"): 3, "t_dao_tao/vien_chuc/q1": 0, "t_dao_tao/vien_chuc/m6": 4}
+    )
     assert district.found() == set()
 
 
@@ -359,7 +386,9 @@ def test_it_counts_empty_operands_as_zero_when_a_rule_never_skips(stp):
 
 def test_it_skips_only_when_every_operand_is_empty_with_skip_if_all(stp):
     schema = modified_schema("t_van_ban_dien_tu", "r14_vb_tong", missing="skip_if_all")
-    stp.fill(e_documents(1, 200, 120, 80) | {f"{T14}[2]/_label": "Phòng B", f"{T14}[2]/ghi_chu": "chưa có số liệu"})
+    stp.fill(
+        e_documents(1, 200, 120, 80) | {f"{T14}[2]/_label": "Phòng B", f"{T14}[2]/ghi_chu": "chưa có số liệu"}
+    )
     assert stp.found(schema) == set()
     stp.fill({f"{T14}[2]/vb_gui": 4})
     [finding] = [f for f in stp.findings(schema) if f.rule == "r14_vb_tong"]
@@ -417,7 +446,12 @@ def test_it_compares_period_columns_only_within_a_year(schema):
 
 def test_it_warns_about_a_value_far_outside_the_units_history_by_z_score(schema):
     key = "t_to_chuc_bo_may/phong_ban/bao_cao"
-    previous = {"STP": [history_report(p, {key: v}) for p, v in (("2025-Q1", 10), ("2025-6T", 11), ("2025-9T", 12), ("2025-N", 11))]}
+    previous = {
+        "STP": [
+            history_report(p, {key: v})
+            for p, v in (("2025-Q1", 10), ("2025-6T", 11), ("2025-9T", 12), ("2025-N", 11))
+        ]
+    }
     [finding] = evaluate_history(schema, [history_report("2026-Q1", {key: 25})], previous)
     assert finding.rule == "history_outlier" and "khác xa số liệu các kỳ trước" in finding.message
     assert evaluate_history(schema, [history_report("2026-Q1", {key: 12})], previous) == []
@@ -426,7 +460,9 @@ def test_it_warns_about_a_value_far_outside_the_units_history_by_z_score(schema)
 def test_it_warns_about_a_tenfold_jump_with_a_short_history(schema):
     key = "t_to_chuc_bo_may/phong_ban/bao_cao"
     previous = {"STP": [history_report("2025-N", {key: 5})]}
-    assert [f.rule for f in evaluate_history(schema, [history_report("2026-Q1", {key: 51})], previous)] == ["history_outlier"]
+    assert [f.rule for f in evaluate_history(schema, [history_report("2026-Q1", {key: 51})], previous)] == [
+        "history_outlier"
+    ]
     assert evaluate_history(schema, [history_report("2026-Q1", {key: 40})], previous) == []
     assert evaluate_history(schema, [history_report("2026-Q1", {key: 5})], {}) == []
 
@@ -443,10 +479,24 @@ def test_it_takes_the_outlier_thresholds_from_the_schema():
     short = {"STP": [history_report("2025-N", {key: 5})]}
     wider = schema_with_history_checks(outlier={"factor_limit": 20})
     assert evaluate_history(wider, [history_report("2026-Q1", {key: 51})], short) == []
-    assert [f.rule for f in evaluate_history(wider, [history_report("2026-Q1", {key: 101})], short)] == ["history_outlier"]
-    long = {"STP": [history_report(p, {key: v}) for p, v in (("2025-Q1", 10), ("2025-6T", 11), ("2025-9T", 12), ("2025-N", 11))]}
-    assert evaluate_history(schema_with_history_checks(outlier={"z_limit": 20}), [history_report("2026-Q1", {key: 25})], long) == []
-    by_factor = schema_with_history_checks(outlier={"min_history_for_z": 5})  # four values: the factor rule applies
+    assert [f.rule for f in evaluate_history(wider, [history_report("2026-Q1", {key: 101})], short)] == [
+        "history_outlier"
+    ]
+    long = {
+        "STP": [
+            history_report(p, {key: v})
+            for p, v in (("2025-Q1", 10), ("2025-6T", 11), ("2025-9T", 12), ("2025-N", 11))
+        ]
+    }
+    assert (
+        evaluate_history(
+            schema_with_history_checks(outlier={"z_limit": 20}), [history_report("2026-Q1", {key: 25})], long
+        )
+        == []
+    )
+    by_factor = schema_with_history_checks(
+        outlier={"min_history_for_z": 5}
+    )  # four values: the factor rule applies
     assert evaluate_history(by_factor, [history_report("2026-Q1", {key: 25})], long) == []
 
 
@@ -455,4 +505,6 @@ def test_it_lets_the_schema_tolerate_a_small_decrease():
     tolerant = schema_with_history_checks(decrease={"min_drop": 1})
     previous = {"STP": [history_report("2026-Q1", {key: 5})]}
     assert evaluate_history(tolerant, [history_report("2026-6T", {key: 4})], previous) == []
-    assert [f.rule for f in evaluate_history(tolerant, [history_report("2026-6T", {key: 3})], previous)] == ["history_decrease"]
+    assert [f.rule for f in evaluate_history(tolerant, [history_report("2026-6T", {key: 3})], previous)] == [
+        "history_decrease"
+    ]

@@ -30,7 +30,9 @@ from jobs.scheduler import (
 def ctx(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "units.csv").write_text("code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\n", encoding="utf-8")
+    (home / "units.csv").write_text(
+        "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\n", encoding="utf-8"
+    )
     context = open_context(home)
     yield context
     context.close()
@@ -56,13 +58,27 @@ def recording_jobs(calls: list, fail: set = frozenset()):
 def test_it_runs_each_job_at_its_times(ctx):
     calls = []
     jobs = recording_jobs(calls)
-    for moment in (vn(2026, 3, 10, 7, 0), vn(2026, 3, 10, 7, 10), vn(2026, 3, 10, 8, 5), vn(2026, 3, 10, 8, 20),
-                   vn(2026, 3, 10, 8, 40), vn(2026, 3, 11, 8, 1)):
+    for moment in (
+        vn(2026, 3, 10, 7, 0),
+        vn(2026, 3, 10, 7, 10),
+        vn(2026, 3, 10, 8, 5),
+        vn(2026, 3, 10, 8, 20),
+        vn(2026, 3, 10, 8, 40),
+        vn(2026, 3, 11, 8, 1),
+    ):
         with time_machine.travel(moment, tick=False):
             run_due(ctx, jobs)
-    assert [c for c in calls if c[0] == "remind"] == [("remind", "2026-03-10 08:05"), ("remind", "2026-03-11 08:01")]
+    assert [c for c in calls if c[0] == "remind"] == [
+        ("remind", "2026-03-10 08:05"),
+        ("remind", "2026-03-11 08:01"),
+    ]
     # poll every 30 minutes by default: 07:00, 08:05 (slot 08:00), 08:40 (slot 08:30), next day
-    assert [c[1] for c in calls if c[0] == "poll"] == ["2026-03-10 07:00", "2026-03-10 08:05", "2026-03-10 08:40", "2026-03-11 08:01"]
+    assert [c[1] for c in calls if c[0] == "poll"] == [
+        "2026-03-10 07:00",
+        "2026-03-10 08:05",
+        "2026-03-10 08:40",
+        "2026-03-11 08:01",
+    ]
 
 
 def test_it_survives_a_job_that_raises_and_runs_it_again_at_its_next_time(ctx):
@@ -95,7 +111,9 @@ def test_it_keeps_vietnam_time_whatever_the_hosts_zone(ctx, monkeypatch):
     time.tzset()
     try:
         calls = []
-        with time_machine.travel(datetime.fromisoformat("2026-03-10T01:30:00+00:00"), tick=False):  # 08:30 in Hà Nội
+        with time_machine.travel(
+            datetime.fromisoformat("2026-03-10T01:30:00+00:00"), tick=False
+        ):  # 08:30 in Hà Nội
             run_due(ctx, recording_jobs(calls))
         assert ("remind", "2026-03-10 08:30") in calls
     finally:

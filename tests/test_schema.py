@@ -254,7 +254,9 @@ def test_it_words_for_communes_what_the_outline_words_for_districts(schema):
     assert kstthc.startswith("b) UBND xã, phường, đặc khu") and "06a, 07a, 07b, 07g" in kstthc
     assert "cấp xã" in schema.prompt_for(narratives["ii221_mot_cua"], "xa")
     rows = schema.table_by_id["t_to_chuc_bo_may"].rows + schema.table_by_id["t_quan_ly_cbccvc"].rows
-    worded = [schema.label_for(r, "xa") for r in rows] + [schema.note_for(schema.table_by_id["t_van_ban_dien_tu"], "xa")]
+    worded = [schema.label_for(r, "xa") for r in rows] + [
+        schema.note_for(schema.table_by_id["t_van_ban_dien_tu"], "xa")
+    ]
     headings = [schema.heading_for(p, "xa") for s in schema.sections for p in s.parts if p.kind == "heading"]
     assert [t for t in worded + headings if "huyện" in t] == []
     assert [schema.label_for(r, "huyen") for r in rows] == [r.label for r in rows]
@@ -348,7 +350,11 @@ def test_it_types_columns_as_the_outline_implies(schema):
     # Table 12 mixes headcounts and rates by row: the headcount rows are counts
     rows = schema.table_by_id["t_cap_xa"].rows
     assert {r.id: r.type for r in rows} == {
-        "can_bo_tong": "count", "can_bo_ty_le": None, "cong_chuc_tong": "count", "cong_chuc_ty_le": None}
+        "can_bo_tong": "count",
+        "can_bo_ty_le": None,
+        "cong_chuc_tong": "count",
+        "cong_chuc_ty_le": None,
+    }
     assert {c.type_on(r) for c in schema.table_by_id["t_cap_xa"].columns for r in rows if r.type} == {"count"}
     for t in schema.tables:
         for c in t.columns:
@@ -475,7 +481,12 @@ def test_it_checks_that_training_figures_accumulate_over_the_year(schema):
 def test_it_only_warns_about_quarter_iii_of_table_11_which_the_outline_leaves_ambiguous(schema):
     rules = {r.id: r for r in schema.table_by_id["t_dao_tao"].rules}
     below_year, after_six_months = rules["r11_quy_iii_le_nam"], rules["r11_quy_iii_luy_ke"]
-    assert (below_year.kind, below_year.left, below_year.right, below_year.severity) == ("le", "*.q3", ["*.nam"], "error")
+    assert (below_year.kind, below_year.left, below_year.right, below_year.severity) == (
+        "le",
+        "*.q3",
+        ["*.nam"],
+        "error",
+    )
     assert (after_six_months.kind, after_six_months.left, after_six_months.right) == ("ge", "*.q3", ["*.m6"])
     assert after_six_months.severity == "warning" and "mơ hồ" in after_six_months.note
     quarters = {r.id: r for r in schema.table_by_id["t_quan_ly_cbccvc"].rules}["r10_nam_ge_quy"]
@@ -485,7 +496,11 @@ def test_it_only_warns_about_quarter_iii_of_table_11_which_the_outline_leaves_am
 def test_it_checks_each_training_group_row_against_each_of_its_sub_rows(schema):
     table = schema.table_by_id["t_dao_tao"]
     groups = ("cong_chuc_hc", "vien_chuc", "cap_xa")
-    pairs = {(r.left.split(".")[0], r.right[0].split(".")[0]) for r in rules_of(table, "ge") if r.left.split(".")[0] in groups}
+    pairs = {
+        (r.left.split(".")[0], r.right[0].split(".")[0])
+        for r in rules_of(table, "ge")
+        if r.left.split(".")[0] in groups
+    }
     expected, group = set(), None
     for row in table.rows:
         group = row.id if row.id in groups else group
@@ -600,7 +615,10 @@ def test_it_refuses_a_cut_off_day_that_is_not_a_day_of_the_year():
     raw["periods"][0]["cutoff_start"] = "02-30"
     del raw["periods"][1]["cutoff_start"]
     problems = problems_of(raw)
-    assert "$.periods[0](id=Q1).cutoff_start: Value error, '02-30' is not a day of the year written MM-DD" in problems
+    assert (
+        "$.periods[0](id=Q1).cutoff_start: Value error, '02-30' is not a day of the year written MM-DD"
+        in problems
+    )
     assert "$.periods[1](id=6T).cutoff_start: field required" in problems
 
 
@@ -610,7 +628,9 @@ def test_it_refuses_history_thresholds_that_cannot_work():
     raw["history_checks"]["decrease"]["min_drop"] = -1
     problems = problems_of(raw)
     assert "$.history_checks.outlier.z_limit: Input should be greater than 0" in problems
-    assert "$.history_checks.outlier.min_history_for_z: Input should be greater than or equal to 2" in problems
+    assert (
+        "$.history_checks.outlier.min_history_for_z: Input should be greater than or equal to 2" in problems
+    )
     assert "$.history_checks.outlier.factor_limit: Input should be a valid number" in problems
     assert "$.history_checks.decrease.min_drop: Input should be greater than or equal to 0" in problems
     del raw["history_checks"]

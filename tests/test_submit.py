@@ -72,7 +72,11 @@ def test_it_keeps_every_accepted_file_as_a_content_addressed_version(ctx):
     again = send(ctx, data)
     rows = ctx.store.versions("STP", PERIOD)
     assert [r["id"] for r in rows] == [first.version_id, again.version_id]
-    assert rows[0]["sha256"] == rows[1]["sha256"] and rows[0]["sender"] == "Văn thư" and rows[0]["channel"] == "web"
+    assert (
+        rows[0]["sha256"] == rows[1]["sha256"]
+        and rows[0]["sender"] == "Văn thư"
+        and rows[0]["channel"] == "web"
+    )
     kept = ctx.config.home / "versions" / rows[0]["sha256"][:2] / f"{rows[0]['sha256']}.xlsx"
     assert kept.read_bytes() == data
     assert again.outcome == "unchanged"
@@ -81,7 +85,9 @@ def test_it_keeps_every_accepted_file_as_a_content_addressed_version(ctx):
 def test_it_reports_both_planted_mistakes_then_none_once_fixed(ctx):
     values = filled_report(ctx, mistakes=True)
     wrong = send(ctx, fill(ctx, downloaded(ctx), values))
-    assert {"402", "5"} <= {str(v) for f in wrong.findings if f["severity"] == "error" for v in f["values"].values()}
+    assert {"402", "5"} <= {
+        str(v) for f in wrong.findings if f["severity"] == "error" for v in f["values"].values()
+    }
     fixed = send(ctx, fill(ctx, downloaded(ctx), filled_report(ctx)))
     assert fixed.errors == 0
     assert cell_value(ctx, TOTAL_KEY) == 420
@@ -119,15 +125,27 @@ def _with_member(data: bytes, name: str, body: bytes) -> bytes:
     return _zip({**members, name: body})
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda d: b"Kinh gui So Noi vu, bao cao dinh kem.", "không phải bảng tính Excel"),
-    (lambda d: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "kiểu cũ (.xls)"),
-    (lambda d: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptionInfo".encode("utf-16-le") + b"\0" * 600, "mật khẩu"),
-    (lambda d: _with_member(d, "xl/vbaProject.bin", b"\0" * 64), "macro"),
-    (lambda d: d + b"\0" * (10 * 1024 * 1024), "lớn hơn 10 MB"),
-    (lambda d: _zip({"xl/workbook.xml": b"<w/>", "xl/bomb.xml": b"\0" * (101 * 1024 * 1024)}), "giải nén quá lớn"),
-    (lambda d: _zip({"word/document.xml": b"<w/>"}), "không phải bảng tính Excel"),
-], ids=["text", "xls", "encrypted", "macro", "too-big", "zip-bomb", "docx"])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda d: b"Kinh gui So Noi vu, bao cao dinh kem.", "không phải bảng tính Excel"),
+        (lambda d: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "kiểu cũ (.xls)"),
+        (
+            lambda d: (
+                b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptionInfo".encode("utf-16-le") + b"\0" * 600
+            ),
+            "mật khẩu",
+        ),
+        (lambda d: _with_member(d, "xl/vbaProject.bin", b"\0" * 64), "macro"),
+        (lambda d: d + b"\0" * (10 * 1024 * 1024), "lớn hơn 10 MB"),
+        (
+            lambda d: _zip({"xl/workbook.xml": b"<w/>", "xl/bomb.xml": b"\0" * (101 * 1024 * 1024)}),
+            "giải nén quá lớn",
+        ),
+        (lambda d: _zip({"word/document.xml": b"<w/>"}), "không phải bảng tính Excel"),
+    ],
+    ids=["text", "xls", "encrypted", "macro", "too-big", "zip-bomb", "docx"],
+)
 def test_it_refuses_what_is_not_a_plain_workbook_and_stores_nothing(ctx, make, words):
     data = make(fill(ctx, downloaded(ctx), filled_report(ctx)))
     before = stored(ctx)

@@ -123,7 +123,9 @@ def test_it_reports_a_huge_number_at_its_cell_and_checks_the_others(ctx, typed):
     poll(ctx, period)
     result = check(ctx, period)
     cell = layout_of(ctx, "STP").fields[COUNT]
-    assert any(f.rule == "parse" and f.cell == f"'{cell.tab}'!{cell.a1}" for f in outcome(result, "STP").findings)
+    assert any(
+        f.rule == "parse" and f.cell == f"'{cell.tab}'!{cell.a1}" for f in outcome(result, "STP").findings
+    )
     assert outcome(result, "SYT").state != "chua_mo"
 
 
@@ -192,7 +194,9 @@ def test_it_notices_a_column_inserted_or_deleted_and_reads_nothing_of_that_table
     report, findings = report_from_document(extract(layout, backend.read(ref)), schema, "so_nganh")
     assert "t_van_ban_dien_tu" in report.unreadable
     assert not any(k.startswith("t_van_ban_dien_tu/") and v is not None for k, v in report.values.items())
-    assert any(f.rule == "structure" and f.table == "t_van_ban_dien_tu" and "cột" in f.message for f in findings)
+    assert any(
+        f.rule == "structure" and f.table == "t_van_ban_dien_tu" and "cột" in f.message for f in findings
+    )
 
 
 def test_it_reads_an_untouched_template_without_a_column_finding(workbook, schema):
@@ -201,7 +205,9 @@ def test_it_reads_an_untouched_template_without_a_column_finding(workbook, schem
     assert not [f for f in findings if f.rule == "structure"]
 
 
-def test_it_tells_the_clerk_a_value_typed_beside_a_table_is_not_read_and_still_reads_the_table(workbook, schema):
+def test_it_tells_the_clerk_a_value_typed_beside_a_table_is_not_read_and_still_reads_the_table(
+    workbook, schema
+):
     backend, ref, layout = workbook
     type_into(ref.id, layout, {E_DOCS: 200})
     spec = layout.fields[E_DOCS]
@@ -210,7 +216,9 @@ def test_it_tells_the_clerk_a_value_typed_beside_a_table_is_not_read_and_still_r
     wb[spec.tab].cell(row=spec.row, column=beside).value = 250
     wb.save(ref.id)
     report, findings = report_from_document(extract(layout, backend.read(ref)), schema, "so_nganh")
-    stray = [f for f in findings if f.cell == f"'{spec.tab}'!{openpyxl.utils.get_column_letter(beside)}{spec.row}"]
+    stray = [
+        f for f in findings if f.cell == f"'{spec.tab}'!{openpyxl.utils.get_column_letter(beside)}{spec.row}"
+    ]
     assert len(stray) == 1 and stray[0].severity == "warning" and "không được đọc" in stray[0].message
     assert report.values[E_DOCS] == 200 and "t_van_ban_dien_tu" not in report.unreadable
 
@@ -271,7 +279,9 @@ def test_it_writes_a_large_batch_in_the_calling_process(tmp_path, schema, period
         batch.append((ref, [workbook_backend.SetCells(COVER_TAB, {(1, 10): "x"})]))
     writers = []
     save = workbook_backend._save_atomically
-    monkeypatch.setattr(workbook_backend, "_save_atomically", lambda *a, **k: writers.append(os.getpid()) or save(*a, **k))
+    monkeypatch.setattr(
+        workbook_backend, "_save_atomically", lambda *a, **k: writers.append(os.getpid()) or save(*a, **k)
+    )
     failed = backend.write_many(batch)
     assert list(failed.values()) == [None] * len(batch)
     assert writers == [os.getpid()] * len(batch)  # no worker process that could outlive this one

@@ -26,7 +26,9 @@ def trimmed(grids):
     dimension (it counts the cells under merges), so its grids have more empty cells."""
     out = {}
     for name, rows in typed(grids).items():
-        rows = [row[: max((i + 1 for i, (_, v) in enumerate(row) if v is not None), default=0)] for row in rows]
+        rows = [
+            row[: max((i + 1 for i, (_, v) in enumerate(row) if v is not None), default=0)] for row in rows
+        ]
         while rows and not rows[-1]:
             rows.pop()
         out[name] = rows
@@ -104,8 +106,12 @@ def seen(path) -> dict:
     """What a unit sees in a workbook, as openpyxl loads it: values, formats, merges, links,
     protection, validation, widths and heights, tabs and tags."""
     wb = openpyxl.load_workbook(path)
-    out = {"tabs": wb.sheetnames, "tags": {p.name: p.value for p in wb.custom_doc_props.props},
-           "title": wb.properties.title, "structure_locked": bool(wb.security and wb.security.lockStructure)}
+    out = {
+        "tabs": wb.sheetnames,
+        "tags": {p.name: p.value for p in wb.custom_doc_props.props},
+        "title": wb.properties.title,
+        "structure_locked": bool(wb.security and wb.security.lockStructure),
+    }
     for ws in wb.worksheets:
         blank = None
         cells = {}
@@ -121,12 +127,19 @@ def seen(path) -> dict:
             "merges": sorted(str(r) for r in ws.merged_cells.ranges),
             "links": sorted((h.ref, h.location, h.target) for h in ws._hyperlinks),
             "protection": (p.sheet, p.insertRows, p.formatColumns, p.formatRows, p.deleteRows),
-            "validations": sorted((v.type, v.operator, v.formula1, v.formula2, str(v.sqref), v.error, v.errorStyle)
-                                  for v in ws.data_validations.dataValidation),
+            "validations": sorted(
+                (v.type, v.operator, v.formula1, v.formula2, str(v.sqref), v.error, v.errorStyle)
+                for v in ws.data_validations.dataValidation
+            ),
             "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
             "heights": {k: d.height for k, d in ws.row_dimensions.items() if d.height},
-            "print": (ws.page_setup.orientation, ws.page_setup.paperSize, ws.page_setup.fitToWidth,
-                      ws.sheet_properties.pageSetUpPr.fitToPage, ws.print_options.horizontalCentered),
+            "print": (
+                ws.page_setup.orientation,
+                ws.page_setup.paperSize,
+                ws.page_setup.fitToWidth,
+                ws.sheet_properties.pageSetUpPr.fitToPage,
+                ws.print_options.horizontalCentered,
+            ),
         }
     return out
 
@@ -134,9 +147,24 @@ def seen(path) -> dict:
 def cell_look(c) -> tuple:
     f, b, a = c.font, c.border, c.alignment
     # an absent flag and a flag written as false look the same (LibreOffice writes them out)
-    return (c.value, c.data_type, bool(f.b), bool(f.i), f.sz, f.u, f.color.rgb if f.color else None,
-            c.fill.fill_type, c.fill.fgColor.rgb, tuple(getattr(b, s).style for s in ("left", "right", "top", "bottom")),
-            bool(a.wrap_text), a.horizontal, a.vertical, c.number_format, c.protection.locked, bool(c.quotePrefix))
+    return (
+        c.value,
+        c.data_type,
+        bool(f.b),
+        bool(f.i),
+        f.sz,
+        f.u,
+        f.color.rgb if f.color else None,
+        c.fill.fill_type,
+        c.fill.fgColor.rgb,
+        tuple(getattr(b, s).style for s in ("left", "right", "top", "bottom")),
+        bool(a.wrap_text),
+        a.horizontal,
+        a.vertical,
+        c.number_format,
+        c.protection.locked,
+        bool(c.quotePrefix),
+    )
 
 
 def with_openpyxl(path: str, edits) -> None:
@@ -165,12 +193,21 @@ def feedback_for(path: str, layout, schema, rng: random.Random, approval: str | 
     from bot.sheets.backends.base import Protect, input_cells
     from bot.sheets.document import extract
 
-    report, read_findings = report_from_document(extract(layout, read_with_openpyxl(path)), schema, layout.unit_kind)
+    report, read_findings = report_from_document(
+        extract(layout, read_with_openpyxl(path)), schema, layout.unit_kind
+    )
     findings = check_reports(schema, [report], {report.unit: read_findings})[report.unit]
     state = rng.choice(sorted(STATE_LABELS))
     titles = {s.id: section_title(s) for s in schema.sections}
-    edits = feedback_edits(layout, STATE_LABELS[state], completeness(schema, report), findings, titles,
-                           datetime(2026, 3, rng.randint(1, 28), 9, 30), rng.choice([None, "Cần bổ sung số liệu"]))
+    edits = feedback_edits(
+        layout,
+        STATE_LABELS[state],
+        completeness(schema, report),
+        findings,
+        titles,
+        datetime(2026, 3, rng.randint(1, 28), 9, 30),
+        rng.choice([None, "Cần bổ sung số liệu"]),
+    )
     if approval == "approved":
         edits.append(Protect(whole=True))
     elif approval == "returned":

@@ -15,8 +15,13 @@ def remind_now(ctx, period, code: str) -> int:
     """Queue and send the reminder; how many messages were queued."""
     unit = ctx.unit_by_code[code]
     now = clock.now()
-    text = reminder_text(unit_status(ctx, period, unit), period_label(period), period.deadline, now.date(),
-                         work_calendar(ctx.config))
+    text = reminder_text(
+        unit_status(ctx, period, unit),
+        period_label(period),
+        period.deadline,
+        now.date(),
+        work_calendar(ctx.config),
+    )
     channels = channels_for(ctx)
     queued = queue(ctx.store, unit_messages(ctx, period, unit, f"manual-{now:%Y%m%dT%H%M%S}", text, channels))
     deliver(ctx.store, channels)

@@ -43,14 +43,21 @@ from web.actions import remind_now
 from web.auth import SESSION_COOKIE, SESSION_SECONDS, LoginLimiter, Sessions, link_csrf, same, verify
 
 HERE = Path(__file__).parent
-MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "application/zip",
-         "json": "application/json", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
-DONE = {"duyet": "Đã duyệt báo cáo.", "tra-lai": "Đã trả lại báo cáo kèm ý kiến.",
-        "nhac": "Đã gửi tin nhắc tới đơn vị (xem Hộp thư đi)."}
+MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "application/zip",
+    "json": "application/json",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+DONE = {
+    "duyet": "Đã duyệt báo cáo.",
+    "tra-lai": "Đã trả lại báo cáo kèm ý kiến.",
+    "nhac": "Đã gửi tin nhắc tới đơn vị (xem Hộp thư đi).",
+}
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; "
-                               "form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
     "Referrer-Policy": "no-referrer",  # a unit's link is in its URL: never sent to another site
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -68,7 +75,9 @@ class Portal:
         self.secret = home_secret(self.base.config.home)
         self.sessions = Sessions(self.secret)
         self.limiter = LoginLimiter()
-        self.secure = bool(self.base.config.web and (self.base.config.web.public_base_url or "").startswith("https"))
+        self.secure = bool(
+            self.base.config.web and (self.base.config.web.public_base_url or "").startswith("https")
+        )
         self._local = threading.local()
         # Every write of a workbook (uploads, "Nộp báo cáo", decisions, reminders) runs on one
         # worker thread: they are one at a time anyway (bot/intake/lock.py), and one thread keeps
@@ -104,10 +113,17 @@ def create_app(home: str | Path) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException):
         status = exc.status_code
-        text = {404: "Không tìm thấy trang này.", 403: "Yêu cầu bị từ chối: biểu mẫu đã hết hạn hoặc không hợp lệ. "
-                "Hãy tải lại trang rồi thử lại.", 429: "Đăng nhập sai quá nhiều lần; hãy thử lại sau 15 phút."}
-        return templates.TemplateResponse(request, "message.html", {"title": "Thông báo", "user": None,
-                                          "text": text.get(status, "Có lỗi xảy ra.")}, status_code=status)
+        text = {
+            404: "Không tìm thấy trang này.",
+            403: "Yêu cầu bị từ chối: biểu mẫu đã hết hạn hoặc không hợp lệ. Hãy tải lại trang rồi thử lại.",
+            429: "Đăng nhập sai quá nhiều lần; hãy thử lại sau 15 phút.",
+        }
+        return templates.TemplateResponse(
+            request,
+            "message.html",
+            {"title": "Thông báo", "user": None, "text": text.get(status, "Có lỗi xảy ra.")},
+            status_code=status,
+        )
 
     def render(request, name: str, status: int = 200, **data):
         return templates.TemplateResponse(request, name, data, status_code=status)
@@ -150,8 +166,13 @@ def create_app(home: str | Path) -> FastAPI:
         coordinator(request)
         periods = [p for p in portal.ctx().store.periods()]
         if not periods:
-            return render(request, "message.html", title="Chưa có kỳ báo cáo", user=session(request),
-                          text="Chưa có kỳ báo cáo nào được tạo bảng tính (python -m bot provision --period …).")
+            return render(
+                request,
+                "message.html",
+                title="Chưa có kỳ báo cáo",
+                user=session(request),
+                text="Chưa có kỳ báo cáo nào được tạo bảng tính (python -m bot provision --period …).",
+            )
         return RedirectResponse(f"/ky/{quote(periods[-1])}", status_code=303)
 
     @app.get("/dang-nhap", response_class=HTMLResponse)
@@ -167,11 +188,24 @@ def create_app(home: str | Path) -> FastAPI:
             raise HTTPException(429)
         if not verify(portal.ctx().store, name.strip(), password):
             portal.limiter.failed(*keys)
-            return render(request, "login.html", 401, user=None, csrf=_login_csrf(portal, request),
-                          error="Tên đăng nhập hoặc mật khẩu không đúng.")
+            return render(
+                request,
+                "login.html",
+                401,
+                user=None,
+                csrf=_login_csrf(portal, request),
+                error="Tên đăng nhập hoặc mật khẩu không đúng.",
+            )
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, portal.sessions.issue(name.strip()), max_age=SESSION_SECONDS,
-                            httponly=True, samesite="lax", secure=portal.secure, path="/")
+        response.set_cookie(
+            SESSION_COOKIE,
+            portal.sessions.issue(name.strip()),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=portal.secure,
+            path="/",
+        )
         return response
 
     @app.post("/dang-xuat")
@@ -189,28 +223,57 @@ def create_app(home: str | Path) -> FastAPI:
         ctx = portal.ctx()
         period = period_of(ctx, period_id)
         data = pages.board(ctx, period, trang_thai, loai)
-        return render(request, "board.html", user=user, period=period, periods=ctx.store.periods(), formats=FORMATS,
-                      **data)
+        return render(
+            request,
+            "board.html",
+            user=user,
+            period=period,
+            periods=ctx.store.periods(),
+            formats=FORMATS,
+            **data,
+        )
 
     def unit_admin(request, user, ctx, period, code, a=None, b=None, msg="", error="", status=200):
         versions = pages.versions(ctx, period, code)
         if (a is None or b is None) and len(versions) >= 2:  # the last change, unless asked otherwise
             a, b = versions[1]["id"], versions[0]["id"]
-        return render(request, "unit_admin.html", status, user=user, unit=pages.unit_page(ctx, period, code),
-                      versions=versions, diff=pages.version_diff(ctx, period, code, a, b),
-                      a=a, b=b, msg=msg, error=error)
+        return render(
+            request,
+            "unit_admin.html",
+            status,
+            user=user,
+            unit=pages.unit_page(ctx, period, code),
+            versions=versions,
+            diff=pages.version_diff(ctx, period, code, a, b),
+            a=a,
+            b=b,
+            msg=msg,
+            error=error,
+        )
 
     @app.get("/ky/{period_id}/don-vi/{code}", response_class=HTMLResponse)
-    def unit_detail(request: Request, period_id: str, code: str, a: int | None = None, b: int | None = None,
-                    xong: str = ""):
+    def unit_detail(
+        request: Request,
+        period_id: str,
+        code: str,
+        a: int | None = None,
+        b: int | None = None,
+        xong: str = "",
+    ):
         user = coordinator(request)
         ctx = portal.ctx()
         period, code = period_of(ctx, period_id), unit_of(ctx, code)
         return unit_admin(request, user, ctx, period, code, a, b, msg=DONE.get(xong, ""))
 
     @app.post("/ky/{period_id}/don-vi/{code}/quyet-dinh")
-    def decision(request: Request, period_id: str, code: str, action: str = Form(""), comment: str = Form(""),
-                 csrf: str = Form("")):
+    def decision(
+        request: Request,
+        period_id: str,
+        code: str,
+        action: str = Form(""),
+        comment: str = Form(""),
+        csrf: str = Form(""),
+    ):
         user = coordinator(request)
         check_csrf(user, csrf)
         ctx = portal.ctx()
@@ -233,8 +296,11 @@ def create_app(home: str | Path) -> FastAPI:
         row = ctx.store.version(version_id)
         if row is None or row["unit"] != code or row["period"] != period_id:
             raise HTTPException(404)
-        return FileResponse(version_path(ctx.config.home, row["sha256"]), media_type=MEDIA["xlsx"],
-                            filename=f"{code}_{period_id}_phien-ban-{version_id}.xlsx")
+        return FileResponse(
+            version_path(ctx.config.home, row["sha256"]),
+            media_type=MEDIA["xlsx"],
+            filename=f"{code}_{period_id}_phien-ban-{version_id}.xlsx",
+        )
 
     @app.get("/ky/{period_id}/tong-hop")
     def master(request: Request, period_id: str):
@@ -244,8 +310,14 @@ def create_app(home: str | Path) -> FastAPI:
         try:
             url = compile(ctx, period)
         except NothingPolled as e:
-            return render(request, "message.html", 409, title="Chưa có số liệu", user=session(request),
-                          text=e.user_message())
+            return render(
+                request,
+                "message.html",
+                409,
+                title="Chưa có số liệu",
+                user=session(request),
+                text=e.user_message(),
+            )
         record = ctx.store.sheet(MASTER_UNIT, period.id)
         if ctx.backend.name != "workbook":
             return RedirectResponse(url, status_code=303)
@@ -261,8 +333,14 @@ def create_app(home: str | Path) -> FastAPI:
         try:
             out = export(gather(ctx, period), fmt, export_path(ctx, period, fmt))
         except (NothingPolled, ExportError) as e:
-            return render(request, "message.html", 409, title="Chưa xuất được", user=session(request),
-                          text=e.user_message())
+            return render(
+                request,
+                "message.html",
+                409,
+                title="Chưa xuất được",
+                user=session(request),
+                text=e.user_message(),
+            )
         return FileResponse(out, media_type=MEDIA[fmt], filename=Path(out).name)
 
     @app.get("/hop-thu", response_class=HTMLResponse)
@@ -272,8 +350,17 @@ def create_app(home: str | Path) -> FastAPI:
         rows = [r for r in messages(store) if r["state"] in ("pending", "sending", "failed")]
         from bot.intake.mailbox import held_messages  # e-mails left unread for a person
 
-        return render(request, "outbox.html", user=user, rows=rows, problems=problems(store), counts=counts(store),
-                      states=STATE_LABELS, channels=CHANNEL_LABELS, held=held_messages(store))
+        return render(
+            request,
+            "outbox.html",
+            user=user,
+            rows=rows,
+            problems=problems(store),
+            counts=counts(store),
+            states=STATE_LABELS,
+            channels=CHANNEL_LABELS,
+            held=held_messages(store),
+        )
 
     # --- a unit's page, behind its link --------------------------------------------------------------
 
@@ -289,8 +376,18 @@ def create_app(home: str | Path) -> FastAPI:
         return ctx, row["unit"], ctx.period(period_id), ([] if row["period"] else periods)
 
     def unit_view(request, token, ctx, code, period, periods, result=None, error=None, status=200):
-        return render(request, "unit.html", status, user=None, token=token, unit=pages.unit_page(ctx, period, code),
-                      periods=periods, csrf=link_csrf(portal.secret, token), result=result, error=error)
+        return render(
+            request,
+            "unit.html",
+            status,
+            user=None,
+            token=token,
+            unit=pages.unit_page(ctx, period, code),
+            periods=periods,
+            csrf=link_csrf(portal.secret, token),
+            result=result,
+            error=error,
+        )
 
     @app.get("/u/{token}", response_class=HTMLResponse)
     def unit_home(request: Request, token: str, ky: str = ""):
@@ -301,18 +398,32 @@ def create_app(home: str | Path) -> FastAPI:
     def unit_download(token: str, ky: str = ""):
         ctx, code, period, _ = linked(token, ky)
         data, name = download(ctx, code, period)
-        return Response(data, media_type=MEDIA["xlsx"], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            data, media_type=MEDIA["xlsx"], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
 
     @app.post("/u/{token}/gui-tep", response_class=HTMLResponse)
-    def unit_upload(request: Request, token: str, ky: str = Form(""), csrf: str = Form(""),
-                    tep: Annotated[UploadFile, File()] = None):
+    def unit_upload(
+        request: Request,
+        token: str,
+        ky: str = Form(""),
+        csrf: str = Form(""),
+        tep: Annotated[UploadFile, File()] = None,
+    ):
         ctx, code, period, periods = linked(token, ky)
         if not same(csrf, link_csrf(portal.secret, token)):
             raise HTTPException(403)
         data = tep.file.read(MAX_BYTES + 1)
         try:
-            result = portal.write(submit, data, tep.filename or "bao-cao.xlsx", unit=code, period=period.id,
-                                  sender=f"liên kết của đơn vị {code}", channel="web")
+            result = portal.write(
+                submit,
+                data,
+                tep.filename or "bao-cao.xlsx",
+                unit=code,
+                period=period.id,
+                sender=f"liên kết của đơn vị {code}",
+                channel="web",
+            )
         except IntakeRefused as e:
             return unit_view(request, token, ctx, code, period, periods, error=e.user_message(), status=422)
         return unit_view(request, token, ctx, code, period, periods, result=result)

@@ -64,7 +64,9 @@ class Sessions:
 
 def link_csrf(secret: bytes, token: str) -> str:
     """The CSRF token of a unit's page: tied to its link, unknown to other sites."""
-    return hmac.new(secret, f"csrf|{hashlib.sha256(token.encode()).hexdigest()}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret, f"csrf|{hashlib.sha256(token.encode()).hexdigest()}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def same(a: str | None, b: str | None) -> bool:
@@ -74,7 +76,9 @@ def same(a: str | None, b: str | None) -> bool:
 class LoginLimiter:
     """Failures per key (address, name) in a sliding window; thread-safe."""
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window: float = WINDOW_SECONDS, clock=time.monotonic):
+    def __init__(
+        self, max_failures: int = MAX_FAILURES, window: float = WINDOW_SECONDS, clock=time.monotonic
+    ):
         self.max_failures, self.window, self.clock = max_failures, window, clock
         self._failures: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()

@@ -12,8 +12,12 @@ from bot.intake.diff import diff_versions, place_of_finding
 from bot.outline.schema import section_title
 
 STATE_ORDER = ("chua_mo", "dang_nhap", "da_nop", "da_nop_con_loi", "hop_le", "tra_lai", "da_duyet")
-OUTCOME_LABELS = {"applied": "đã cập nhật", "merged": "đã gộp, giữ giá trị mới hơn", "unchanged": "không thay đổi",
-                  "approved": "báo cáo đã duyệt, không thay thế"}
+OUTCOME_LABELS = {
+    "applied": "đã cập nhật",
+    "merged": "đã gộp, giữ giá trị mới hơn",
+    "unchanged": "không thay đổi",
+    "approved": "báo cáo đã duyệt, không thay thế",
+}
 CHANNEL_LABELS = {"web": "cổng thông tin", "cli": "dòng lệnh", "chat": "trò chuyện", "email": "thư điện tử"}
 
 
@@ -48,11 +52,21 @@ def board(ctx, period, state: str = "", kind: str = "") -> dict:
             "last_change": when(row["last_change"]) if row and unit_state != "chua_mo" else "",
         })  # fmt: skip
     total = sum(counts.values()) or 1
-    chart = [{"state": s, "label": STATE_LABELS[s], "count": counts[s], "share": round(100 * counts[s] / total, 1)}
-             for s in STATE_ORDER if counts[s]]
-    return {"units": units, "chart": chart, "total": sum(counts.values()), "days_left": days_left(period),
-            "states": [(s, STATE_LABELS[s]) for s in STATE_ORDER],
-            "kinds": [(k.id, k.label) for k in ctx.schema.unit_kinds], "state": state, "kind": kind}
+    chart = [
+        {"state": s, "label": STATE_LABELS[s], "count": counts[s], "share": round(100 * counts[s] / total, 1)}
+        for s in STATE_ORDER
+        if counts[s]
+    ]
+    return {
+        "units": units,
+        "chart": chart,
+        "total": sum(counts.values()),
+        "days_left": days_left(period),
+        "states": [(s, STATE_LABELS[s]) for s in STATE_ORDER],
+        "kinds": [(k.id, k.label) for k in ctx.schema.unit_kinds],
+        "state": state,
+        "kind": kind,
+    }
 
 
 def unit_page(ctx, period, code: str) -> dict:
@@ -63,10 +77,22 @@ def unit_page(ctx, period, code: str) -> dict:
     findings = []
     for f in ctx.store.findings(period.id, code):
         data = json.loads(f["finding_json"])
-        findings.append({"severity": f["severity"], "severity_label": SEVERITY_LABELS.get(f["severity"], f["severity"]),
-                         "place": place_of_finding(ctx.schema, data), "cell": f["cell"] or "", "message": f["message"]})
-    findings.sort(key=lambda f: ("error", "warning", "missing").index(f["severity"]) if f["severity"] in
-                  ("error", "warning", "missing") else 3)
+        findings.append(
+            {
+                "severity": f["severity"],
+                "severity_label": SEVERITY_LABELS.get(f["severity"], f["severity"]),
+                "place": place_of_finding(ctx.schema, data),
+                "cell": f["cell"] or "",
+                "message": f["message"],
+            }
+        )
+    findings.sort(
+        key=lambda f: (
+            ("error", "warning", "missing").index(f["severity"])
+            if f["severity"] in ("error", "warning", "missing")
+            else 3
+        )
+    )
     return {
         "code": code, "name": unit.name, "period": period, "state": unit_state, "state_label": STATE_LABELS[unit_state],
         "percent": percent_filled(row["filled"], row["required"]) if row else 0,
@@ -82,22 +108,39 @@ def unit_page(ctx, period, code: str) -> dict:
 def _sections(ctx, period, code: str) -> list[dict]:
     history = ctx.store.snapshot_history(code, period.id)
     unit = ctx.unit_by_code[code]
-    report = report_from_json(history[-1]["report_json"])[0] if history else Report(code, unit.kind, period.id)
+    report = (
+        report_from_json(history[-1]["report_json"])[0] if history else Report(code, unit.kind, period.id)
+    )
     done = completeness(ctx.schema, report).by_section
     out = []
     for section in ctx.schema.sections_for(unit.kind):
         filled, required = done.get(section.id, (0, 0))
         if required:
-            out.append({"title": section_title(section), "filled": filled, "required": required,
-                        "percent": percent_filled(filled, required)})
+            out.append(
+                {
+                    "title": section_title(section),
+                    "filled": filled,
+                    "required": required,
+                    "percent": percent_filled(filled, required),
+                }
+            )
     return out
 
 
 def versions(ctx, period, code: str) -> list[dict]:
-    return [{"id": r["id"], "filename": r["filename"], "sender": r["sender"],
-             "channel": CHANNEL_LABELS.get(r["channel"], r["channel"]), "when": when(r["received_at"]),
-             "sha": r["sha256"][:12], "outcome": OUTCOME_LABELS.get(r["outcome"], r["outcome"]),
-             "notes": json.loads(r["notes"])} for r in reversed(ctx.store.versions(code, period.id))]
+    return [
+        {
+            "id": r["id"],
+            "filename": r["filename"],
+            "sender": r["sender"],
+            "channel": CHANNEL_LABELS.get(r["channel"], r["channel"]),
+            "when": when(r["received_at"]),
+            "sha": r["sha256"][:12],
+            "outcome": OUTCOME_LABELS.get(r["outcome"], r["outcome"]),
+            "notes": json.loads(r["notes"]),
+        }
+        for r in reversed(ctx.store.versions(code, period.id))
+    ]
 
 
 def version_diff(ctx, period, code: str, older: int | None, newer: int | None) -> list | None:

@@ -32,12 +32,16 @@ def refuse_unless_possible(ctx, unit_code: str, period: Period, approval: str, c
     if ctx.store.sheet(unit_code, period.id) is None:
         raise ApprovalError(f"Đơn vị {unit_code} chưa có bảng tính kỳ {period.id}.")
     if approval == "returned" and not (comment or "").strip():
-        raise ApprovalError("Khi trả lại báo cáo cần ghi rõ lý do (--comment \"…\").")
+        raise ApprovalError('Khi trả lại báo cáo cần ghi rõ lý do (--comment "…").')
 
 
 def approval_message(unit, period: Period, approval: str, comment: str | None) -> str:
     if approval == "approved":
-        return (f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị đã được cơ quan tổng hợp duyệt. "
-                "Bảng tính đã được khóa; nếu cần sửa, vui lòng liên hệ đầu mối phụ trách.")
-    return (f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị được trả lại để chỉnh sửa. "
-            f"Ý kiến của cơ quan tổng hợp: {comment}. Sau khi sửa, vui lòng chọn lại \"Đã nộp\" ở trang bìa.")
+        return (
+            f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị đã được cơ quan tổng hợp duyệt. "
+            "Bảng tính đã được khóa; nếu cần sửa, vui lòng liên hệ đầu mối phụ trách."
+        )
+    return (
+        f"Kính gửi {unit.name}: báo cáo CCHC {period.label} của đơn vị được trả lại để chỉnh sửa. "
+        f'Ý kiến của cơ quan tổng hợp: {comment}. Sau khi sửa, vui lòng chọn lại "Đã nộp" ở trang bìa.'
+    )

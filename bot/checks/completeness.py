@@ -80,7 +80,9 @@ def _required_bindings(schema: Schema):
             yield from global_bindings(rule, schema)
 
 
-def _table_counts(schema: Schema, frame: PeriodFrame, sections: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def _table_counts(
+    schema: Schema, frame: PeriodFrame, sections: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """(unit, section) counts of required and filled table fields."""
     need_cells = np.zeros((frame.n, frame.width), bool)
     have_cells = np.zeros((frame.n, frame.width), bool)
@@ -110,7 +112,9 @@ def _table_counts(schema: Schema, frame: PeriodFrame, sections: dict[str, int]) 
     return need, have
 
 
-def _summary(schema: Schema, report: Report, need: np.ndarray, have: np.ndarray, sections: dict, shown: dict) -> Completeness:
+def _summary(
+    schema: Schema, report: Report, need: np.ndarray, have: np.ndarray, sections: dict, shown: dict
+) -> Completeness:
     need, have = need.copy(), have.copy()
     for narrative in schema.narratives_for(report.kind):
         if narrative.required:

@@ -27,19 +27,35 @@ def feedback_hash(state_label: str, completeness, findings: list[Finding], comme
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def feedback_edits(layout: WorkbookLayout, state_label: str, completeness, findings: list[Finding],
-                   section_titles: dict[str, str], checked_at: datetime, comment: str | None = None) -> list:
+def feedback_edits(
+    layout: WorkbookLayout,
+    state_label: str,
+    completeness,
+    findings: list[Finding],
+    section_titles: dict[str, str],
+    checked_at: datetime,
+    comment: str | None = None,
+) -> list:
     """The edits that bring the unit's workbook up to date with this check."""
     cover = {}
-    for key, value in (("state", state_label), ("checked_at", f"{checked_at:%H:%M %d/%m/%Y}"), ("comment", comment or "")):
+    for key, value in (
+        ("state", state_label),
+        ("checked_at", f"{checked_at:%H:%M %d/%m/%Y}"),
+        ("comment", comment or ""),
+    ):
         spec = layout.fields[f"_cover/{key}"]
         cover[(spec.row, spec.col)] = value
     tab = check_tab(state_label, completeness, findings, section_titles, checked_at)
     return [SetCells(COVER_TAB, cover), ReplaceTab(tab)]
 
 
-def check_tab(state_label: str, completeness, findings: list[Finding], section_titles: dict[str, str],
-              checked_at: datetime) -> TabLayout:
+def check_tab(
+    state_label: str,
+    completeness,
+    findings: list[Finding],
+    section_titles: dict[str, str],
+    checked_at: datetime,
+) -> TabLayout:
     tab = TabLayout(name=CHECK_TAB, landscape=True, col_widths=dict(enumerate(WIDTHS, start=1)))
     errors = sum(f.severity == "error" for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
@@ -47,8 +63,11 @@ def check_tab(state_label: str, completeness, findings: list[Finding], section_t
         ("KẾT QUẢ KIỂM TRA BÁO CÁO", "title"),
         (f"Thời điểm kiểm tra: {checked_at:%H:%M ngày %d/%m/%Y}", "text"),
         (f"Tình trạng: {state_label}", "status"),
-        (f"Mức độ hoàn thành: {completeness.filled}/{completeness.required} ô bắt buộc "
-         f"({_percent(completeness.filled, completeness.required)})", "text"),
+        (
+            f"Mức độ hoàn thành: {completeness.filled}/{completeness.required} ô bắt buộc "
+            f"({_percent(completeness.filled, completeness.required)})",
+            "text",
+        ),
         (f"Số lỗi: {errors}; số cảnh báo: {warnings}", "text"),
     ]
     for row, (text, style) in enumerate(lines, start=1):
@@ -71,8 +90,14 @@ def _findings_table(tab: TabLayout, row: int, findings: list[Finding]) -> int:
     for i, f in enumerate(ordered, start=row + 1):
         style = "error" if f.severity == "error" else "warning"
         a1 = (f.cell or "").rpartition("!")[2]
-        cells = (SEVERITY_LABELS.get(f.severity, f.severity), f.table_label or "", f.row_label or "",
-                 f.column_label or "", a1, f.message)
+        cells = (
+            SEVERITY_LABELS.get(f.severity, f.severity),
+            f.table_label or "",
+            f.row_label or "",
+            f.column_label or "",
+            a1,
+            f.message,
+        )
         for col, text in enumerate(cells, start=1):
             tab.put(i, col, CellSpec(text, style=style))
         if f.cell:
@@ -82,10 +107,15 @@ def _findings_table(tab: TabLayout, row: int, findings: list[Finding]) -> int:
 
 def _completeness_table(tab: TabLayout, row: int, completeness, section_titles: dict[str, str]) -> None:
     """Per section: the share of required cells filled (the section's name spans columns 2–4)."""
-    for i, (section, (filled, required)) in enumerate([(None, (0, 0)), *completeness.by_section.items()], start=row):
+    for i, (section, (filled, required)) in enumerate(
+        [(None, (0, 0)), *completeness.by_section.items()], start=row
+    ):
         header = section is None
-        values = ("Tỷ lệ", "Phần", "Đã nhập / cần nhập") if header else (
-            _percent(filled, required), section_titles.get(section, section), f"{filled}/{required}")
+        values = (
+            ("Tỷ lệ", "Phần", "Đã nhập / cần nhập")
+            if header
+            else (_percent(filled, required), section_titles.get(section, section), f"{filled}/{required}")
+        )
         for col, value in zip((1, 2, 5), values, strict=True):
             tab.put(i, col, CellSpec(value, style="header" if header else "label"))
         for col in (3, 4):

@@ -8,7 +8,9 @@ from bot.checks.report import Finding, Report
 from bot.checks.rules import evaluate
 
 
-def check_reports(schema, reports: list[Report], read_findings: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
+def check_reports(
+    schema, reports: list[Report], read_findings: dict[str, list[Finding]]
+) -> dict[str, list[Finding]]:
     """Findings per unit for ``reports``: what reading found, then what the rules find."""
     by_unit = {r.unit: list(read_findings.get(r.unit, [])) for r in reports}
     required = required_rules(schema)

@@ -25,8 +25,16 @@ class Reading:
     findings: list[Finding]  # what reading found: structure problems, unreadable values
 
 
-def read_report(backend: Backend, ref: SheetRef, schema: Schema, unit: Unit, period: Period, *,
-                layout: WorkbookLayout | None = None, check_tags: bool = False) -> Reading:
+def read_report(
+    backend: Backend,
+    ref: SheetRef,
+    schema: Schema,
+    unit: Unit,
+    period: Period,
+    *,
+    layout: WorkbookLayout | None = None,
+    check_tags: bool = False,
+) -> Reading:
     """Read ``unit``'s spreadsheet of ``period``. With ``check_tags``, a spreadsheet whose own tags
     name another unit or period (a file copied over this one) yields no values, only a problem."""
     layout = layout or build_layout(schema, unit, period)

@@ -69,11 +69,23 @@ class Report:
 
 
 def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple[Report, list[Finding]]:
-    report = Report(doc.unit, unit_kind, doc.period, list_lines=dict(doc.list_lines), unreadable=set(doc.unreadable_blocks))
+    report = Report(
+        doc.unit,
+        unit_kind,
+        doc.period,
+        list_lines=dict(doc.list_lines),
+        unreadable=set(doc.unreadable_blocks),
+    )
     findings = [
-        Finding(doc.unit, "structure", p.severity, p.message, table=p.block if p.block in schema.table_by_id else None,
-                cell=f"'{p.tab}'!{p.a1}" if p.a1 else None,
-                table_label=_table_label(schema, p.block))
+        Finding(
+            doc.unit,
+            "structure",
+            p.severity,
+            p.message,
+            table=p.block if p.block in schema.table_by_id else None,
+            cell=f"'{p.tab}'!{p.a1}" if p.a1 else None,
+            table_label=_table_label(schema, p.block),
+        )
         for p in doc.problems
     ]
     for key, cell in doc.cells.items():
@@ -94,7 +106,11 @@ def report_from_document(doc: Document, schema: Schema, unit_kind: str) -> tuple
             report.unparsed.add(key)
             findings.append(_parse_finding(doc.unit, schema, spec, cell.where, parsed.problem))
         elif parsed.warning:
-            findings.append(replace(_parse_finding(doc.unit, schema, spec, cell.where, parsed.warning), severity="warning"))
+            findings.append(
+                replace(
+                    _parse_finding(doc.unit, schema, spec, cell.where, parsed.warning), severity="warning"
+                )
+            )
     return report, findings
 
 
@@ -103,8 +119,16 @@ def _cover_status(unit: str, cell, findings: list[Finding]) -> str | None:
     a finding at the cell, and the report counts as not submitted."""
     parsed = parse_cell(cell.raw, "choice", list(STATUS_CHOICES))
     if parsed.problem:
-        findings.append(Finding(unit, "parse", "error", f"Tình trạng báo cáo (ô {cell.where}): {parsed.problem}",
-                                cell=cell.where, row_label="Tình trạng báo cáo"))
+        findings.append(
+            Finding(
+                unit,
+                "parse",
+                "error",
+                f"Tình trạng báo cáo (ô {cell.where}): {parsed.problem}",
+                cell=cell.where,
+                row_label="Tình trạng báo cáo",
+            )
+        )
     return parsed.value
 
 
@@ -129,9 +153,20 @@ def _parse_finding(unit: str, schema: Schema, spec, where: str, problem: str) ->
     row_id = f"{spec.row_id}[{spec.list_index}]" if spec.list_index else spec.row_id
     col_label = "tên dòng" if spec.col_id == "_label" else table.column_by_id[spec.col_id].label
     r_label = row_label(schema, spec.table, row_id)
-    message = f"Bảng {table.number}, dòng \"{r_label}\", cột \"{col_label}\" (ô {where}): {problem}"
-    return Finding(unit, "parse", "error", message, table=spec.table, row=row_id, column=spec.col_id, cell=where,
-                   table_label=_table_label(schema, spec.table), row_label=r_label, column_label=col_label)
+    message = f'Bảng {table.number}, dòng "{r_label}", cột "{col_label}" (ô {where}): {problem}'
+    return Finding(
+        unit,
+        "parse",
+        "error",
+        message,
+        table=spec.table,
+        row=row_id,
+        column=spec.col_id,
+        cell=where,
+        table_label=_table_label(schema, spec.table),
+        row_label=r_label,
+        column_label=col_label,
+    )
 
 
 def report_to_json(report: Report, findings: list[Finding]) -> str:

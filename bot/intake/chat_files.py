@@ -42,12 +42,18 @@ from bot.intake.links import portal_link
 from bot.messages.reminders import _percent
 
 OTHER_WAYS = "gửi tệp qua e-mail hoặc trang nộp báo cáo"
-ZALO_NO_FILES = ("Zalo không chuyển tệp đính kèm cho bot nên bot chưa nhận được tệp (nếu bạn vừa gửi tệp báo cáo). "
-                 f"Hãy {OTHER_WAYS} của đơn vị.")
-NOT_REGISTERED_FILE = ("Chat này chưa được đăng ký với bot báo cáo nên bot không mở tệp vừa gửi. Để đăng ký, nhắn: "
-                       "/dangky <mã đơn vị> <mã xác nhận> (mã xác nhận do đầu mối cấp), rồi gửi lại tệp.")
-WHICH_UNIT = ("Tệp «{name}» là báo cáo của đơn vị nào? Trả lời bằng /nop <mã đơn vị> (ví dụ /nop STP), hoặc gửi "
-              "lại tệp với chú thích /nop <mã đơn vị>.")
+ZALO_NO_FILES = (
+    "Zalo không chuyển tệp đính kèm cho bot nên bot chưa nhận được tệp (nếu bạn vừa gửi tệp báo cáo). "
+    f"Hãy {OTHER_WAYS} của đơn vị."
+)
+NOT_REGISTERED_FILE = (
+    "Chat này chưa được đăng ký với bot báo cáo nên bot không mở tệp vừa gửi. Để đăng ký, nhắn: "
+    "/dangky <mã đơn vị> <mã xác nhận> (mã xác nhận do đầu mối cấp), rồi gửi lại tệp."
+)
+WHICH_UNIT = (
+    "Tệp «{name}» là báo cáo của đơn vị nào? Trả lời bằng /nop <mã đơn vị> (ví dụ /nop STP), hoặc gửi "
+    "lại tệp với chú thích /nop <mã đơn vị>."
+)
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb")  # others are not reports: refused unread
 MAX_FINDINGS = 10
 PENDING = "chat-file:"  # settings key prefix: the file a coordinator's chat sent, waiting for /nop
@@ -62,10 +68,14 @@ class ChatFile:
 
 
 Download = Callable[[str], bytes]  # file_id -> bytes; raises TransportError
-Submit = Callable[..., object]  # jobs.submit.submit, given by whoever runs the bot (the library never imports jobs)
+Submit = Callable[
+    ..., object
+]  # jobs.submit.submit, given by whoever runs the bot (the library never imports jobs)
 
 
-def take_file(ctx, kind: str, chat_id: str, file: ChatFile, download: Download, submit: Submit | None) -> list[str]:
+def take_file(
+    ctx, kind: str, chat_id: str, file: ChatFile, download: Download, submit: Submit | None
+) -> list[str]:
     """The replies to a file sent by chat ``chat_id``; see the module for who may send one."""
     from bot.messages.chat import identify
     from bot.messages.outbox import chat_name
@@ -79,12 +89,21 @@ def take_file(ctx, kind: str, chat_id: str, file: ChatFile, download: Download, 
         return [WHICH_UNIT.format(name=file.name)]
     if code is None or not caller.coordinator:
         code = caller.unit.code
-    return [_submit(ctx, code, file, download, submit, sender=f"{caller.coordinator or caller.unit.name} "
-                    f"({chat_name(kind, str(chat_id))})")]
+    return [
+        _submit(
+            ctx,
+            code,
+            file,
+            download,
+            submit,
+            sender=f"{caller.coordinator or caller.unit.name} ({chat_name(kind, str(chat_id))})",
+        )
+    ]
 
 
-def submit_pending(ctx, kind: str, chat_id: str, args: list[str], download: Download | None,
-                   submit: Submit | None) -> list[str]:
+def submit_pending(
+    ctx, kind: str, chat_id: str, args: list[str], download: Download | None, submit: Submit | None
+) -> list[str]:
     """``/nop MA_DON_VI`` from a coordinator's chat: take the file it sent last for that unit."""
     from bot.messages.outbox import chat_name
 
@@ -111,6 +130,7 @@ def _caption_unit(ctx, caption: str) -> str | None:
 
 def _submit(ctx, code: str, file: ChatFile, download: Download, submit: Submit | None, sender: str) -> str:
     from bot.messages.channels import TransportError
+
     refusal = _refuse_unread(file)
     if refusal:
         return refusal
@@ -121,8 +141,10 @@ def _submit(ctx, code: str, file: ChatFile, download: Download, submit: Submit |
     except TransportError as exc:
         if "too big" in exc.reason.lower():
             return _too_big(file.name)
-        return (f"Chưa tải được tệp «{file.name}» từ máy chủ chat (đường truyền bị gián đoạn); chưa có gì thay đổi. "
-                "Hãy gửi lại tệp sau ít phút.")
+        return (
+            f"Chưa tải được tệp «{file.name}» từ máy chủ chat (đường truyền bị gián đoạn); chưa có gì thay đổi. "
+            "Hãy gửi lại tệp sau ít phút."
+        )
     try:
         result = submit(ctx, data, file.name, unit=code, sender=sender, channel="chat")
     except IntakeRefused as exc:
@@ -132,16 +154,20 @@ def _submit(ctx, code: str, file: ChatFile, download: Download, submit: Submit |
 
 def _refuse_unread(file: ChatFile) -> str | None:
     if PurePath(file.name or "").suffix.lower() not in SPREADSHEET_SUFFIXES:
-        return (f"Tệp «{file.name}» không phải bảng tính Excel. Bot chỉ nhận tệp báo cáo .xlsx đã tải về từ hệ "
-                "thống.")
+        return (
+            f"Tệp «{file.name}» không phải bảng tính Excel. Bot chỉ nhận tệp báo cáo .xlsx đã tải về từ hệ "
+            "thống."
+        )
     if file.size is not None and file.size > MAX_BYTES:
         return _too_big(file.name)
     return None
 
 
 def _too_big(name: str) -> str:
-    return (f"Tệp «{name}» lớn hơn 10 MB nên bot không nhận. Hãy xóa các trang, hình ảnh không thuộc biểu mẫu "
-            "rồi gửi lại.")
+    return (
+        f"Tệp «{name}» lớn hơn 10 MB nên bot không nhận. Hãy xóa các trang, hình ảnh không thuộc biểu mẫu "
+        "rồi gửi lại."
+    )
 
 
 def refusal_reply(filename: str, exc: IntakeRefused) -> str:
@@ -152,15 +178,19 @@ def submission_reply(ctx, result, filename: str) -> str:
     """What the sender is told: the outcome, completeness, the first findings with their place
     in words, how many more, notes, and the portal link when there is a portal."""
     unit = ctx.unit_by_code[result.unit]
-    lines = [f"Đã nhận tệp «{filename}» của {unit.name} ({unit.code}), kỳ {result.period} "
-             f"(phiên bản {result.version_id}). {result.summary()}"]
+    lines = [
+        f"Đã nhận tệp «{filename}» của {unit.name} ({unit.code}), kỳ {result.period} "
+        f"(phiên bản {result.version_id}). {result.summary()}"
+    ]
     lines.append(_standing(ctx, result))
     findings = _ordered(result.findings)
     if findings:
         lines.append("Kết quả kiểm tra:")
         lines += [f"{i}. {_finding_line(ctx, f)}" for i, f in enumerate(findings[:MAX_FINDINGS], 1)]
         if len(findings) > MAX_FINDINGS:
-            lines.append(f"… và {len(findings) - MAX_FINDINGS} mục khác (xem trang «Kiểm tra» của bảng tính).")
+            lines.append(
+                f"… và {len(findings) - MAX_FINDINGS} mục khác (xem trang «Kiểm tra» của bảng tính)."
+            )
     lines += [f"Lưu ý: {note}" for note in result.notes]
     link = portal_link(ctx, unit.code, result.period)
     if link:
@@ -181,8 +211,12 @@ SEVERITY_WORDS = {"error": "Lỗi", "warning": "Cảnh báo", "missing": "Thiế
 
 
 def _ordered(findings: list[dict]) -> list[dict]:
-    return sorted(findings, key=lambda f: SEVERITY_ORDER.index(f["severity"]) if f["severity"] in SEVERITY_ORDER
-                  else len(SEVERITY_ORDER))
+    return sorted(
+        findings,
+        key=lambda f: (
+            SEVERITY_ORDER.index(f["severity"]) if f["severity"] in SEVERITY_ORDER else len(SEVERITY_ORDER)
+        ),
+    )
 
 
 def _finding_line(ctx, finding: dict) -> str:
@@ -200,7 +234,9 @@ def coordinator_nop(ctx, caller, args: list[str], submit: Submit | None) -> list
     from bot.messages.outbox import channels_for
 
     channel = channels_for(ctx).get(caller.channel)
-    return submit_pending(ctx, caller.channel, caller.address, args, getattr(channel, "download", None), submit)
+    return submit_pending(
+        ctx, caller.channel, caller.address, args, getattr(channel, "download", None), submit
+    )
 
 
 def zalo_file_chat(update: dict) -> str | None:
@@ -224,4 +260,6 @@ def telegram_file(message) -> ChatFile | None:
     document = getattr(message, "document", None)
     if document is None:
         return None
-    return ChatFile(document.file_name or "bao-cao.xlsx", document.file_id, document.file_size, message.caption or "")
+    return ChatFile(
+        document.file_name or "bao-cao.xlsx", document.file_id, document.file_size, message.caption or ""
+    )

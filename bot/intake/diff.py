@@ -51,7 +51,7 @@ def place_in_table(schema, table_id: str, row_id: str | None, column_id: str | N
     words = [f"Bảng {table.number}"]
     if row_id:
         try:
-            words.append(f"dòng \"{row_label(schema, table_id, row_id)}\"")
+            words.append(f'dòng "{row_label(schema, table_id, row_id)}"')
         except KeyError:
             words.append(f"dòng {row_id}")
     if column_id:
@@ -61,7 +61,7 @@ def place_in_table(schema, table_id: str, row_id: str | None, column_id: str | N
         elif column.number:
             words.append(f"cột ({column.number.strip('()')})")
         else:
-            words.append(f"cột \"{column.path[-1]}\"")
+            words.append(f'cột "{column.path[-1]}"')
     return ", ".join(words)
 
 

@@ -84,15 +84,24 @@ class FormSettings:
             raise FormsConfigError(f"{where}: mỗi biểu mẫu phải là một đối tượng JSON.")
         missing = [k for k in ("response_spreadsheet_id", "unit_question", "fields") if not data.get(k)]
         if missing:
-            raise FormsConfigError(f"{where}: thiếu {', '.join(missing)} (mã bảng câu trả lời, câu hỏi mã đơn vị, "
-                                   "và các câu hỏi → trường báo cáo).")
+            raise FormsConfigError(
+                f"{where}: thiếu {', '.join(missing)} (mã bảng câu trả lời, câu hỏi mã đơn vị, "
+                "và các câu hỏi → trường báo cáo)."
+            )
         unknown = set(data) - {"response_spreadsheet_id", "unit_question", "fields", "tab", "period_question"}
         if unknown:
             raise FormsConfigError(f"{where}: không hiểu mục {', '.join(sorted(unknown))}.")
-        if not isinstance(data["fields"], dict) or not all(isinstance(v, str) for v in data["fields"].values()):
+        if not isinstance(data["fields"], dict) or not all(
+            isinstance(v, str) for v in data["fields"].values()
+        ):
             raise FormsConfigError(f"{where}: 'fields' phải ánh xạ tiêu đề câu hỏi → mã trường (chuỗi).")
-        return cls(str(data["response_spreadsheet_id"]), str(data["unit_question"]), dict(data["fields"]),
-                   str(data.get("tab") or DEFAULT_TAB), data.get("period_question"))
+        return cls(
+            str(data["response_spreadsheet_id"]),
+            str(data["unit_question"]),
+            dict(data["fields"]),
+            str(data.get("tab") or DEFAULT_TAB),
+            data.get("period_question"),
+        )
 
 
 def load_form_settings(home: str | Path) -> list[FormSettings]:
@@ -103,10 +112,12 @@ def load_form_settings(home: str | Path) -> list[FormSettings]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise FormsConfigError(f"{path}: dòng {e.lineno}, cột {e.colno}: JSON sai cú pháp ({e.msg})") from None
+        raise FormsConfigError(
+            f"{path}: dòng {e.lineno}, cột {e.colno}: JSON sai cú pháp ({e.msg})"
+        ) from None
     forms = data.get("forms") if isinstance(data, dict) else None
     if not isinstance(forms, list):
-        raise FormsConfigError(f"{path}: cần {{\"forms\": [ … ]}}.")
+        raise FormsConfigError(f'{path}: cần {{"forms": [ … ]}}.')
     return [FormSettings.from_dict(f, f"{path} (biểu mẫu {i})") for i, f in enumerate(forms, start=1)]
 
 
@@ -138,7 +149,9 @@ def intake_forms(ctx, period: Period, forms: list[FormSettings]) -> FormsResult:
 def _intake(ctx, period: Period, form: FormSettings, result: FormsResult) -> None:
     read_range = getattr(ctx.backend, "read_range", None)
     if read_range is None:
-        raise FormsConfigError("Nhận câu trả lời Google Forms cần backend 'google' (config.json: \"backend\": \"google\").")
+        raise FormsConfigError(
+            'Nhận câu trả lời Google Forms cần backend \'google\' (config.json: "backend": "google").'
+        )
     try:
         rows = read_range(form.response_spreadsheet_id, "'" + form.tab.replace("'", "''") + "'")
     except BackendError as e:
@@ -174,14 +187,22 @@ def _answers(rows: list[list], form: FormSettings, period: Period, result: Forms
     header = {normalise(text): i for i, text in enumerate(rows[0]) if normalise(text)}
     unit_col = header.get(normalise(form.unit_question))
     if unit_col is None:
-        raise FormsConfigError(f"Bảng câu trả lời không có câu hỏi \"{form.unit_question}\" (unit_question trong {SETTINGS_FILE}).")
+        raise FormsConfigError(
+            f'Bảng câu trả lời không có câu hỏi "{form.unit_question}" (unit_question trong {SETTINGS_FILE}).'
+        )
     columns = {}
     for question, key in form.fields.items():
         if normalise(question) in header:
             columns[key] = header[normalise(question)]
         else:
-            result.findings.append(Finding("*", "form_question", "warning",
-                                           f"Biểu mẫu không còn câu hỏi \"{question}\" (đã đổi tên?); trường {key} không được nhận."))
+            result.findings.append(
+                Finding(
+                    "*",
+                    "form_question",
+                    "warning",
+                    f'Biểu mẫu không còn câu hỏi "{question}" (đã đổi tên?); trường {key} không được nhận.',
+                )
+            )
     period_col = header.get(normalise(form.period_question)) if form.period_question else None
     wanted = {normalise(period.id), normalise(period.label)}
     answers = []
@@ -193,11 +214,19 @@ def _answers(rows: list[list], form: FormSettings, period: Period, result: Forms
             continue
         moment = _timestamp(cells[0])
         if moment is None:
-            result.findings.append(Finding("*", "form_time", "warning",
-                                           f"Dòng {number} của bảng câu trả lời không có dấu thời gian đọc được; dòng này bị bỏ qua."))
+            result.findings.append(
+                Finding(
+                    "*",
+                    "form_time",
+                    "warning",
+                    f"Dòng {number} của bảng câu trả lời không có dấu thời gian đọc được; dòng này bị bỏ qua.",
+                )
+            )
             continue
         values = {key: cells[col] for key, col in columns.items() if str(cells[col]).strip()}
-        digest = hashlib.sha256(json.dumps(cells, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(
+            json.dumps(cells, ensure_ascii=False, default=str).encode("utf-8")
+        ).hexdigest()
         answers.append(Answer(number, moment, str(cells[unit_col]).strip(), values, digest))
     return answers
 
@@ -219,26 +248,44 @@ def _unit_code(ctx, text: str) -> str | None:
     wanted = normalise(text)
     for unit in ctx.units:
         code = normalise(unit.code)
-        if wanted in (code, normalise(unit.name)) or wanted.startswith(code + " -") or wanted.startswith(code + " –"):
+        if (
+            wanted in (code, normalise(unit.name))
+            or wanted.startswith(code + " -")
+            or wanted.startswith(code + " –")
+        ):
             return unit.code
     return None
 
 
 def _unknown_unit(answer: Answer) -> Finding:
-    return Finding("*", "form_unknown_unit", "warning",
-                   f"Câu trả lời biểu mẫu ở dòng {answer.row} (gửi lúc {answer.submitted_at:%H:%M %d/%m/%Y}) ghi đơn vị "
-                   f"\"{answer.unit_text}\", không có trong danh sách đơn vị; câu trả lời chưa được áp dụng. "
-                   "Hãy sửa mã đơn vị trong bảng câu trả lời.",
-                   values=(("row", answer.row), ("unit", answer.unit_text)))
+    return Finding(
+        "*",
+        "form_unknown_unit",
+        "warning",
+        f"Câu trả lời biểu mẫu ở dòng {answer.row} (gửi lúc {answer.submitted_at:%H:%M %d/%m/%Y}) ghi đơn vị "
+        f'"{answer.unit_text}", không có trong danh sách đơn vị; câu trả lời chưa được áp dụng. '
+        "Hãy sửa mã đơn vị trong bảng câu trả lời.",
+        values=(("row", answer.row), ("unit", answer.unit_text)),
+    )
 
 
 # --- writing into a unit's spreadsheet ------------------------------------------------------------
 
 
-def _apply(ctx, period: Period, form: FormSettings, code: str, answer: Answer, pending: list[Answer], result: FormsResult) -> None:
+def _apply(
+    ctx,
+    period: Period,
+    form: FormSettings,
+    code: str,
+    answer: Answer,
+    pending: list[Answer],
+    result: FormsResult,
+) -> None:
     record = ctx.store.sheet(code, period.id)
     if record is None or record.status != "ready":
-        result.failed[code] = f"Đơn vị {code} chưa có bảng tính kỳ {period.id}; câu trả lời biểu mẫu sẽ được ghi sau khi tạo."
+        result.failed[code] = (
+            f"Đơn vị {code} chưa có bảng tính kỳ {period.id}; câu trả lời biểu mẫu sẽ được ghi sau khi tạo."
+        )
         return
     ref = SheetRef(record.sheet_id, record.url)
     unit = ctx.unit_by_code[code]
@@ -257,12 +304,16 @@ def _apply(ctx, period: Period, form: FormSettings, code: str, answer: Answer, p
     _record(ctx.store, form, period, code, [answer], [a for a in pending if a.key != answer.key], written)
 
 
-def _current(ctx, period: Period, layout: WorkbookLayout, ref: SheetRef, unit) -> tuple[Report, datetime | None]:
+def _current(
+    ctx, period: Period, layout: WorkbookLayout, ref: SheetRef, unit
+) -> tuple[Report, datetime | None]:
     """The unit's values and the change time they were read at: the last snapshot, or a read now."""
     rows = [r for r in ctx.store.latest_snapshots(period.id) if r["unit"] == layout.unit_code]
     if rows:
         changed = rows[0]["modified_at"]
-        return report_from_json(rows[0]["report_json"])[0], datetime.fromisoformat(changed) if changed else None
+        return report_from_json(rows[0]["report_json"])[0], datetime.fromisoformat(
+            changed
+        ) if changed else None
     changed = ctx.backend.modified_times([ref]).get(ref.id)
     return read_report(ctx.backend, ref, ctx.schema, unit, period, layout=layout).report, changed
 
@@ -306,9 +357,13 @@ def _same(schema, spec: FieldSpec, answer, current) -> bool:
 
 def _kept_warning(code: str, layout: WorkbookLayout, key: str, answer: Answer) -> Finding:
     spec = layout.fields[key]
-    return Finding(code, "form_kept", "warning",
-                   f"Câu trả lời biểu mẫu gửi lúc {answer.submitted_at:%H:%M %d/%m/%Y} cho trường {key} "
-                   f"(ô '{spec.tab}'!{spec.a1}) cũ hơn nội dung đơn vị đã nhập trong bảng tính; giữ nội dung của đơn vị.")
+    return Finding(
+        code,
+        "form_kept",
+        "warning",
+        f"Câu trả lời biểu mẫu gửi lúc {answer.submitted_at:%H:%M %d/%m/%Y} cho trường {key} "
+        f"(ô '{spec.tab}'!{spec.a1}) cũ hơn nội dung đơn vị đã nhập trong bảng tính; giữ nội dung của đơn vị.",
+    )
 
 
 # --- what was processed ------------------------------------------------------------------------------
@@ -318,13 +373,35 @@ def _processed(store, form_id: str, period_id: str) -> set[str]:
     return store.processed_responses(form_id, period_id)
 
 
-def _record(store, form: FormSettings, period: Period, code: str, applied: list[Answer], superseded: list[Answer],
-            written: list[str]) -> None:
+def _record(
+    store,
+    form: FormSettings,
+    period: Period,
+    code: str,
+    applied: list[Answer],
+    superseded: list[Answer],
+    written: list[str],
+) -> None:
     now = clock.now().isoformat()
-    rows = [(a, "applied", json.dumps(written)) for a in applied] + [(a, "superseded", "[]") for a in superseded]
+    rows = [(a, "applied", json.dumps(written)) for a in applied] + [
+        (a, "superseded", "[]") for a in superseded
+    ]
     store.record_responses(
-        [(form.response_spreadsheet_id, period.id, a.key, code, a.row, a.submitted_at.isoformat(), outcome, fields, now)
-         for a, outcome, fields in rows])
+        [
+            (
+                form.response_spreadsheet_id,
+                period.id,
+                a.key,
+                code,
+                a.row,
+                a.submitted_at.isoformat(),
+                outcome,
+                fields,
+                now,
+            )
+            for a, outcome, fields in rows
+        ]
+    )
 
 
 def last_processed(store, form_id: str, period_id: str):

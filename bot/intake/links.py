@@ -80,7 +80,7 @@ def portal_link(ctx, unit: str, period_id: str) -> str | None:
 
 
 def portal_sentence(ctx, unit: str) -> str:
-    """" Trang báo cáo của đơn vị: <link>" for a chat reply, or "" without a portal."""
+    """ " Trang báo cáo của đơn vị: <link>" for a chat reply, or "" without a portal."""
     if ctx.config.web is None:
         return ""
     return f" Trang báo cáo của đơn vị (tải bảng tính, gửi lại, nộp báo cáo): {unit_url(ctx, unit)}"

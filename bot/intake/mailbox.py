@@ -76,8 +76,10 @@ def open_mailbox(settings):
             box = MailBoxUnencrypted(settings.host, port, timeout=30)
         return box.login(settings.username, settings.password or "", settings.folder)
     except Exception as exc:  # imaplib, ssl and socket errors alike: say which, never the password
-        raise MailboxError(f"Không đọc được hộp thư {settings.username} tại {settings.host}:{port} "
-                           f"({redact(type(exc).__name__ + ': ' + str(exc))}).") from None
+        raise MailboxError(
+            f"Không đọc được hộp thư {settings.username} tại {settings.host}:{port} "
+            f"({redact(type(exc).__name__ + ': ' + str(exc))})."
+        ) from None
 
 
 def fetch_mail(ctx, mailbox=None, *, submit: Submit) -> MailRound:
@@ -87,7 +89,7 @@ def fetch_mail(ctx, mailbox=None, *, submit: Submit) -> MailRound:
 
     if mailbox is None:
         if ctx.config.mailbox is None:
-            raise MailboxError("Chưa cấu hình hộp thư nhận báo cáo (mục \"mailbox\" trong config.json).")
+            raise MailboxError('Chưa cấu hình hộp thư nhận báo cáo (mục "mailbox" trong config.json).')
         with open_mailbox(ctx.config.mailbox) as box:
             return fetch_mail(ctx, box, submit=submit)
     result = MailRound()
@@ -114,7 +116,9 @@ def _take_message(ctx, message, result: MailRound, submit: Submit) -> bool:
         result.held.append(key)
         return False
     sender = f"{address} (thư {key})"
-    replies = [_take_file(ctx, code, sender, attachment.filename, attachment.payload, submit) for attachment in files]
+    replies = [
+        _take_file(ctx, code, sender, attachment.filename, attachment.payload, submit) for attachment in files
+    ]
     result.files += len(files)
     _answer(ctx, code, address, key, message, replies)
     result.taken.append(key)
@@ -146,7 +150,9 @@ def _recorded_reply(ctx, row, filename: str) -> str:
     """The answer for a version recorded before a crash, rebuilt from what was stored."""
     from bot.intake.submit import Submission
 
-    result = Submission(row["id"], row["unit"], row["period"], "unchanged", notes=json.loads(row["notes"] or "[]"))
+    result = Submission(
+        row["id"], row["unit"], row["period"], "unchanged", notes=json.loads(row["notes"] or "[]")
+    )
     state = ctx.store.unit_state(row["unit"], row["period"])
     result.state = state["state"] if state else None
     result.findings = [json.loads(f["finding_json"]) for f in ctx.store.findings(row["period"], row["unit"])]
@@ -161,14 +167,36 @@ def _answer(ctx, code: str, address: str, key: str, message, replies: list[tuple
     stage = "thu-" + hashlib.sha256(key.encode()).hexdigest()[:20]
     message_id = _message_id(message)
     text = "\n\n".join(reply for _, reply in replies)
-    queue(ctx.store, [Outgoing(code, ctx.unit_by_code[code].name, period, stage, "email", address, text,
-                               subject, in_reply_to=message_id)])
+    queue(
+        ctx.store,
+        [
+            Outgoing(
+                code,
+                ctx.unit_by_code[code].name,
+                period,
+                stage,
+                "email",
+                address,
+                text,
+                subject,
+                in_reply_to=message_id,
+            )
+        ],
+    )
 
 
 def _hold(ctx, key: str, address: str, message, reason: str) -> None:
     received = message.date.isoformat() if message.date and message.date.year > 1900 else None
-    ctx.store.hold_mail({"message_key": key, "sender": address or "(không rõ)", "subject": message.subject or "",
-                         "reason": reason, "received_at": received, "first_seen_at": clock.now().isoformat()})
+    ctx.store.hold_mail(
+        {
+            "message_key": key,
+            "sender": address or "(không rõ)",
+            "subject": message.subject or "",
+            "reason": reason,
+            "received_at": received,
+            "first_seen_at": clock.now().isoformat(),
+        }
+    )
 
 
 def held_messages(store) -> list:

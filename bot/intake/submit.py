@@ -80,8 +80,17 @@ class _Upload:
     doc: object  # the read Document
 
 
-def submit(ctx, data: bytes, filename: str, *, unit: str | None = None, period: str | None = None,
-           sender: str, channel: str, refresh: Refresh) -> Submission:
+def submit(
+    ctx,
+    data: bytes,
+    filename: str,
+    *,
+    unit: str | None = None,
+    period: str | None = None,
+    sender: str,
+    channel: str,
+    refresh: Refresh,
+) -> Submission:
     """Take ``data`` (a workbook file) as a new version of its unit's report; see the module.
 
     ``refresh(ctx, period)`` brings the period's state up to date after a write (the poll and the
@@ -106,9 +115,13 @@ def mark_submitted(ctx, code: str, period, *, refresh: Refresh) -> Submission:
         doc = _read_current(ctx, layout, ref)
         cell = doc.cells.get(STATUS_KEY)
         if cell is None:
-            raise IntakeRefused("Không tìm thấy ô Tình trạng báo cáo ở trang bìa của bảng tính; hãy liên hệ đầu mối.")
+            raise IntakeRefused(
+                "Không tìm thấy ô Tình trạng báo cáo ở trang bìa của bảng tính; hãy liên hệ đầu mối."
+            )
         _write(ctx, ref, {cell.tab: {(cell.row, cell.col): SUBMITTED}})
-        return _after_write(ctx, code, period, Submission(None, code, period.id, "applied", written=[STATUS_KEY]), refresh)
+        return _after_write(
+            ctx, code, period, Submission(None, code, period.id, "applied", written=[STATUS_KEY]), refresh
+        )
 
 
 # --- reading and identifying the file -------------------------------------------------------------
@@ -122,45 +135,63 @@ def read_file(data: bytes, filename: str) -> tuple[dict, dict]:
         try:
             return backend.tags(path), backend.read(SheetRef(str(path), path.as_uri()))
         except BackendError:
-            raise IntakeRefused(f"Tệp {filename} bị hỏng hoặc không phải bảng tính Excel (.xlsx); hãy mở lại bằng "
-                                "Excel, lưu lại rồi gửi lại.") from None
+            raise IntakeRefused(
+                f"Tệp {filename} bị hỏng hoặc không phải bảng tính Excel (.xlsx); hãy mở lại bằng "
+                "Excel, lưu lại rồi gửi lại."
+            ) from None
 
 
 def _identify(ctx, tags: dict, unit: str | None, period: str | None, filename: str):
     if not tags.get("unit") or not tags.get("period"):
-        raise IntakeRefused(f"Tệp {filename} không phải bảng tính báo cáo do hệ thống tạo (không có thông tin đơn vị, "
-                            "kỳ báo cáo). Hãy tải bảng tính của đơn vị từ hệ thống, nhập số liệu vào đó rồi gửi lại.")
+        raise IntakeRefused(
+            f"Tệp {filename} không phải bảng tính báo cáo do hệ thống tạo (không có thông tin đơn vị, "
+            "kỳ báo cáo). Hãy tải bảng tính của đơn vị từ hệ thống, nhập số liệu vào đó rồi gửi lại."
+        )
     code, period_id = tags["unit"], tags["period"]
     if unit and code != unit:
-        raise IntakeRefused(f"Tệp {filename} là báo cáo của đơn vị {tags.get('unit_name') or code} ({code}), không "
-                            f"phải của đơn vị {unit}. Hãy chọn đúng tệp của đơn vị mình rồi gửi lại.")
+        raise IntakeRefused(
+            f"Tệp {filename} là báo cáo của đơn vị {tags.get('unit_name') or code} ({code}), không "
+            f"phải của đơn vị {unit}. Hãy chọn đúng tệp của đơn vị mình rồi gửi lại."
+        )
     if period and period_id != period:
-        raise IntakeRefused(f"Tệp {filename} là báo cáo kỳ {period_id}, không phải kỳ {period}. Hãy tải bảng tính "
-                            f"kỳ {period} từ hệ thống, nhập số liệu vào đó rồi gửi lại.")
+        raise IntakeRefused(
+            f"Tệp {filename} là báo cáo kỳ {period_id}, không phải kỳ {period}. Hãy tải bảng tính "
+            f"kỳ {period} từ hệ thống, nhập số liệu vào đó rồi gửi lại."
+        )
     if tags.get("schema_version") != ctx.schema.version:
-        raise IntakeRefused(f"Tệp {filename} theo mẫu biểu phiên bản {tags.get('schema_version') or '(không rõ)'}, "
-                            f"hệ thống đang dùng phiên bản {ctx.schema.version}; không chuyển được số liệu sang mẫu "
-                            "mới. Hãy tải bảng tính mới từ hệ thống, nhập lại số liệu rồi gửi.")
+        raise IntakeRefused(
+            f"Tệp {filename} theo mẫu biểu phiên bản {tags.get('schema_version') or '(không rõ)'}, "
+            f"hệ thống đang dùng phiên bản {ctx.schema.version}; không chuyển được số liệu sang mẫu "
+            "mới. Hãy tải bảng tính mới từ hệ thống, nhập lại số liệu rồi gửi."
+        )
     if code not in ctx.unit_by_code:
-        raise IntakeRefused(f"Đơn vị {code} của tệp {filename} không có trong danh sách đơn vị; hãy liên hệ đầu mối.")
+        raise IntakeRefused(
+            f"Đơn vị {code} của tệp {filename} không có trong danh sách đơn vị; hãy liên hệ đầu mối."
+        )
     period_obj = ctx.period(period_id)
     record = ctx.store.sheet(code, period_id)
     if record is None or record.status != "ready":
-        raise IntakeRefused(f"Đơn vị {code} chưa có bảng tính kỳ {period_id} trên hệ thống; hãy liên hệ đầu mối.")
+        raise IntakeRefused(
+            f"Đơn vị {code} chưa có bảng tính kỳ {period_id} trên hệ thống; hãy liên hệ đầu mối."
+        )
     return code, period_obj
 
 
 # --- taking it ---------------------------------------------------------------------------------------
 
 
-def _take(ctx, code, period, layout, upload: _Upload, data, filename, sender, channel, refresh: Refresh) -> Submission:
+def _take(
+    ctx, code, period, layout, upload: _Upload, data, filename, sender, channel, refresh: Refresh
+) -> Submission:
     ref = _ref(ctx, code, period.id)
     current = _read_current(ctx, layout, ref)
     approved = _approval(ctx, code, period.id) == "approved"
     result = Submission(None, code, period.id, "approved" if approved else "applied")
     if approved:
-        result.notes.append(f"Báo cáo {period.label} của đơn vị đã được duyệt; số liệu đã duyệt không bị thay thế. "
-                            "Nếu cần sửa, hãy liên hệ đầu mối phụ trách để được trả lại báo cáo.")
+        result.notes.append(
+            f"Báo cáo {period.label} của đơn vị đã được duyệt; số liệu đã duyệt không bị thay thế. "
+            "Nếu cần sửa, hãy liên hệ đầu mối phụ trách để được trả lại báo cáo."
+        )
     else:
         cells = _merge(ctx, layout, upload, current, result)
         if cells:
@@ -180,21 +211,27 @@ def _merge(ctx, layout, upload: _Upload, current, result: Submission) -> dict:
     base = _base(ctx, layout, upload.tags.get(versions.BASED_ON), current, theirs)
     cells: dict = {}
     for problem in upload.doc.problems:  # what could not be read from the file is not taken from it
-        result.notes.append(f"Trong tệp gửi lên: {problem.message} Phần này giữ nguyên như trong bảng tính hiện tại.")
+        result.notes.append(
+            f"Trong tệp gửi lên: {problem.message} Phần này giữ nguyên như trong bảng tính hiện tại."
+        )
         result.outcome = "merged"
     for key, (u, _) in mine.items():
         c = theirs.get(key, ["", ""])[0]
         if u == c:
             continue
         if key not in current.cells:
-            result.notes.append(f"{place_of_key(ctx.schema, key)}: bảng tính hiện tại không có ô này (dòng đã bị xóa hoặc "
-                                "chưa được thêm) nên chưa ghi được; tệp của bạn vẫn được lưu.")
+            result.notes.append(
+                f"{place_of_key(ctx.schema, key)}: bảng tính hiện tại không có ô này (dòng đã bị xóa hoặc "
+                "chưa được thêm) nên chưa ghi được; tệp của bạn vẫn được lưu."
+            )
             result.outcome = "merged"
             continue
         newer = c != "" if base is None else c != base.get(key, ["", ""])[0]
         if newer:  # changed in the current workbook after the file was downloaded: kept, and said
-            result.notes.append(f"{place_of_key(ctx.schema, key)} (ô {current.cells[key].where}): bảng tính hiện tại có "
-                                f"«{c}», tệp của bạn có «{u}»; giữ «{c}» vì giá trị này được nhập sau khi bạn tải tệp về.")
+            result.notes.append(
+                f"{place_of_key(ctx.schema, key)} (ô {current.cells[key].where}): bảng tính hiện tại có "
+                f"«{c}», tệp của bạn có «{u}»; giữ «{c}» vì giá trị này được nhập sau khi bạn tải tệp về."
+            )
             result.outcome = "merged"
             continue
         target = current.cells[key]
@@ -212,10 +249,17 @@ def _base(ctx, layout, based_on: str | None, current, theirs: dict) -> dict | No
             return theirs
         known = ctx.store.base(layout.unit_code, layout.period_id, based_on)
         return json.loads(known) if known else None
-    template = build_layout(ctx.schema, ctx.unit_by_code[layout.unit_code], ctx.period(layout.period_id),
-                            prefill=ctx.store.carried(layout.unit_code, layout.period_id))
-    return {key: [versions.as_text(template.tab(spec.tab).cells[(spec.row, spec.col)].value), ""]
-            for key, spec in template.fields.items() if spec.input and (spec.row, spec.col) in template.tab(spec.tab).cells}
+    template = build_layout(
+        ctx.schema,
+        ctx.unit_by_code[layout.unit_code],
+        ctx.period(layout.period_id),
+        prefill=ctx.store.carried(layout.unit_code, layout.period_id),
+    )
+    return {
+        key: [versions.as_text(template.tab(spec.tab).cells[(spec.row, spec.col)].value), ""]
+        for key, spec in template.fields.items()
+        if spec.input and (spec.row, spec.col) in template.tab(spec.tab).cells
+    }
 
 
 def _writable(raw, text: str):
@@ -252,7 +296,9 @@ def _with_findings(ctx, code, period, result: Submission) -> Submission:
 def _ref(ctx, code: str, period_id: str) -> SheetRef:
     record = ctx.store.sheet(code, period_id)
     if record is None:
-        raise IntakeRefused(f"Đơn vị {code} chưa có bảng tính kỳ {period_id} trên hệ thống; hãy liên hệ đầu mối.")
+        raise IntakeRefused(
+            f"Đơn vị {code} chưa có bảng tính kỳ {period_id} trên hệ thống; hãy liên hệ đầu mối."
+        )
     return SheetRef(record.sheet_id, record.url)
 
 
@@ -260,15 +306,18 @@ def _read_current(ctx, layout, ref: SheetRef):
     try:
         return extract(layout, ctx.backend.read(ref))
     except BackendError as e:
-        raise IntakeRefused(f"Chưa đọc được bảng tính hiện tại của đơn vị ({e}); hãy thử lại sau ít phút.") from None
+        raise IntakeRefused(
+            f"Chưa đọc được bảng tính hiện tại của đơn vị ({e}); hãy thử lại sau ít phút."
+        ) from None
 
 
 def _write(ctx, ref: SheetRef, cells: dict) -> None:
     try:
         ctx.backend.write(ref, [SetCells(tab, values) for tab, values in cells.items()])
     except BackendError as e:
-        raise IntakeRefused(f"Chưa ghi được vào bảng tính của đơn vị ({e}); chưa có gì thay đổi, hãy gửi lại sau "
-                            "ít phút.") from None
+        raise IntakeRefused(
+            f"Chưa ghi được vào bảng tính của đơn vị ({e}); chưa có gì thay đổi, hãy gửi lại sau ít phút."
+        ) from None
 
 
 def _approval(ctx, code: str, period_id: str) -> str | None:

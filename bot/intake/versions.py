@@ -108,7 +108,9 @@ def _with_property(xml: bytes, name: str, value: str) -> bytes:
         if prop.get("name") == name:
             root.remove(prop)
     pid = max([int(p.get("pid", "1")) for p in props] + [1]) + 1
-    prop = ET.SubElement(root, f"{{{CUSTOM_NS}}}property", {"fmtid": PROPERTY_FMTID, "pid": str(pid), "name": name})
+    prop = ET.SubElement(
+        root, f"{{{CUSTOM_NS}}}property", {"fmtid": PROPERTY_FMTID, "pid": str(pid), "name": name}
+    )
     ET.SubElement(prop, f"{{{VT_NS}}}lpwstr").text = value
     return ET.tostring(root, xml_declaration=True, encoding="UTF-8")
 

@@ -87,6 +87,7 @@ class Outgoing:
 
 # --- queueing ------------------------------------------------------------------------------------
 
+
 def queue(store, messages: Iterable[Outgoing], *, now: datetime | None = None) -> list[Outgoing]:
     """Insert ``messages`` in one transaction (joining the caller's); returns the new ones."""
     moment = now or clock.now()
@@ -101,14 +102,28 @@ def not_yet_queued(store, messages: Iterable[Outgoing]) -> list[Outgoing]:
 
 def _insert(store, m: Outgoing, moment: datetime) -> bool:
     stamp, expires = _stamp(moment), _stamp(m.expires_at or moment + DEFAULT_VALIDITY)
-    return store.add_message({
-        "unit": m.unit, "recipient": m.recipient, "period": m.period, "stage": m.stage, "channel": m.channel,
-        "address": m.address, "subject": m.subject, "text": m.text, "attachment": m.attachment,
-        "fallback_emails": json.dumps(list(m.fallback_emails)), "created_at": stamp, "updated_at": stamp,
-        "expires_at": expires, "in_reply_to": m.in_reply_to})
+    return store.add_message(
+        {
+            "unit": m.unit,
+            "recipient": m.recipient,
+            "period": m.period,
+            "stage": m.stage,
+            "channel": m.channel,
+            "address": m.address,
+            "subject": m.subject,
+            "text": m.text,
+            "attachment": m.attachment,
+            "fallback_emails": json.dumps(list(m.fallback_emails)),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "expires_at": expires,
+            "in_reply_to": m.in_reply_to,
+        }
+    )
 
 
 # --- delivery ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -171,8 +186,9 @@ def deliver(
     return result
 
 
-def _one_pass(store, channels: dict[str, Channel], now: Callable[[], datetime], policy: _Policy,
-              result: Delivery) -> None:
+def _one_pass(
+    store, channels: dict[str, Channel], now: Callable[[], datetime], policy: _Policy, result: Delivery
+) -> None:
     _resume_interrupted(store, now(), policy, result)
     _expire(store, now(), result)
     due = store.due_messages(_stamp(now()))
@@ -182,7 +198,9 @@ def _one_pass(store, channels: dict[str, Channel], now: Callable[[], datetime], 
             continue  # the channel failed as a whole in this call: its messages wait for the next one
         if channel is None:
             _note_no_channel(store, row, result)
-        elif claimed := _claim(store, row["id"], moment := now(), policy.lease):  # lease from the claim itself
+        elif claimed := _claim(
+            store, row["id"], moment := now(), policy.lease
+        ):  # lease from the claim itself
             _send(store, channel, claimed, moment, policy, result)
 
 
@@ -211,7 +229,9 @@ def _claim(store, message_id: int, moment: datetime, lease: timedelta) -> sqlite
     return store.claim_message(message_id, _stamp(moment + lease), _stamp(moment))
 
 
-def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _Policy, result: Delivery) -> None:
+def _send(
+    store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _Policy, result: Delivery
+) -> None:
     attempts = row["attempts"]
     try:
         provider_id = channel.send(row["address"], _message(row))
@@ -219,8 +239,9 @@ def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _
         if exc.channel_wide:
             _stop_channel(store, row, redact(exc.reason), moment, result)
             return
-        _failed_attempt(store, row, attempts, redact(exc.reason), exc.permanent, exc.retry_after, moment, policy,
-                        result)
+        _failed_attempt(
+            store, row, attempts, redact(exc.reason), exc.permanent, exc.retry_after, moment, policy, result
+        )
     except Exception as exc:  # a bug or an unexpected library error: retry, and say what it was
         reason = redact(f"lỗi không lường trước khi gửi ({type(exc).__name__}: {exc})")
         _failed_attempt(store, row, attempts, reason, False, None, moment, policy, result)
@@ -232,8 +253,13 @@ def _send(store, channel: Channel, row: sqlite3.Row, moment: datetime, policy: _
 def _message(row: sqlite3.Row) -> Message:
     attachment = Path(row["attachment"]) if row["attachment"] else None
     created = "".join(ch for ch in row["created_at"] if ch.isdigit())[:14]
-    return Message(row["text"], attachment=attachment, subject=row["subject"], key=f"{row['id']}.{created}",
-                   in_reply_to=row["in_reply_to"])
+    return Message(
+        row["text"],
+        attachment=attachment,
+        subject=row["subject"],
+        key=f"{row['id']}.{created}",
+        in_reply_to=row["in_reply_to"],
+    )
 
 
 def _stop_channel(store, row: sqlite3.Row, reason: str, moment: datetime, result: Delivery) -> None:
@@ -247,16 +273,35 @@ def _stop_channel(store, row: sqlite3.Row, reason: str, moment: datetime, result
     result.stopped[row["channel"]] = reason
 
 
-def _failed_attempt(store, row, attempts: int, reason: str, permanent: bool, retry_after: float | None,
-                    moment: datetime, policy: _Policy, result: Delivery) -> None:
-    log.warning("Gửi tin #%s (%s, %s) không thành công lần %s: %s",
-                row["id"], row["recipient"], channel_label(row["channel"]), attempts, reason)
+def _failed_attempt(
+    store,
+    row,
+    attempts: int,
+    reason: str,
+    permanent: bool,
+    retry_after: float | None,
+    moment: datetime,
+    policy: _Policy,
+    result: Delivery,
+) -> None:
+    log.warning(
+        "Gửi tin #%s (%s, %s) không thành công lần %s: %s",
+        row["id"],
+        row["recipient"],
+        channel_label(row["channel"]),
+        attempts,
+        reason,
+    )
     next_at = moment + timedelta(seconds=policy.backoff.delay(attempts, retry_after))
     out_of_attempts = policy.max_attempts is not None and attempts >= policy.max_attempts
     out_of_time = row["expires_at"] is not None and _stamp(next_at) >= row["expires_at"]
     if permanent or out_of_attempts or out_of_time:
-        final = reason if permanent else f"{reason} (đã thử {attempts} lần" + (
-            ", hết thời hạn gửi)" if out_of_time and not out_of_attempts else ")")
+        final = (
+            reason
+            if permanent
+            else f"{reason} (đã thử {attempts} lần"
+            + (", hết thời hạn gửi)" if out_of_time and not out_of_attempts else ")")
+        )
         _fail(store, row, final, moment, flag_contact=permanent)
         result.failed.append(row["id"])
         return
@@ -276,26 +321,41 @@ def _fail(store, row: sqlite3.Row, reason: str, moment: datetime, *, flag_contac
 
 def _email_copy(row: sqlite3.Row, email: str) -> Outgoing:
     expires = datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None
-    return Outgoing(row["unit"], row["recipient"], row["period"], row["stage"], "email", email, row["text"],
-                    row["subject"], row["attachment"], expires_at=expires)
+    return Outgoing(
+        row["unit"],
+        row["recipient"],
+        row["period"],
+        row["stage"],
+        "email",
+        email,
+        row["text"],
+        row["subject"],
+        row["attachment"],
+        expires_at=expires,
+    )
 
 
 def _resume_interrupted(store, moment: datetime, policy: _Policy, result: Delivery) -> None:
     rows = store.interrupted_messages(_stamp(moment))
     for row in rows:
-        if row["interruptions"] == 0 and (policy.max_attempts is None or row["attempts"] < policy.max_attempts):
+        if row["interruptions"] == 0 and (
+            policy.max_attempts is None or row["attempts"] < policy.max_attempts
+        ):
             _resume(store, row, moment)
             result.resumed.append(row["id"])
         else:
-            reason = ("việc gửi bị gián đoạn thêm một lần nữa; không gửi lại để tránh người nhận nhận trùng "
-                      "(có thể tin đã đến nơi)")
+            reason = (
+                "việc gửi bị gián đoạn thêm một lần nữa; không gửi lại để tránh người nhận nhận trùng "
+                "(có thể tin đã đến nơi)"
+            )
             _fail(store, row, reason, moment, flag_contact=False)
             result.failed.append(row["id"])
 
 
 def _resume(store, row: sqlite3.Row, moment: datetime) -> None:
-    store.resume_message(row["id"], "việc gửi bị gián đoạn (chương trình dừng giữa chừng); gửi lại một lần",
-                         _stamp(moment))
+    store.resume_message(
+        row["id"], "việc gửi bị gián đoạn (chương trình dừng giữa chừng); gửi lại một lần", _stamp(moment)
+    )
     log.warning("Tin #%s (%s) bị gián đoạn khi đang gửi; sẽ gửi lại một lần.", row["id"], row["recipient"])
 
 
@@ -317,6 +377,7 @@ def _seconds_to_next_due(store, channels: dict[str, Channel], moment: datetime) 
 
 
 # --- contacts with problems ----------------------------------------------------------------------
+
 
 def flag_problem(store, channel: str, address: str, label: str, reason: str, moment: datetime) -> None:
     store.flag_contact(channel, address, label, reason, _stamp(moment))
@@ -350,6 +411,7 @@ def counts(store) -> dict[str, int]:
 
 
 # --- channels ------------------------------------------------------------------------------------
+
 
 def build_channels(config) -> dict[str, Channel]:
     """Every channel whose settings work, by kind; the console is always there.

@@ -37,8 +37,10 @@ class RegistrationError(Exception):
 
 WRONG = "Mã đơn vị hoặc mã xác nhận không đúng. Vui lòng kiểm tra lại mã do đầu mối phụ trách cung cấp."
 EXPIRED = "Mã xác nhận đã hết hạn. Đề nghị liên hệ đầu mối phụ trách để được cấp mã mới."
-USED = ("Mã xác nhận này đã được sử dụng; mỗi mã chỉ dùng được một lần. "
-        "Đề nghị liên hệ đầu mối phụ trách để được cấp mã mới.")
+USED = (
+    "Mã xác nhận này đã được sử dụng; mỗi mã chỉ dùng được một lần. "
+    "Đề nghị liên hệ đầu mối phụ trách để được cấp mã mới."
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def issue_code(store, unit_code: str, *, now: datetime | None = None) -> IssuedC
     return IssuedCode(unit_code, f"{raw[:4]}-{raw[4:]}", expires_at)
 
 
-def redeem(store, unit_code: str, code: str, channel: str, address: str, *, now: datetime | None = None) -> None:
+def redeem(
+    store, unit_code: str, code: str, channel: str, address: str, *, now: datetime | None = None
+) -> None:
     """Link the chat (channel kind, address) to the unit, spending the code; raises RegistrationError."""
     moment = clock.local(now or clock.now())
     with store.transaction():
@@ -71,8 +75,9 @@ def redeem(store, unit_code: str, code: str, channel: str, address: str, *, now:
         store.register_contact(channel, address, row["unit"], _stamp(moment))
 
 
-def register(store, unit_code: str | None, code: str, channel: str, address: str, *,
-             now: datetime | None = None) -> None:
+def register(
+    store, unit_code: str | None, code: str, channel: str, address: str, *, now: datetime | None = None
+) -> None:
     """``redeem`` for a chat, slowed down after wrong codes; ``unit_code`` None is an unknown unit."""
     moment = clock.local(now or clock.now())
     refused_until = _refused_until(store, channel, address, moment)
@@ -106,8 +111,10 @@ def _note_failure(store, channel: str, address: str, moment: datetime) -> dateti
 
 
 def _throttled(until: datetime) -> str:
-    return (f"Chat này đã nhập sai mã nhiều lần nên tạm thời chưa đăng ký được. "
-            f"Vui lòng thử lại sau {until:%H:%M} ngày {until:%d/%m/%Y}, hoặc liên hệ đầu mối phụ trách để kiểm tra mã.")
+    return (
+        f"Chat này đã nhập sai mã nhiều lần nên tạm thời chưa đăng ký được. "
+        f"Vui lòng thử lại sau {until:%H:%M} ngày {until:%d/%m/%Y}, hoặc liên hệ đầu mối phụ trách để kiểm tra mã."
+    )
 
 
 def registered_unit(store, channel: str, address: str) -> str | None:

@@ -31,12 +31,17 @@ def _status(ctx: Context, period: Period, unit: Unit, row) -> UnitStatus:
     if row is None:
         return UnitStatus(unit.code, unit.name, unit.kind, "chua_mo", 0.0, 0, 0, (), url)
     return UnitStatus(
-        code=unit.code, name=unit.name, kind=unit.kind,
+        code=unit.code,
+        name=unit.name,
+        kind=unit.kind,
         state=row["state"] if row["state"] in STATES else "chua_mo",
         completeness=row["filled"] / row["required"] if row["required"] else 0.0,
-        errors=row["errors"], warnings=row["warnings"],
+        errors=row["errors"],
+        warnings=row["warnings"],
         incomplete_sections=tuple(str(s) for s in json.loads(row["incomplete_sections"] or "[]")),
-        sheet_url=url, submitted_at=_moment(row["submitted_at"]), last_change=_moment(row["last_change"]),
+        sheet_url=url,
+        submitted_at=_moment(row["submitted_at"]),
+        last_change=_moment(row["last_change"]),
     )
 
 
@@ -61,7 +66,9 @@ def _moment(text: str | None) -> datetime | None:
 
 def reminder_policy(config: Config) -> ReminderPolicy:
     settings = config.reminders
-    return ReminderPolicy(tuple(settings.days_before), settings.after_deadline, settings.hour, settings.digest_hour)
+    return ReminderPolicy(
+        tuple(settings.days_before), settings.after_deadline, settings.hour, settings.digest_hour
+    )
 
 
 def work_calendar(config: Config) -> WorkCalendar:

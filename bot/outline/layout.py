@@ -218,8 +218,17 @@ def _cover_tab(schema: Schema, unit, period: Period, layout: WorkbookLayout, dea
         (("Mã đơn vị", unit.code), "pair"),
         (("Loại đơn vị", schema.kind_by_id[unit.kind].label), "pair"),
         (("Kỳ báo cáo", period.label), "pair"),
-        (("Thời gian lấy số liệu", f"từ {period.cutoff_start:%d/%m/%Y} đến {period.cutoff_end:%d/%m/%Y}"), "pair"),
-        (("Hạn gửi báo cáo", f"{period.deadline:%d/%m/%Y}" + (f" ({deadline_note})" if deadline_note else "")), "pair"),
+        (
+            ("Thời gian lấy số liệu", f"từ {period.cutoff_start:%d/%m/%Y} đến {period.cutoff_end:%d/%m/%Y}"),
+            "pair",
+        ),
+        (
+            (
+                "Hạn gửi báo cáo",
+                f"{period.deadline:%d/%m/%Y}" + (f" ({deadline_note})" if deadline_note else ""),
+            ),
+            "pair",
+        ),
     ]
     row = 1
     for content, kind in lines:
@@ -232,10 +241,20 @@ def _cover_tab(schema: Schema, unit, period: Period, layout: WorkbookLayout, dea
         row += 1
     row += 1
     tab.put(row, 1, CellSpec("Tình trạng báo cáo (đơn vị chọn khi đã hoàn thành)", style="label"))
-    tab.put(row, 2, CellSpec("Chưa nộp", style="input", input=True, validation=Validation("list", choices=STATUS_CHOICES)))
+    tab.put(
+        row,
+        2,
+        CellSpec(
+            "Chưa nộp", style="input", input=True, validation=Validation("list", choices=STATUS_CHOICES)
+        ),
+    )
     _add_field(layout, FieldSpec("_cover/status", COVER_TAB, "_cover", row, 2, "choice", True))
     row += 1
-    for key, label in (("state", "Kết quả kiểm tra gần nhất"), ("checked_at", "Thời điểm kiểm tra"), ("comment", "Ý kiến của cơ quan tổng hợp")):
+    for key, label in (
+        ("state", "Kết quả kiểm tra gần nhất"),
+        ("checked_at", "Thời điểm kiểm tra"),
+        ("comment", "Ý kiến của cơ quan tổng hợp"),
+    ):
         tab.put(row, 1, CellSpec(label, style="label"))
         tab.put(row, 2, CellSpec("", style="status"))
         _add_field(layout, FieldSpec(f"_cover/{key}", COVER_TAB, "_cover", row, 2, "text", False))
@@ -257,8 +276,8 @@ INSTRUCTIONS = (
     "3. Các cột tỷ lệ và dòng Tổng được tính tự động, không cần nhập.",
     "4. Bảng có dòng trống để liệt kê: nhập lần lượt từ trên xuống; nếu thiếu dòng, chèn thêm dòng ngay phía trên dòng Tổng.",
     "5. Không xóa, không đổi tên trang tính và không xóa dòng của biểu mẫu.",
-    "6. Trang \"Kiểm tra\" liệt kê các lỗi hệ thống phát hiện, kèm liên kết đến từng ô; trang này được cập nhật sau mỗi lần kiểm tra.",
-    "7. Khi hoàn thành, chọn \"Đã nộp\" ở ô Tình trạng báo cáo phía trên.",
+    '6. Trang "Kiểm tra" liệt kê các lỗi hệ thống phát hiện, kèm liên kết đến từng ô; trang này được cập nhật sau mỗi lần kiểm tra.',
+    '7. Khi hoàn thành, chọn "Đã nộp" ở ô Tình trạng báo cáo phía trên.',
 )
 
 
@@ -329,7 +348,9 @@ def fit_row_heights(tab: TabLayout) -> None:
             tab.row_heights[last] = tab.row_heights.get(last, LINE_HEIGHT) + needed - have
 
 
-def _narrative_block(tab: TabLayout, schema: Schema, narrative: Narrative, unit_kind: str, row: int, layout: WorkbookLayout) -> int:
+def _narrative_block(
+    tab: TabLayout, schema: Schema, narrative: Narrative, unit_kind: str, row: int, layout: WorkbookLayout
+) -> int:
     anchor = narrative_anchor(narrative)
     prompt = schema.prompt_for(narrative, unit_kind)
     first = row
@@ -351,7 +372,13 @@ def _add_field(layout: WorkbookLayout, spec: FieldSpec) -> None:
 
 
 def _table_block(
-    tab: TabLayout, table: Table, unit_kind: str, period: Period, row: int, layout: WorkbookLayout, schema: Schema,
+    tab: TabLayout,
+    table: Table,
+    unit_kind: str,
+    period: Period,
+    row: int,
+    layout: WorkbookLayout,
+    schema: Schema,
     lines: dict | None = None,
 ) -> int:
     # Period columns later than this report's period are not asked yet.
@@ -370,7 +397,19 @@ def _table_block(
         start = row
         count = max(r.min_rows, (lines or {}).get((table.id, r.id), 0)) if r.kind == "list" else 1
         for i in range(1, count + 1):
-            _body_row(tab, table, r, i, row, stub, first_data_col, open_periods, layout, row_span, schema.label_for(r, unit_kind))
+            _body_row(
+                tab,
+                table,
+                r,
+                i,
+                row,
+                stub,
+                first_data_col,
+                open_periods,
+                layout,
+                row_span,
+                schema.label_for(r, unit_kind),
+            )
             row += 1
         row_span[r.id] = (start, row - 1)
         block_rows.append((r.id, r.kind, start, schema.label_for(r, unit_kind), count))
@@ -382,7 +421,9 @@ def _table_block(
         tab.merges.append((row, 1, row, last_col))
         row += 1
     label_col = len(stub) if table.label_header is not None else 0
-    layout.blocks.append(Block(table.id, tab.name, table_anchor(table), first, row - 1, "table", tuple(block_rows), label_col))
+    layout.blocks.append(
+        Block(table.id, tab.name, table_anchor(table), first, row - 1, "table", tuple(block_rows), label_col)
+    )
     return row
 
 
@@ -409,7 +450,11 @@ def _header_rows(tab: TabLayout, table: Table, stub: list[str], first_data_col: 
                 continue
             prefix = column.path[: level + 1]
             end = col
-            while end + 1 < first_data_col + len(table.columns) and table.columns[end + 1 - first_data_col].path[: level + 1] == prefix and len(table.columns[end + 1 - first_data_col].path) > level:
+            while (
+                end + 1 < first_data_col + len(table.columns)
+                and table.columns[end + 1 - first_data_col].path[: level + 1] == prefix
+                and len(table.columns[end + 1 - first_data_col].path) > level
+            ):
                 end += 1
             tab.put(row + level, col, CellSpec(prefix[-1], style="header"))
             bottom = row + depth - 1 if level == len(column.path) - 1 else row + level
@@ -427,7 +472,19 @@ def _header_rows(tab: TabLayout, table: Table, stub: list[str], first_data_col: 
     return row
 
 
-def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_col, open_periods, layout, row_span, label: str):
+def _body_row(
+    tab,
+    table: Table,
+    r: Row,
+    index: int,
+    row: int,
+    stub,
+    first_data_col,
+    open_periods,
+    layout,
+    row_span,
+    label: str,
+):
     style = {"total": "total", "heading": "label"}.get(r.kind, "label")
     if table.stt_header is not None:
         tab.put(row, 1, CellSpec(str(index) if r.kind == "list" else r.stt, style=style))
@@ -436,19 +493,57 @@ def _body_row(tab, table: Table, r: Row, index: int, row: int, stub, first_data_
         if r.kind == "list":
             tab.put(row, label_col, CellSpec(None, style="input_text", input=True))
             key = list_key(table.id, r.id, index, "_label")
-            _add_field(layout, FieldSpec(key, tab.name, table.id, row, label_col, "text", True, False, table.id, r.id, "_label", index))
+            _add_field(
+                layout,
+                FieldSpec(
+                    key,
+                    tab.name,
+                    table.id,
+                    row,
+                    label_col,
+                    "text",
+                    True,
+                    False,
+                    table.id,
+                    r.id,
+                    "_label",
+                    index,
+                ),
+            )
         else:
             tab.put(row, label_col, CellSpec(label, style=style))
     for j, column in enumerate(table.columns):
         col = first_data_col + j
-        key = list_key(table.id, r.id, index, column.id) if r.kind == "list" else cell_key(table.id, r.id, column.id)
+        key = (
+            list_key(table.id, r.id, index, column.id)
+            if r.kind == "list"
+            else cell_key(table.id, r.id, column.id)
+        )
         spec, computed = _data_cell(table, r, column, row, first_data_col, open_periods, row_span)
         tab.put(row, col, spec)
         if r.kind != "heading":
-            _add_field(layout, FieldSpec(key, tab.name, table.id, row, col, column.type_on(r), spec.input, computed, table.id, r.id, column.id, index if r.kind == "list" else None))
+            _add_field(
+                layout,
+                FieldSpec(
+                    key,
+                    tab.name,
+                    table.id,
+                    row,
+                    col,
+                    column.type_on(r),
+                    spec.input,
+                    computed,
+                    table.id,
+                    r.id,
+                    column.id,
+                    index if r.kind == "list" else None,
+                ),
+            )
 
 
-def _data_cell(table: Table, r: Row, column: Column, row: int, first_data_col: int, open_periods: set, row_span) -> tuple[CellSpec, bool]:
+def _data_cell(
+    table: Table, r: Row, column: Column, row: int, first_data_col: int, open_periods: set, row_span
+) -> tuple[CellSpec, bool]:
     """The cell of ``column`` on table row ``r``: an input, a formula, or a locked blank."""
     letter = lambda col_id: get_column_letter(first_data_col + [c.id for c in table.columns].index(col_id))  # noqa: E731
     if r.kind == "heading" or column.id in r.no_input:

@@ -60,7 +60,9 @@ def parse_period(period_id: str, schema: Schema, overrides: dict | None = None) 
         deadline = date.fromisoformat(own["deadline"]) if "deadline" in own else None
         opens = date.fromisoformat(own["opens"]) if "opens" in own else None
     except ValueError as e:
-        raise PeriodError(f"Cấu hình kỳ {period_id}: ngày không hợp lệ ({e}); dùng dạng YYYY-MM-DD.") from None
+        raise PeriodError(
+            f"Cấu hình kỳ {period_id}: ngày không hợp lệ ({e}); dùng dạng YYYY-MM-DD."
+        ) from None
     return Period(
         id=period_id,
         year=year,

@@ -69,7 +69,9 @@ class OutlierCheck(_Strict):
 
     z_limit: float = Field(gt=0)  # standard deviations from the unit's mean
     min_history_for_z: int = Field(ge=2)  # earlier values needed for a z-score (a deviation needs 2)
-    factor_limit: float = Field(gt=1)  # with fewer: more than this × the largest, or under 1/this of the smallest
+    factor_limit: float = Field(
+        gt=1
+    )  # with fewer: more than this × the largest, or under 1/this of the smallest
     note: str | None = None
 
 
@@ -367,7 +369,9 @@ def load_schema(path: str | Path) -> Schema:
     except FileNotFoundError:
         raise SchemaError(str(path), ["tệp không tồn tại"]) from None
     except json.JSONDecodeError as e:
-        raise SchemaError(str(path), [f"dòng {e.lineno}, cột {e.colno}: JSON sai cú pháp ({e.msg})"]) from None
+        raise SchemaError(
+            str(path), [f"dòng {e.lineno}, cột {e.colno}: JSON sai cú pháp ({e.msg})"]
+        ) from None
     return parse_schema(raw, source=str(path))
 
 
@@ -386,7 +390,7 @@ __all__ = ["COLUMN_TYPES", "SchemaError", "load_schema", "parse_schema"]  # re-e
 
 
 def section_title(section) -> str:
-    """"I. CÔNG TÁC CHỈ ĐẠO…", "II.1. Ban hành, rà soát…": the outline's numbering, once."""
+    """ "I. CÔNG TÁC CHỈ ĐẠO…", "II.1. Ban hành, rà soát…": the outline's numbering, once."""
     if section.group:
         return f"{section.group.split('.')[0]}.{section.title}"
     return section.title

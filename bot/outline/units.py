@@ -30,7 +30,9 @@ class UnitFileError(ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
 
     def user_message(self) -> str:
-        return "\n".join([f"Danh sách đơn vị {self.source} không hợp lệ:"] + [f"  - {p}" for p in self.problems])
+        return "\n".join(
+            [f"Danh sách đơn vị {self.source} không hợp lệ:"] + [f"  - {p}" for p in self.problems]
+        )
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ def parse_units(text: str, schema: Schema, source: str = "units.csv") -> list[Un
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise UnitFileError(source, [f"dòng 1: thiếu cột {', '.join(missing)} (cần: {', '.join(REQUIRED_COLUMNS)})"])
+        raise UnitFileError(
+            source, [f"dòng 1: thiếu cột {', '.join(missing)} (cần: {', '.join(REQUIRED_COLUMNS)})"]
+        )
     units, problems, seen = [], [], {}
     for line_no, raw in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}

@@ -111,6 +111,7 @@ def xlsx_cell(ws, value, bold: bool = False):
 def export_csv(master: Master, out: Path) -> None:
     files = {csv_name(master, sheet): csv_bytes(sheet.frame) for sheet in master.sheets()}
     if out.suffix.lower() == ".zip":
+
         def write_zip(path):
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
                 for name, data in files.items():
@@ -160,8 +161,14 @@ def export_json(master: Master, out: Path) -> None:
         "status": _records(master.status),
         "narratives": _records(master.narratives),
         "tables": [
-            {"id": t.id, "number": t.number, "ref": t.ref, "title": t.title,
-             "columns": [c.label for c in t.columns], "rows": _records(master.tables[t.id])}
+            {
+                "id": t.id,
+                "number": t.number,
+                "ref": t.ref,
+                "title": t.title,
+                "columns": [c.label for c in t.columns],
+                "rows": _records(master.tables[t.id]),
+            }
             for t in master.schema.tables
         ],
     }
@@ -171,7 +178,10 @@ def export_json(master: Master, out: Path) -> None:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     flat = frame.reset_index()
-    return [{k: plain_value(v) for k, v in zip(flat.columns, row, strict=True)} for row in flat.itertuples(index=False)]
+    return [
+        {k: plain_value(v) for k, v in zip(flat.columns, row, strict=True)}
+        for row in flat.itertuples(index=False)
+    ]
 
 
 def _json_default(value):

@@ -20,8 +20,10 @@ class NothingPolled(Exception):
         self.period_id = period_id
 
     def user_message(self) -> str:
-        return (f"Chưa có số liệu nào của kỳ {self.period_id}: chưa đọc bảng tính của đơn vị nào. "
-                f"Hãy chạy trước: python -m bot poll --period {self.period_id}")
+        return (
+            f"Chưa có số liệu nào của kỳ {self.period_id}: chưa đọc bảng tính của đơn vị nào. "
+            f"Hãy chạy trước: python -m bot poll --period {self.period_id}"
+        )
 
 
 def gather(ctx: Context, period: Period) -> Master:
@@ -32,13 +34,14 @@ def gather(ctx: Context, period: Period) -> Master:
     reports = [report_from_json(r["report_json"])[0] for r in rows]
     states = {r["unit"]: r for r in ctx.store.unit_states(period.id)}
     urls = {r.unit: r.url for r in ctx.store.sheets(period.id) if r.unit in ctx.unit_by_code}
-    return compile_master(ctx.schema, ctx.units, reports, states, urls, period=period, province=province_of(ctx))
+    return compile_master(
+        ctx.schema, ctx.units, reports, states, urls, period=period, province=province_of(ctx)
+    )
 
 
 def province_of(ctx: Context) -> str:
     """The province's name, when the configuration has one."""
     return getattr(ctx.config, "province", None) or ""
-
 
 
 SUFFIXES = {"xlsx": ".xlsx", "csv": ".zip", "json": ".json", "docx": ".docx"}

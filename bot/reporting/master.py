@@ -53,8 +53,19 @@ APPROVED_STATE = "da_duyet"
 RATE_ROW_PREFIXES = ("tỷ lệ", "tỉ lệ")
 
 CODE, NAME, KIND, LINE, APPROVED = "Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Dòng", "Đã duyệt"
-STATUS_COLUMNS = (CODE, NAME, KIND, "Tình trạng", "Hoàn thành (%)", "Số lỗi", "Số cảnh báo",
-                  "Thay đổi gần nhất", "Thời điểm nộp", APPROVED, "Liên kết bảng tính")
+STATUS_COLUMNS = (
+    CODE,
+    NAME,
+    KIND,
+    "Tình trạng",
+    "Hoàn thành (%)",
+    "Số lỗi",
+    "Số cảnh báo",
+    "Thay đổi gần nhất",
+    "Thời điểm nộp",
+    APPROVED,
+    "Liên kết bảng tính",
+)
 NARRATIVE_COLUMNS = ("Mục", "Nội dung đề cương", CODE, NAME, KIND, "Nội dung báo cáo", APPROVED)
 SHEET_NAME_MAX = 31
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\']")
@@ -101,7 +112,7 @@ class Master:
 
 
 def sheet_name(table: Table) -> str:
-    """"Bảng 14. Kết quả sử dụng phần" — cut at a word, within Excel's 31 characters."""
+    """ "Bảng 14. Kết quả sử dụng phần" — cut at a word, within Excel's 31 characters."""
     name = _SHEET_NAME_FORBIDDEN.sub("-", f"Bảng {table.number}. {table.title}")
     if len(name) <= SHEET_NAME_MAX:
         return name
@@ -175,7 +186,9 @@ def _values_with_derived(report: Report, derived: dict) -> dict:
 # --- table frames ----------------------------------------------------------------------------
 
 
-def table_frame(schema: Schema, table: Table, units: list, reports: dict, values: dict, approved: set) -> pd.DataFrame:
+def table_frame(
+    schema: Schema, table: Table, units: list, reports: dict, values: dict, approved: set
+) -> pd.DataFrame:
     """One table for every unit it applies to, then its province rows."""
     kind_labels = {k.id: k.label for k in schema.unit_kinds}
     columns = [CODE, NAME, KIND, LINE] + [c.label for c in table.columns] + [APPROVED]
@@ -185,7 +198,9 @@ def table_frame(schema: Schema, table: Table, units: list, reports: dict, values
             continue
         head = [unit.code, unit.name, kind_labels[unit.kind]]
         mark = "Có" if unit.code in approved else ""
-        for slot, label, cells in _unit_slots(schema, table, unit.kind, reports[unit.code], values[unit.code]):
+        for slot, label, cells in _unit_slots(
+            schema, table, unit.kind, reports[unit.code], values[unit.code]
+        ):
             records.append(head + [label] + cells + [mark])
             index.append((unit.code, slot))
     frame = pd.DataFrame(records, columns=columns, index=_index(index), dtype=object)
@@ -234,8 +249,11 @@ def _province_rows(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
         if row.kind == "heading" or (row.kind == "list" and row.id in covered):
             continue
         sums = {cid: series[base == row.id].sum(min_count=1) for cid, series in numbers.items()}
-        records.append(["", PROVINCE_NAME, "", _province_label(table, row, base, frame)]
-                       + [_province_cell(table, row, c, sums) for c in table.columns] + [""])
+        records.append(
+            ["", PROVINCE_NAME, "", _province_label(table, row, base, frame)]
+            + [_province_cell(table, row, c, sums) for c in table.columns]
+            + [""]
+        )
         index.append((PROVINCE, row.id))
     return pd.DataFrame(records, columns=frame.columns, index=_index(index), dtype=object)
 
@@ -322,7 +340,9 @@ def _whole_or_float(series: pd.Series) -> pd.Series:
 # --- status and narratives ---------------------------------------------------------------------
 
 
-def status_frame(schema: Schema, units: list, states: dict, urls: Mapping[str, str], approved: set) -> pd.DataFrame:
+def status_frame(
+    schema: Schema, units: list, states: dict, urls: Mapping[str, str], approved: set
+) -> pd.DataFrame:
     kind_labels = {k.id: k.label for k in schema.unit_kinds}
     records = []
     for unit in units:
@@ -333,7 +353,9 @@ def status_frame(schema: Schema, units: list, states: dict, urls: Mapping[str, s
             _when(_get(state, "last_change")) if state else "", _when(_get(state, "submitted_at")) if state else "",
             "Có" if unit.code in approved else "", urls.get(unit.code, ""),
         ])  # fmt: skip
-    frame = pd.DataFrame(records, columns=list(STATUS_COLUMNS), index=pd.Index([u.code for u in units], name="unit"))
+    frame = pd.DataFrame(
+        records, columns=list(STATUS_COLUMNS), index=pd.Index([u.code for u in units], name="unit")
+    )
     for label in ("Số lỗi", "Số cảnh báo"):
         frame[label] = frame[label].astype("Int64")
     frame["Hoàn thành (%)"] = pd.to_numeric(frame["Hoàn thành (%)"], errors="coerce")
@@ -376,10 +398,21 @@ def narrative_frame(schema: Schema, units: list, values: dict, approved: set) ->
             if (narrative.id, unit.kind) not in asked:
                 continue
             text = values[unit.code].get(narrative.id)
-            records.append([narrative.ref, head, unit.code, unit.name, kind_labels[unit.kind],
-                            "" if text is None else str(text), "Có" if unit.code in approved else ""])
+            records.append(
+                [
+                    narrative.ref,
+                    head,
+                    unit.code,
+                    unit.name,
+                    kind_labels[unit.kind],
+                    "" if text is None else str(text),
+                    "Có" if unit.code in approved else "",
+                ]
+            )
             index.append((narrative.id, unit.code))
-    return pd.DataFrame(records, columns=list(NARRATIVE_COLUMNS), index=_index(index).set_names(["narrative", "unit"]))
+    return pd.DataFrame(
+        records, columns=list(NARRATIVE_COLUMNS), index=_index(index).set_names(["narrative", "unit"])
+    )
 
 
 def prompt_head(prompt: str, limit: int = 100) -> str:
@@ -392,8 +425,19 @@ def prompt_head(prompt: str, limit: int = 100) -> str:
 
 # --- the master as tabs ------------------------------------------------------------------------
 
-WIDTHS = {CODE: 12, NAME: 30, KIND: 22, LINE: 40, APPROVED: 9, "Nội dung báo cáo": 90, "Nội dung đề cương": 40,
-          "Liên kết bảng tính": 50, "Tình trạng": 20, "Thay đổi gần nhất": 17, "Thời điểm nộp": 17}
+WIDTHS = {
+    CODE: 12,
+    NAME: 30,
+    KIND: 22,
+    LINE: 40,
+    APPROVED: 9,
+    "Nội dung báo cáo": 90,
+    "Nội dung đề cương": 40,
+    "Liên kết bảng tính": 50,
+    "Tình trạng": 20,
+    "Thay đổi gần nhất": 17,
+    "Thời điểm nộp": 17,
+}
 
 
 def plain_value(value):
@@ -466,7 +510,15 @@ SUBTITLE_CELL = (2, 1)  # "<period> — tổng hợp lúc <time>" (frame_tab)
 def tab_digest(tab) -> str:
     """What a master tab shows, but the time it was compiled (its subtitle): a tab whose
     digest is unchanged is not rewritten."""
-    cells = sorted((pos, repr(spec.value), spec.formula, spec.style, spec.link)
-                   for pos, spec in tab.cells.items() if pos != SUBTITLE_CELL)
-    shape = [sorted(tab.merges), sorted(tab.col_widths.items()), sorted(tab.row_heights.items()), tab.landscape]
+    cells = sorted(
+        (pos, repr(spec.value), spec.formula, spec.style, spec.link)
+        for pos, spec in tab.cells.items()
+        if pos != SUBTITLE_CELL
+    )
+    shape = [
+        sorted(tab.merges),
+        sorted(tab.col_widths.items()),
+        sorted(tab.row_heights.items()),
+        tab.landscape,
+    ]
     return hashlib.sha256(repr([cells, shape]).encode("utf-8")).hexdigest()

@@ -129,15 +129,21 @@ def _styles(doc) -> None:
     for size in (TABLE_SIZE, WIDE_TABLE_SIZE):
         cell = _paragraph_style(doc, _sized(CELL, size), size=size)
         cell.paragraph_format.space_after = Pt(0)
-        _paragraph_style(doc, _sized(CELL_NUMBER, size), base=cell).paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        _paragraph_style(doc, _sized(CELL_HEADER, size), base=cell, bold=True).paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _paragraph_style(
+            doc, _sized(CELL_NUMBER, size), base=cell
+        ).paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        _paragraph_style(
+            doc, _sized(CELL_HEADER, size), base=cell, bold=True
+        ).paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
 def _sized(name: str, size: int) -> str:
     return name if size == TABLE_SIZE else f"{name} {size}"
 
 
-def _paragraph_style(doc: _Doc, name: str, *, base=None, bold: bool = False, italic: bool = False, size: int | None = None):
+def _paragraph_style(
+    doc: _Doc, name: str, *, base=None, bold: bool = False, italic: bool = False, size: int | None = None
+):
     style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     doc.style_ids[name] = style.style_id
     style.base_style = base or doc.styles["Normal"]
@@ -172,9 +178,15 @@ def _title(doc, master: Master) -> None:
         _centered(doc, f"Kỳ báo cáo: {master.period_label}")
     if master.province:
         _centered(doc, master.province)
-    stamp = f", số liệu lúc {clock.local(master.compiled_at):%H:%M ngày %d/%m/%Y}" if master.compiled_at else ""
-    _centered(doc, f"(Tổng hợp từ báo cáo của {master.units_reporting} đơn vị, "
-                   f"trong đó {master.units_approved} đơn vị đã được duyệt{stamp})", italic=True)
+    stamp = (
+        f", số liệu lúc {clock.local(master.compiled_at):%H:%M ngày %d/%m/%Y}" if master.compiled_at else ""
+    )
+    _centered(
+        doc,
+        f"(Tổng hợp từ báo cáo của {master.units_reporting} đơn vị, "
+        f"trong đó {master.units_approved} đơn vị đã được duyệt{stamp})",
+        italic=True,
+    )
 
 
 def _centered(doc, text: str, *, bold: bool = False, italic: bool = False, size: int | None = None) -> None:
@@ -219,8 +231,15 @@ def _table(doc, master: Master, table: Table) -> None:
     reporting = units[units != PROVINCE].nunique()
     if any(_has_totals(c) for c in table.columns):
         province = frame[units == PROVINCE]
-        _docx_table(doc, table, ["Nội dung"], [[row[LINE]] + [_shown(row[c.label], c) for c in table.columns]
-                                               for _, row in province.iterrows()])
+        _docx_table(
+            doc,
+            table,
+            ["Nội dung"],
+            [
+                [row[LINE]] + [_shown(row[c.label], c) for c in table.columns]
+                for _, row in province.iterrows()
+            ],
+        )
         rates = "; tỷ lệ tính lại từ số liệu tổng hợp" if any(c.ratio_of for c in table.columns) else ""
         doc.add_paragraph(f"Số liệu toàn tỉnh, tổng hợp từ {reporting} đơn vị{rates}.", NOTE)
     else:

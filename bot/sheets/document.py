@@ -95,7 +95,9 @@ class _Grid:
         return None
 
 
-def extract(layout: WorkbookLayout, grids: dict[str, list[list[object]]], tags: dict[str, str] | None = None) -> Document:
+def extract(
+    layout: WorkbookLayout, grids: dict[str, list[list[object]]], tags: dict[str, str] | None = None
+) -> Document:
     """Locate every field of ``layout`` in ``grids`` (one workbook's tabs).
 
     ``tags``: the unit and period the workbook itself says it belongs to (written when it was
@@ -115,14 +117,28 @@ def extract(layout: WorkbookLayout, grids: dict[str, list[list[object]]], tags: 
         if not blocks:
             continue
         if tab.name not in grids:
-            doc.problems.append(Problem(tab.name, tab.name, None, f"Không tìm thấy trang '{tab.name}': trang đã bị đổi tên hoặc bị xóa. Hãy khôi phục đúng tên trang."))
+            doc.problems.append(
+                Problem(
+                    tab.name,
+                    tab.name,
+                    None,
+                    f"Không tìm thấy trang '{tab.name}': trang đã bị đổi tên hoặc bị xóa. Hãy khôi phục đúng tên trang.",
+                )
+            )
             doc.unreadable_blocks.update(b.id for b in blocks)
             continue
         grid, search_from = _Grid(grids[tab.name]), 1
         for block in blocks:
             found = grid.find_in_column_a(block.anchor, search_from)
             if found is None:
-                doc.problems.append(Problem(block.id, tab.name, f"A{block.first_row}", f"Không tìm thấy tiêu đề \"{block.anchor}\" (dòng tiêu đề đã bị sửa hoặc bị xóa); phần này chưa được đọc."))
+                doc.problems.append(
+                    Problem(
+                        block.id,
+                        tab.name,
+                        f"A{block.first_row}",
+                        f'Không tìm thấy tiêu đề "{block.anchor}" (dòng tiêu đề đã bị sửa hoặc bị xóa); phần này chưa được đọc.',
+                    )
+                )
                 doc.unreadable_blocks.add(block.id)
                 continue
             shift = found - block.first_row
@@ -149,8 +165,16 @@ def _report_stray_cells(doc: Document, grid: _Grid, tab) -> None:
             if row[c] is None or str(row[c]).strip() == "" or shown == STRAY_CELLS_SHOWN:
                 continue
             a1 = f"{get_column_letter(c + 1)}{r}"
-            doc.problems.append(Problem(tab.name, tab.name, a1, f"Ô '{tab.name}'!{a1} nằm ngoài bảng nên ô này không được đọc: "
-                                        "hãy nhập số liệu vào các ô tô màu của bảng.", severity="warning"))
+            doc.problems.append(
+                Problem(
+                    tab.name,
+                    tab.name,
+                    a1,
+                    f"Ô '{tab.name}'!{a1} nằm ngoài bảng nên ô này không được đọc: "
+                    "hãy nhập số liệu vào các ô tô màu của bảng.",
+                    severity="warning",
+                )
+            )
             shown += 1
 
 
@@ -173,8 +197,11 @@ def _columns_moved(doc: Document, grid: _Grid, tab, block: Block, shift: int) ->
     column inserted or deleted shifts them, and the block is then not read at all: every value
     would be taken for the indicator of the column next to it."""
     first_body = block.rows[0][2] if block.rows else block.last_row + 1
-    header = sorted((pos, spec.value) for pos, spec in tab.cells.items()
-                    if block.first_row < pos[0] < first_body and spec.style == "header" and spec.value is not None)
+    header = sorted(
+        (pos, spec.value)
+        for pos, spec in tab.cells.items()
+        if block.first_row < pos[0] < first_body and spec.style == "header" and spec.value is not None
+    )
     for (row, col), expected in header:
         found = grid.get(row + shift, col)
         if normalise(_as_label(found)) != normalise(expected):
@@ -196,11 +223,15 @@ def _as_label(value) -> str:
 
 def _extract_cover(doc: Document, layout: WorkbookLayout, grids, specs: list[FieldSpec]) -> None:
     if COVER_TAB not in grids:
-        doc.problems.append(Problem(COVER_TAB, COVER_TAB, None, f"Không tìm thấy trang '{COVER_TAB}' (trang bìa)."))
+        doc.problems.append(
+            Problem(COVER_TAB, COVER_TAB, None, f"Không tìm thấy trang '{COVER_TAB}' (trang bìa).")
+        )
         return
     grid = _Grid(grids[COVER_TAB])
     for spec in specs:
-        doc.cells[spec.key] = CellValue(spec.key, grid.get(spec.row, spec.col), COVER_TAB, spec.row, spec.col, spec)
+        doc.cells[spec.key] = CellValue(
+            spec.key, grid.get(spec.row, spec.col), COVER_TAB, spec.row, spec.col, spec
+        )
 
 
 def _read_narrative(doc: Document, grid: _Grid, block: Block, specs: list[FieldSpec], shift: int) -> None:
@@ -223,21 +254,38 @@ def _read_table(doc: Document, grid: _Grid, block: Block, specs: list[FieldSpec]
                 if spec.list_index == 1:
                     for n in range(1, found + 1):
                         key = spec.key.replace(f"[{1}]", f"[{n}]", 1)
-                        template = spec if n == 1 else FieldSpec(**{**spec.__dict__, "key": key, "list_index": n, "row": spec.row + n - 1})
-                        doc.cells[key] = CellValue(key, grid.get(actual + n - 1, spec.col), block.tab, actual + n - 1, spec.col, template)
+                        template = (
+                            spec
+                            if n == 1
+                            else FieldSpec(
+                                **{**spec.__dict__, "key": key, "list_index": n, "row": spec.row + n - 1}
+                            )
+                        )
+                        doc.cells[key] = CellValue(
+                            key,
+                            grid.get(actual + n - 1, spec.col),
+                            block.tab,
+                            actual + n - 1,
+                            spec.col,
+                            template,
+                        )
             shift += found - lines
             continue
         if block.label_col and normalise(grid.get(actual, block.label_col)) != normalise(label):
             if _row_deleted(grid, block, actual, rows[i + 1 :]):
-                problem = f"Dòng \"{label}\" của bảng đã bị xóa; hãy khôi phục dòng này."
+                problem = f'Dòng "{label}" của bảng đã bị xóa; hãy khôi phục dòng này.'
                 shift -= 1
             else:
-                problem = f"Ô {get_column_letter(block.label_col)}{actual} phải là \"{label}\" nhưng đang là \"{grid.get(actual, block.label_col) or ''}\"; dòng đã bị sửa, di chuyển hoặc xóa."
-            doc.problems.append(Problem(block.id, block.tab, f"{get_column_letter(block.label_col)}{actual}", problem))
+                problem = f'Ô {get_column_letter(block.label_col)}{actual} phải là "{label}" nhưng đang là "{grid.get(actual, block.label_col) or ""}"; dòng đã bị sửa, di chuyển hoặc xóa.'
+            doc.problems.append(
+                Problem(block.id, block.tab, f"{get_column_letter(block.label_col)}{actual}", problem)
+            )
             doc.unreadable_blocks.add(f"{block.id}/{row_id}")
             continue
         for spec in by_row.get(row_id, []):
-            doc.cells[spec.key] = CellValue(spec.key, grid.get(actual, spec.col), block.tab, actual, spec.col, spec)
+            doc.cells[spec.key] = CellValue(
+                spec.key, grid.get(actual, spec.col), block.tab, actual, spec.col, spec
+            )
 
 
 def _row_deleted(grid: _Grid, block: Block, row: int, rest) -> bool:
@@ -289,8 +337,16 @@ def to_json(doc: Document, schema, location: str = "") -> dict:
     """The values document: every field by table / row / column id with its value and cell."""
     from bot.sheets.values import is_formula
 
-    out = {"unit": doc.unit, "period": doc.period, "schema_version": schema.version, "location": location,
-           "narratives": {}, "tables": {}, "cover": {}, "problems": [p.__dict__ for p in doc.problems]}
+    out = {
+        "unit": doc.unit,
+        "period": doc.period,
+        "schema_version": schema.version,
+        "location": location,
+        "narratives": {},
+        "tables": {},
+        "cover": {},
+        "problems": [p.__dict__ for p in doc.problems],
+    }
     for key, cell in doc.cells.items():
         spec = cell.spec
         column = schema.table_by_id[spec.table].column_by_id.get(spec.col_id) if spec.table else None
@@ -324,5 +380,7 @@ def content_hash(doc: Document) -> str:
     """A hash of what the unit owns in its workbook (not the feedback the bot writes there)."""
     owned = {k: [repr(c.raw), c.tab, c.row, c.col] for k, c in doc.cells.items() if k not in BOT_OWNED}
     problems = [p.message for p in doc.problems]
-    text = json.dumps([owned, problems, sorted(map(list, doc.list_lines.items()), key=str)], sort_keys=True, default=str)
+    text = json.dumps(
+        [owned, problems, sorted(map(list, doc.list_lines.items()), key=str)], sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -38,5 +38,8 @@ def sharing_text(store, period: str) -> str:
     if not lines:
         return ""
     more = len(lines) - MAX_IN_DIGEST
-    return (f"\nChưa chia sẻ được bảng tính tới {len(lines)} địa chỉ, đề nghị kiểm tra: " + "; ".join(lines[:MAX_IN_DIGEST])
-            + (f" và {more} địa chỉ khác" if more > 0 else ""))
+    return (
+        f"\nChưa chia sẻ được bảng tính tới {len(lines)} địa chỉ, đề nghị kiểm tra: "
+        + "; ".join(lines[:MAX_IN_DIGEST])
+        + (f" và {more} địa chỉ khác" if more > 0 else "")
+    )

@@ -243,7 +243,9 @@ def _parse_number_text(text: str, col_type: str) -> Parsed:
     if sum(ch.isdigit() for ch in text) > MAX_DIGITS:
         return Parsed(None, f'Số "{_shown(text)}" quá dài: ô này cần {expected}')
     if col_type == "count" and _PHONE_LIKE.fullmatch(text):
-        return Parsed(None, f'"{_shown(text)}" trông như số điện thoại, không phải số lượng: ô này cần {expected}')
+        return Parsed(
+            None, f'"{_shown(text)}" trông như số điện thoại, không phải số lượng: ô này cần {expected}'
+        )
     body = _PERCENT_SIGN.sub("", text)
     if body != text and col_type != "percent" and _NUMBER_CHARS.fullmatch(_SIGN.match(body).group(2)):
         return Parsed(None, f'"{_shown(text)}" là tỉ lệ phần trăm nhưng ô này cần {expected}')
@@ -261,10 +263,16 @@ def _typed_number(number: Decimal, raw, col_type: str) -> Parsed:
         return Parsed(None, f"Giá trị không phải là số hữu hạn: ô này cần {_EXPECTED[col_type]}")
     limit = MAX_COUNT if col_type == "count" else MAX_NUMBER
     if abs(number) > limit:
-        return Parsed(None, f'Số "{_shown(raw)}" quá lớn (vượt {format_number(limit, 0)}): hãy kiểm tra lại; ô này cần {_EXPECTED[col_type]}')
+        return Parsed(
+            None,
+            f'Số "{_shown(raw)}" quá lớn (vượt {format_number(limit, 0)}): hãy kiểm tra lại; ô này cần {_EXPECTED[col_type]}',
+        )
     if col_type == "percent" and 0 < number < 1:
-        return Parsed(float(number), warning=f"Tỉ lệ {format_number(number, 6)} % rất nhỏ: nếu là "
-                                             f"{format_number(number * 100, 4)} %, hãy nhập {format_number(number * 100, 4)}")
+        return Parsed(
+            float(number),
+            warning=f"Tỉ lệ {format_number(number, 6)} % rất nhỏ: nếu là "
+            f"{format_number(number * 100, 4)} %, hãy nhập {format_number(number * 100, 4)}",
+        )
     if col_type != "count":
         return Parsed(float(number))
     whole = number.to_integral_value(rounding=ROUND_HALF_UP)
@@ -477,8 +485,11 @@ def parse_typed_formula(raw, col_type: str) -> Parsed:
         if number is not None:
             return _typed_number(number, str(raw), col_type)
         return Parsed(None, f'Ô đang chứa công thức "{_shown(str(raw))}": hãy nhập số, không nhập công thức')
-    return Parsed(None, f'Ô đang chứa công thức "{_shown(str(raw))}": hãy nhập nội dung, không nhập công thức '
-                        f"(nếu nội dung bắt đầu bằng dấu =, hãy gõ thêm dấu ' ở đầu)")
+    return Parsed(
+        None,
+        f'Ô đang chứa công thức "{_shown(str(raw))}": hãy nhập nội dung, không nhập công thức '
+        f"(nếu nội dung bắt đầu bằng dấu =, hãy gõ thêm dấu ' ở đầu)",
+    )
 
 
 def evaluate_arithmetic(formula: str) -> Decimal | None:

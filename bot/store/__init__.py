@@ -23,5 +23,7 @@ from bot.store.sheets import SheetQueries, SheetRecord
 __all__ = ["MIGRATIONS", "Database", "SheetRecord", "Store"]
 
 
-class Store(SheetQueries, CheckQueries, RunQueries, OutboxQueries, ContactQueries, FormQueries, IntakeQueries):
+class Store(
+    SheetQueries, CheckQueries, RunQueries, OutboxQueries, ContactQueries, FormQueries, IntakeQueries
+):
     """The bot's database, one method per query."""

@@ -10,9 +10,18 @@ from bot.store.database import Database
 
 class CheckQueries(Database):
     def poll_mark(self, unit: str, period: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM poll_marks WHERE unit = ? AND period = ?", (unit, period)).fetchone()
+        return self.conn.execute(
+            "SELECT * FROM poll_marks WHERE unit = ? AND period = ?", (unit, period)
+        ).fetchone()
 
-    def set_poll_mark(self, unit: str, period: str, modified_at: str | None, content_hash: str | None, error: str | None = None) -> None:
+    def set_poll_mark(
+        self,
+        unit: str,
+        period: str,
+        modified_at: str | None,
+        content_hash: str | None,
+        error: str | None = None,
+    ) -> None:
         with self.transaction() as conn:
             conn.execute(
                 """INSERT INTO poll_marks (unit, period, modified_at, content_hash, polled_at, error) VALUES (?, ?, ?, ?, ?, ?)
@@ -21,7 +30,9 @@ class CheckQueries(Database):
                 (unit, period, modified_at, content_hash, clock.now().isoformat(), error),
             )
 
-    def add_snapshot(self, unit: str, period: str, modified_at: str | None, content_hash: str, report_json: str) -> int:
+    def add_snapshot(
+        self, unit: str, period: str, modified_at: str | None, content_hash: str, report_json: str
+    ) -> int:
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO snapshots (unit, period, taken_at, modified_at, content_hash, report_json) VALUES (?, ?, ?, ?, ?, ?)",
@@ -36,25 +47,39 @@ class CheckQueries(Database):
             return cur.lastrowid
 
     def latest_snapshots(self, period: str) -> list[sqlite3.Row]:
-        return list(self.conn.execute(
-            """SELECT s.* FROM snapshots s JOIN (SELECT unit, MAX(id) AS id FROM snapshots WHERE period = ? GROUP BY unit) m
-               ON s.id = m.id ORDER BY s.unit""", (period,)))
+        return list(
+            self.conn.execute(
+                """SELECT s.* FROM snapshots s JOIN (SELECT unit, MAX(id) AS id FROM snapshots WHERE period = ? GROUP BY unit) m
+               ON s.id = m.id ORDER BY s.unit""",
+                (period,),
+            )
+        )
 
     def snapshot_history(self, unit: str, period: str) -> list[sqlite3.Row]:
-        return list(self.conn.execute(
-            "SELECT * FROM snapshots WHERE unit = ? AND period = ? ORDER BY id", (unit, period)))
+        return list(
+            self.conn.execute(
+                "SELECT * FROM snapshots WHERE unit = ? AND period = ? ORDER BY id", (unit, period)
+            )
+        )
 
     def unit_state(self, unit: str, period: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM unit_states WHERE unit = ? AND period = ?", (unit, period)).fetchone()
+        return self.conn.execute(
+            "SELECT * FROM unit_states WHERE unit = ? AND period = ?", (unit, period)
+        ).fetchone()
 
     def unit_states(self, period: str) -> list[sqlite3.Row]:
         return list(self.conn.execute("SELECT * FROM unit_states WHERE period = ? ORDER BY unit", (period,)))
 
     def findings(self, period: str, unit: str | None = None) -> list[sqlite3.Row]:
         if unit is None:
-            return list(self.conn.execute("SELECT * FROM findings WHERE period = ? ORDER BY unit, id", (period,)))
-        return list(self.conn.execute("SELECT * FROM findings WHERE period = ? AND unit = ? ORDER BY id", (period, unit)))
-
+            return list(
+                self.conn.execute("SELECT * FROM findings WHERE period = ? ORDER BY unit, id", (period,))
+            )
+        return list(
+            self.conn.execute(
+                "SELECT * FROM findings WHERE period = ? AND unit = ? ORDER BY id", (period, unit)
+            )
+        )
 
     def save_check(self, period: str, outcomes: list[dict], findings: list[tuple]) -> None:
         """Replace the period's findings and unit states with those of one check, atomically."""
@@ -78,14 +103,20 @@ class CheckQueries(Database):
                     {**o, "period": period},
                 )
 
-    def mark_feedback_written(self, unit: str, period: str, feedback_hash: str, before: str | None, after: str | None) -> None:
+    def mark_feedback_written(
+        self, unit: str, period: str, feedback_hash: str, before: str | None, after: str | None
+    ) -> None:
         """Feedback is in the workbook. Our own write is not a change by the unit: when the last
         poll had seen the spreadsheet as it was just before our write, it has seen it after, too."""
         with self.transaction() as conn:
-            conn.execute("UPDATE unit_states SET feedback_written_hash = ? WHERE unit = ? AND period = ?",
-                         (feedback_hash, unit, period))
-            conn.execute("UPDATE poll_marks SET modified_at = ? WHERE unit = ? AND period = ? AND modified_at = ?",
-                         (after, unit, period, before))
+            conn.execute(
+                "UPDATE unit_states SET feedback_written_hash = ? WHERE unit = ? AND period = ?",
+                (feedback_hash, unit, period),
+            )
+            conn.execute(
+                "UPDATE poll_marks SET modified_at = ? WHERE unit = ? AND period = ? AND modified_at = ?",
+                (after, unit, period, before),
+            )
 
     def set_approval(self, unit: str, period: str, approval: str | None, comment: str | None) -> None:
         with self.transaction() as conn:
@@ -103,5 +134,7 @@ class CheckQueries(Database):
         snap = self.conn.execute("SELECT MAX(id) FROM snapshots WHERE period = ?", (period,)).fetchone()[0]
         states = self.conn.execute(
             "SELECT group_concat(unit || state || errors || warnings || COALESCE(approval, ''), ',') "
-            "FROM (SELECT * FROM unit_states WHERE period = ? ORDER BY unit)", (period,)).fetchone()[0]
+            "FROM (SELECT * FROM unit_states WHERE period = ? ORDER BY unit)",
+            (period,),
+        ).fetchone()[0]
         return f"{snap}|{states}"

@@ -47,7 +47,9 @@ class Database:
         self.conn.execute("COMMIT")
 
     def migrate(self) -> list[str]:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
         applied = []
         for path in sorted(MIGRATIONS.glob("*.sql")):
             # Checked inside the write transaction: another process starting on the same

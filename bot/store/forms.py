@@ -9,7 +9,9 @@ from bot.store.database import Database
 
 class FormQueries(Database):
     def processed_responses(self, form: str, period: str) -> set[str]:
-        rows = self.conn.execute("SELECT response_key FROM form_responses WHERE form = ? AND period = ?", (form, period))
+        rows = self.conn.execute(
+            "SELECT response_key FROM form_responses WHERE form = ? AND period = ?", (form, period)
+        )
         return {r[0] for r in rows}
 
     def record_responses(self, rows: list[tuple]) -> None:
@@ -19,10 +21,14 @@ class FormQueries(Database):
             conn.executemany(
                 """INSERT OR IGNORE INTO form_responses
                    (form, period, response_key, unit, sheet_row, submitted_at, outcome, fields, processed_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                rows,
+            )
 
     def last_response(self, form: str, period: str) -> sqlite3.Row | None:
         """The latest answer of a form already processed for a period, or None."""
         return self.conn.execute(
             "SELECT * FROM form_responses WHERE form = ? AND period = ? ORDER BY submitted_at DESC, sheet_row DESC "
-            "LIMIT 1", (form, period)).fetchone()
+            "LIMIT 1",
+            (form, period),
+        ).fetchone()

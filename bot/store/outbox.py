@@ -15,7 +15,9 @@ class OutboxQueries(Database):
         """Queue one message (the outbox's columns); False when the same one is already there."""
         columns = ", ".join(fields)
         cursor = self.conn.execute(
-            f"INSERT OR IGNORE INTO outbox ({columns}) VALUES ({', '.join('?' * len(fields))})", tuple(fields.values()))
+            f"INSERT OR IGNORE INTO outbox ({columns}) VALUES ({', '.join('?' * len(fields))})",
+            tuple(fields.values()),
+        )
         return cursor.rowcount == 1
 
     def message_queued(self, key: tuple) -> bool:
@@ -25,49 +27,68 @@ class OutboxQueries(Database):
     def due_messages(self, now: str) -> list[sqlite3.Row]:
         return self.conn.execute(
             """SELECT * FROM outbox WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-               ORDER BY id""", (now,)).fetchall()
+               ORDER BY id""",
+            (now,),
+        ).fetchall()
 
     def expired_messages(self, now: str) -> list[sqlite3.Row]:
-        return self.conn.execute("SELECT * FROM outbox WHERE state = 'pending' AND expires_at <= ?", (now,)).fetchall()
+        return self.conn.execute(
+            "SELECT * FROM outbox WHERE state = 'pending' AND expires_at <= ?", (now,)
+        ).fetchall()
 
     def interrupted_messages(self, now: str) -> list[sqlite3.Row]:
         """Messages left 'sending' by a process whose lease has run out."""
-        return self.conn.execute("SELECT * FROM outbox WHERE state = 'sending' AND lease_until < ?", (now,)).fetchall()
+        return self.conn.execute(
+            "SELECT * FROM outbox WHERE state = 'sending' AND lease_until < ?", (now,)
+        ).fetchall()
 
     def claim_message(self, message_id: int, lease_until: str, now: str) -> sqlite3.Row | None:
         """Mark the message 'sending' in its own committed transaction; None if another process took it."""
         with self.transaction() as conn:
             return conn.execute(
                 """UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
-                   WHERE id = ? AND state = 'pending' RETURNING *""", (lease_until, now, message_id)).fetchone()
+                   WHERE id = ? AND state = 'pending' RETURNING *""",
+                (lease_until, now, message_id),
+            ).fetchone()
 
     def unclaim_message(self, message_id: int, reason: str, now: str) -> None:
         """Put a message back untouched (its attempt not counted): its channel failed as a whole."""
         with self.transaction() as conn:
             conn.execute(
                 """UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = NULL,
-                   lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?""", (reason, now, message_id))
+                   lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ?""",
+                (reason, now, message_id),
+            )
 
     def mark_message_sent(self, row: sqlite3.Row, provider_id: str | None, now: str) -> None:
         """Sent: the address and the channel work, so their problems are cleared with it."""
         with self.transaction() as conn:
             conn.execute(
                 """UPDATE outbox SET state = 'sent', provider_id = ?, sent_at = ?, lease_until = NULL, updated_at = ?
-                   WHERE id = ?""", (provider_id, now, now, row["id"]))
-            conn.execute("UPDATE contacts SET problem = NULL, problem_at = NULL WHERE channel = ? AND address = ?",
-                         (row["channel"], row["address"]))
+                   WHERE id = ?""",
+                (provider_id, now, now, row["id"]),
+            )
+            conn.execute(
+                "UPDATE contacts SET problem = NULL, problem_at = NULL WHERE channel = ? AND address = ?",
+                (row["channel"], row["address"]),
+            )
             conn.execute("DELETE FROM channel_problems WHERE channel = ?", (row["channel"],))
 
     def retry_message(self, message_id: int, next_attempt_at: str, reason: str, now: str) -> None:
         with self.transaction() as conn:
             conn.execute(
                 """UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
-                   updated_at = ? WHERE id = ?""", (next_attempt_at, reason, now, message_id))
+                   updated_at = ? WHERE id = ?""",
+                (next_attempt_at, reason, now, message_id),
+            )
 
     def mark_message_failed(self, message_id: int, reason: str, now: str) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE outbox SET state = 'failed', last_error = ?, lease_until = NULL, updated_at = ? "
-                         "WHERE id = ?", (reason, now, message_id))
+            conn.execute(
+                "UPDATE outbox SET state = 'failed', last_error = ?, lease_until = NULL, updated_at = ? "
+                "WHERE id = ?",
+                (reason, now, message_id),
+            )
 
     def resume_message(self, message_id: int, reason: str, now: str) -> None:
         """Put an interrupted message back to be sent once more (counted in ``interruptions``)."""
@@ -75,7 +96,8 @@ class OutboxQueries(Database):
             conn.execute(
                 """UPDATE outbox SET state = 'pending', interruptions = interruptions + 1, next_attempt_at = NULL,
                    lease_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending'""",
-                (reason, now, message_id))
+                (reason, now, message_id),
+            )
 
     def note_message_error(self, message_id: int, reason: str) -> None:
         with self.transaction() as conn:
@@ -86,7 +108,9 @@ class OutboxQueries(Database):
         next attempt time), and the earliest next attempt time."""
         row = self.conn.execute(
             f"""SELECT COUNT(*), MAX(next_attempt_at IS NULL), MIN(next_attempt_at) FROM outbox
-                WHERE state = 'pending' AND channel IN ({",".join("?" * len(channels))})""", channels).fetchone()
+                WHERE state = 'pending' AND channel IN ({",".join("?" * len(channels))})""",
+            channels,
+        ).fetchone()
         return row[0], bool(row[1]), row[2]
 
     def undelivered_messages(self, period: str | None = None) -> list[sqlite3.Row]:
@@ -96,7 +120,9 @@ class OutboxQueries(Database):
                  AND NOT EXISTS (SELECT 1 FROM outbox AS s WHERE s.state IN ('sent', 'pending', 'sending')
                                  AND s.unit = f.unit AND s.period = f.period AND s.stage = f.stage
                                  AND s.recipient = f.recipient)
-               ORDER BY id""", (period, period)).fetchall()
+               ORDER BY id""",
+            (period, period),
+        ).fetchall()
 
     def messages(self, state: str | None = None) -> list[sqlite3.Row]:
         if state:

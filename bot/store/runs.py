@@ -18,13 +18,19 @@ class RunQueries(Database):
             )
 
     def last_job(self, job: str, *, ok_only: bool = True) -> sqlite3.Row | None:
-        query = "SELECT * FROM job_log WHERE job = ?" + (" AND ok = 1" if ok_only else "") + " ORDER BY id DESC LIMIT 1"
+        query = (
+            "SELECT * FROM job_log WHERE job = ?"
+            + (" AND ok = 1" if ok_only else "")
+            + " ORDER BY id DESC LIMIT 1"
+        )
         return self.conn.execute(query, (job,)).fetchone()
 
     def job_done(self, job: str, due_key: str) -> bool:
         """Whether the job already ran for this key, successfully or not: a failed job waits for
         its next key instead of being re-run on every pass."""
-        row = self.conn.execute("SELECT 1 FROM job_log WHERE job = ? AND due_key = ?", (job, due_key)).fetchone()
+        row = self.conn.execute(
+            "SELECT 1 FROM job_log WHERE job = ? AND due_key = ?", (job, due_key)
+        ).fetchone()
         return row is not None
 
     def setting(self, key: str) -> str | None:
@@ -33,5 +39,7 @@ class RunQueries(Database):
 
     def set_setting(self, key: str, value: str) -> None:
         with self.transaction() as conn:
-            conn.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                         (key, value))
+            conn.execute(
+                "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

@@ -22,9 +22,10 @@ class SheetRecord:
     created_at: str
 
 
-
 class SheetQueries(Database):
-    def record_sheet(self, unit: str, period: str, backend: str, sheet_id: str, url: str, schema_version: str) -> None:
+    def record_sheet(
+        self, unit: str, period: str, backend: str, sheet_id: str, url: str, schema_version: str
+    ) -> None:
         with self.transaction() as conn:
             conn.execute(
                 """INSERT INTO sheets (unit, period, backend, sheet_id, url, schema_version, status, created_at)
@@ -35,15 +36,21 @@ class SheetQueries(Database):
 
     def mark_ready(self, unit: str, period: str, carried: dict | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE sheets SET status = 'ready', carried_json = ? WHERE unit = ? AND period = ?",
-                         (json.dumps(carried or {}, ensure_ascii=False, default=str), unit, period))
+            conn.execute(
+                "UPDATE sheets SET status = 'ready', carried_json = ? WHERE unit = ? AND period = ?",
+                (json.dumps(carried or {}, ensure_ascii=False, default=str), unit, period),
+            )
 
     def carried(self, unit: str, period: str) -> dict:
-        row = self.conn.execute("SELECT carried_json FROM sheets WHERE unit = ? AND period = ?", (unit, period)).fetchone()
+        row = self.conn.execute(
+            "SELECT carried_json FROM sheets WHERE unit = ? AND period = ?", (unit, period)
+        ).fetchone()
         return json.loads(row[0]) if row else {}
 
     def sheet(self, unit: str, period: str) -> SheetRecord | None:
-        row = self.conn.execute("SELECT * FROM sheets WHERE unit = ? AND period = ?", (unit, period)).fetchone()
+        row = self.conn.execute(
+            "SELECT * FROM sheets WHERE unit = ? AND period = ?", (unit, period)
+        ).fetchone()
         return _sheet(row) if row else None
 
     def sheets(self, period: str) -> list[SheetRecord]:
@@ -59,15 +66,18 @@ class SheetQueries(Database):
         now = clock.now().isoformat()
         with self.transaction() as conn:
             marks = ",".join("?" * len(refused))
-            conn.execute(f"DELETE FROM sharing_problems WHERE unit = ? AND period = ? AND email NOT IN ({marks})",
-                         (unit, period, *refused))
+            conn.execute(
+                f"DELETE FROM sharing_problems WHERE unit = ? AND period = ? AND email NOT IN ({marks})",
+                (unit, period, *refused),
+            )
             for email, problem in refused.items():
                 conn.execute(
                     """INSERT INTO sharing_problems (unit, period, email, problem, first_seen, last_seen)
                        VALUES (?, ?, ?, ?, ?, ?)
                        ON CONFLICT (unit, period, email) DO UPDATE SET problem = excluded.problem,
                        last_seen = excluded.last_seen""",
-                    (unit, period, email, problem, now, now))
+                    (unit, period, email, problem, now, now),
+                )
 
     def sharing_problems(self, period: str | None = None, unit: str | None = None) -> list[sqlite3.Row]:
         """Addresses still unshared (unit, period, email, problem, first_seen, last_seen), by unit."""
@@ -82,4 +92,3 @@ class SheetQueries(Database):
 
 def _sheet(row: sqlite3.Row) -> SheetRecord:
     return SheetRecord(**{k: row[k] for k in SheetRecord.__dataclass_fields__})
-

@@ -18,7 +18,9 @@ def _decide(args, approval: str) -> int:
     verb = "Đã duyệt" if approval == "approved" else "Đã trả lại"
     print(f"{verb} báo cáo {period.label} của {args.unit}.")
     if not decision.written:
-        print("Bảng tính đang bận (đang được mở ở nơi khác); kết quả sẽ được ghi vào bảng tính ở lần kiểm tra sau.")
+        print(
+            "Bảng tính đang bận (đang được mở ở nơi khác); kết quả sẽ được ghi vào bảng tính ở lần kiểm tra sau."
+        )
     return 0
 
 

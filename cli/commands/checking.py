@@ -26,8 +26,10 @@ from jobs.poll import poll
 def poll_command(args):
     ctx = open_context(args.home)
     result = poll(ctx, ctx.period(args.period))
-    print(f"Đã đọc {result.reads} bảng tính; {len(result.read)} có thay đổi, {len(result.unchanged)} không đổi, "
-          f"{len(result.failed)} không đọc được.")
+    print(
+        f"Đã đọc {result.reads} bảng tính; {len(result.read)} có thay đổi, {len(result.unchanged)} không đổi, "
+        f"{len(result.failed)} không đọc được."
+    )
     for unit, reason in result.failed.items():
         print(f"  {unit}: {reason}")
     return 0
@@ -47,9 +49,19 @@ def check_command(args):
     poll(ctx, period)
     result = check(ctx, period)
     if args.json:
-        print_json([{"unit": o.unit, "state": o.state, "completeness": round(o.completeness.ratio, 3),
-                     "errors": o.errors, "warnings": o.warnings,
-                     "findings": [_finding_json(f) for f in o.findings]} for o in result.outcomes])
+        print_json(
+            [
+                {
+                    "unit": o.unit,
+                    "state": o.state,
+                    "completeness": round(o.completeness.ratio, 3),
+                    "errors": o.errors,
+                    "warnings": o.warnings,
+                    "findings": [_finding_json(f) for f in o.findings],
+                }
+                for o in result.outcomes
+            ]
+        )
     else:
         _print_summary(ctx, result.outcomes)
         for unit, reason in result.feedback_pending.items():
@@ -66,18 +78,42 @@ def status_command(args):
     period = ctx.period(args.period)
     rows = ctx.store.unit_states(period.id)
     if args.json:
-        print_json([{k: row[k] for k in ("unit", "state", "filled", "required", "errors", "warnings", "last_change",
-                                         "submitted_at", "checked_at", "approval")} for row in rows])
+        print_json(
+            [
+                {
+                    k: row[k]
+                    for k in (
+                        "unit",
+                        "state",
+                        "filled",
+                        "required",
+                        "errors",
+                        "warnings",
+                        "last_change",
+                        "submitted_at",
+                        "checked_at",
+                        "approval",
+                    )
+                }
+                for row in rows
+            ]
+        )
         return 0
     if not rows:
-        print(f"Chưa có kết quả kiểm tra cho kỳ {period.id}; hãy chạy: python -m bot check --period {period.id}")
+        print(
+            f"Chưa có kết quả kiểm tra cho kỳ {period.id}; hãy chạy: python -m bot check --period {period.id}"
+        )
         _print_sharing(ctx.store, period.id)
         return 0
-    print(f"{'Đơn vị':<14} {'Tình trạng':<24} {'Hoàn thành':>10} {'Lỗi':>5} {'Cảnh báo':>9}  Thay đổi gần nhất")
+    print(
+        f"{'Đơn vị':<14} {'Tình trạng':<24} {'Hoàn thành':>10} {'Lỗi':>5} {'Cảnh báo':>9}  Thay đổi gần nhất"
+    )
     for row in rows:
         done = percent_filled(row["filled"], row["required"])
-        print(f"{row['unit']:<14} {STATE_LABELS[row['state']]:<24} {done:>9}% {row['errors']:>5} {row['warnings']:>9}  "
-              f"{(row['last_change'] or '')[:16].replace('T', ' ')}")
+        print(
+            f"{row['unit']:<14} {STATE_LABELS[row['state']]:<24} {done:>9}% {row['errors']:>5} {row['warnings']:>9}  "
+            f"{(row['last_change'] or '')[:16].replace('T', ' ')}"
+        )
     _print_sharing(ctx.store, period.id)
     return 0
 
@@ -102,8 +138,15 @@ def _print_summary(ctx, outcomes) -> None:
 
 
 def _finding_json(f) -> dict:
-    return {"table": f.table, "row": f.row, "column": f.column, "cell": f.cell, "severity": f.severity,
-            "message": f.message, "rule": f.rule}
+    return {
+        "table": f.table,
+        "row": f.row,
+        "column": f.column,
+        "cell": f.cell,
+        "severity": f.severity,
+        "message": f.message,
+        "rule": f.rule,
+    }
 
 
 def _check_file(args) -> int:
@@ -118,8 +161,12 @@ def _check_file(args) -> int:
     except BackendError as e:
         raise UsageError(str(e)) from None
     if "unit" not in tags or "period" not in tags:
-        raise UsageError(f"Tệp {path.name} không phải bảng tính do hệ thống tạo (thiếu thông tin đơn vị, kỳ báo cáo).")
-    unit = units.get(tags["unit"]) or Unit(tags["unit"], tags.get("unit_name", tags["unit"]), tags.get("unit_kind", ""))
+        raise UsageError(
+            f"Tệp {path.name} không phải bảng tính do hệ thống tạo (thiếu thông tin đơn vị, kỳ báo cáo)."
+        )
+    unit = units.get(tags["unit"]) or Unit(
+        tags["unit"], tags.get("unit_name", tags["unit"]), tags.get("unit_kind", "")
+    )
     if unit.kind not in schema.kind_by_id:
         raise UsageError(f"Không xác định được loại đơn vị của tệp {path.name}.")
     period = parse_period(tags["period"], schema)
@@ -133,12 +180,21 @@ def _check_file(args) -> int:
     errors = sum(f.severity == "error" for f in findings)
     state = state_of(report, comp, errors, opened=True)
     if args.json:
-        print_json({"unit": unit.code, "period": period.id, "state": state, "completeness": round(comp.ratio, 3),
-                    "findings": [_finding_json(f) for f in findings]})
+        print_json(
+            {
+                "unit": unit.code,
+                "period": period.id,
+                "state": state,
+                "completeness": round(comp.ratio, 3),
+                "findings": [_finding_json(f) for f in findings],
+            }
+        )
     else:
         warnings = sum(f.severity == "warning" for f in findings)
-        print(f"{unit.name} — {period.label}: {STATE_LABELS[state]}, hoàn thành {percent_filled(comp.filled, comp.required)}%, "
-              f"{errors} lỗi, {warnings} cảnh báo.")
+        print(
+            f"{unit.name} — {period.label}: {STATE_LABELS[state]}, hoàn thành {percent_filled(comp.filled, comp.required)}%, "
+            f"{errors} lỗi, {warnings} cảnh báo."
+        )
         for f in findings:
             where = f" (ô {f.cell})" if f.cell and f.cell not in f.message else ""
             print(f"  [{SEVERITY_LABELS[f.severity]}] {f.message}{where}")

@@ -13,7 +13,9 @@ from jobs.compile import compile
 
 
 @arg("--period", required=True, help="kỳ báo cáo, ví dụ 2026-Q1")
-@command("compile", "tổng hợp báo cáo của các đơn vị vào bảng tổng hợp của kỳ (tạo một lần, cập nhật các lần sau)")
+@command(
+    "compile", "tổng hợp báo cáo của các đơn vị vào bảng tổng hợp của kỳ (tạo một lần, cập nhật các lần sau)"
+)
 def compile_command(args):
     ctx = open_context(args.home)
     period = ctx.period(args.period)

@@ -15,29 +15,51 @@ from bot.intake.links import ALL_PERIODS, unit_url
 from cli.main import UsageError, arg, command, print_json
 from jobs.submit import submit
 
-OUTCOME_LABELS = {"applied": "đã cập nhật", "merged": "đã gộp (giữ giá trị mới hơn)", "unchanged": "không thay đổi",
-                  "approved": "đã duyệt, không thay thế"}
+OUTCOME_LABELS = {
+    "applied": "đã cập nhật",
+    "merged": "đã gộp (giữ giá trị mới hơn)",
+    "unchanged": "không thay đổi",
+    "approved": "đã duyệt, không thay thế",
+}
 
 
 @arg("--json", action="store_true", help="in kết quả dạng JSON")
 @arg("--period", help="kỳ báo cáo mà tệp phải thuộc về, ví dụ 2026-Q1")
 @arg("--unit", help="mã đơn vị mà tệp phải thuộc về")
 @arg("file", help="tệp .xlsx của đơn vị")
-@command("submit", "nhận bảng tính một đơn vị gửi lại: lưu phiên bản, kiểm tra, cập nhật vào bảng tính của đơn vị")
+@command(
+    "submit", "nhận bảng tính một đơn vị gửi lại: lưu phiên bản, kiểm tra, cập nhật vào bảng tính của đơn vị"
+)
 def submit_command(args):
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"Không tìm thấy tệp {path}.")
     ctx = open_context(args.home)
     try:
-        result = submit(ctx, path.read_bytes(), path.name, unit=args.unit, period=args.period,
-                        sender=f"dòng lệnh ({getpass.getuser()})", channel="cli")
+        result = submit(
+            ctx,
+            path.read_bytes(),
+            path.name,
+            unit=args.unit,
+            period=args.period,
+            sender=f"dòng lệnh ({getpass.getuser()})",
+            channel="cli",
+        )
     except IntakeRefused as e:
         raise UsageError(e.user_message()) from None
     if args.json:
-        print_json({"version": result.version_id, "unit": result.unit, "period": result.period,
-                    "outcome": result.outcome, "state": result.state, "written": result.written,
-                    "notes": result.notes, "findings": result.findings})
+        print_json(
+            {
+                "version": result.version_id,
+                "unit": result.unit,
+                "period": result.period,
+                "outcome": result.outcome,
+                "state": result.state,
+                "written": result.written,
+                "notes": result.notes,
+                "findings": result.findings,
+            }
+        )
     else:
         print(f"Phiên bản {result.version_id} của {result.unit}, kỳ {result.period}: {result.summary()}")
         if result.state:
@@ -46,7 +68,9 @@ def submit_command(args):
             print(f"  * {note}")
         for f in result.findings:
             place = place_of_finding(ctx.schema, f)
-            print(f"  [{SEVERITY_LABELS.get(f['severity'], f['severity'])}] {place + ': ' if place else ''}{f['message']}")
+            print(
+                f"  [{SEVERITY_LABELS.get(f['severity'], f['severity'])}] {place + ': ' if place else ''}{f['message']}"
+            )
     return 1 if result.errors else 0
 
 
@@ -59,15 +83,35 @@ def history_command(args):
     period = ctx.period(args.period)
     rows = ctx.store.versions(args.unit, period.id)
     if args.json:
-        print_json([{k: row[k] for k in ("id", "filename", "sender", "channel", "received_at", "sha256", "size",
-                                         "outcome", "based_on")} | {"notes": json.loads(row["notes"])} for row in rows])
+        print_json(
+            [
+                {
+                    k: row[k]
+                    for k in (
+                        "id",
+                        "filename",
+                        "sender",
+                        "channel",
+                        "received_at",
+                        "sha256",
+                        "size",
+                        "outcome",
+                        "based_on",
+                    )
+                }
+                | {"notes": json.loads(row["notes"])}
+                for row in rows
+            ]
+        )
         return 0
     if not rows:
         print(f"Đơn vị {args.unit} chưa gửi phiên bản nào cho kỳ {period.id}.")
         return 0
     for row in rows:
-        print(f"{row['id']:>5}  {row['received_at'][:16].replace('T', ' ')}  {row['channel']:<5} {row['sender']:<24} "
-              f"{row['sha256'][:12]}  {OUTCOME_LABELS.get(row['outcome'], row['outcome'])}  {row['filename']}")
+        print(
+            f"{row['id']:>5}  {row['received_at'][:16].replace('T', ' ')}  {row['channel']:<5} {row['sender']:<24} "
+            f"{row['sha256'][:12]}  {OUTCOME_LABELS.get(row['outcome'], row['outcome'])}  {row['filename']}"
+        )
     return 0
 
 
@@ -80,12 +124,21 @@ def diff_command(args):
     older, newer = ctx.store.version(args.older), ctx.store.version(args.newer)
     for number, row in ((args.older, older), (args.newer, newer)):
         if row is None:
-            raise UsageError(f"Không có phiên bản số {number}; xem danh sách bằng: python -m bot history --unit … --period …")
+            raise UsageError(
+                f"Không có phiên bản số {number}; xem danh sách bằng: python -m bot history --unit … --period …"
+            )
     if (older["unit"], older["period"]) != (newer["unit"], newer["period"]):
-        raise UsageError("Hai phiên bản thuộc hai đơn vị hoặc hai kỳ khác nhau; chỉ so sánh được phiên bản của cùng một báo cáo.")
+        raise UsageError(
+            "Hai phiên bản thuộc hai đơn vị hoặc hai kỳ khác nhau; chỉ so sánh được phiên bản của cùng một báo cáo."
+        )
     changes = diff_versions(ctx.schema, older, newer)
     if args.json:
-        print_json([{"key": c.key, "place": c.place, "cell": c.cell, "before": c.before, "after": c.after} for c in changes])
+        print_json(
+            [
+                {"key": c.key, "place": c.place, "cell": c.cell, "before": c.before, "after": c.after}
+                for c in changes
+            ]
+        )
         return 0
     if not changes:
         print(f"Phiên bản {args.older} và {args.newer} có cùng số liệu.")

@@ -10,7 +10,9 @@ from jobs.mail import fetch_mail
 
 
 @arg("--once", action="store_true", help="đọc hộp thư một lần rồi thoát (mặc định)")
-@command("mail", "đọc hộp thư nhận báo cáo: nhận bảng tính đơn vị gửi qua e-mail, trả lời trong cùng chuỗi thư")
+@command(
+    "mail", "đọc hộp thư nhận báo cáo: nhận bảng tính đơn vị gửi qua e-mail, trả lời trong cùng chuỗi thư"
+)
 def mail_command(args):
     ctx = open_context(args.home)
     try:

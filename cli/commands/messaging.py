@@ -39,7 +39,9 @@ def remind_command(args):
     ctx = open_context(args.home)
     period = ctx.period(args.period)
     moment = _moment(args.now) if args.now else clock.now()
-    planned = remind(ctx, period, now=moment, dry_run=args.dry_run, wait_up_to=0 if args.dry_run else RETRY_WAIT_SECONDS)
+    planned = remind(
+        ctx, period, now=moment, dry_run=args.dry_run, wait_up_to=0 if args.dry_run else RETRY_WAIT_SECONDS
+    )
     when = f"{moment:%H:%M ngày %d/%m/%Y}"
     if args.dry_run:
         print(f"Chạy thử lúc {when}: {len(planned)} tin sẽ được gửi (không gửi, không ghi gì).")
@@ -66,26 +68,41 @@ def outbox_command(args):
     rows, flagged = messages(ctx.store), problems(ctx.store)
     lost, broken = undelivered(ctx.store), channel_problems(ctx.store)
     if args.json:
-        print_json({"messages": [_row_json(r) for r in rows],
-                    "problems": [{k: r[k] for k in ("channel", "address", "label", "problem", "problem_at")}
-                                 for r in flagged],
-                    "undelivered": [r["id"] for r in lost],
-                    "channels": [{k: r[k] for k in ("channel", "problem", "problem_at")} for r in broken]})
+        print_json(
+            {
+                "messages": [_row_json(r) for r in rows],
+                "problems": [
+                    {k: r[k] for k in ("channel", "address", "label", "problem", "problem_at")}
+                    for r in flagged
+                ],
+                "undelivered": [r["id"] for r in lost],
+                "channels": [{k: r[k] for k in ("channel", "problem", "problem_at")} for r in broken],
+            }
+        )
         return 0
     if not rows:
         print("Hàng đợi trống: chưa có tin nhắn nào.")
     for r in rows:
-        print(f"#{r['id']:<5} {STATE_LABELS[r['state']]:<9} {_who(r):<32} {CHANNEL_LABELS.get(r['channel'], r['channel']):<12} "
-              f"{r['stage']:<24} lần thử: {r['attempts']}" + (f"  lỗi: {r['last_error']}" if r["last_error"] else ""))
+        print(
+            f"#{r['id']:<5} {STATE_LABELS[r['state']]:<9} {_who(r):<32} {CHANNEL_LABELS.get(r['channel'], r['channel']):<12} "
+            f"{r['stage']:<24} lần thử: {r['attempts']}"
+            + (f"  lỗi: {r['last_error']}" if r["last_error"] else "")
+        )
     for r in flagged:
-        print(f"Cần kiểm tra: {r['label'] or ''} – {CHANNEL_LABELS.get(r['channel'], r['channel'])} {r['address']}: "
-              f"{r['problem']}")
+        print(
+            f"Cần kiểm tra: {r['label'] or ''} – {CHANNEL_LABELS.get(r['channel'], r['channel'])} {r['address']}: "
+            f"{r['problem']}"
+        )
     for r in broken:
-        print(f"Cần xử lý: kênh {CHANNEL_LABELS.get(r['channel'], r['channel'])} ngừng gửi từ {r['problem_at']}: "
-              f"{r['problem']} (các tin của kênh vẫn chờ trong hàng đợi)")
+        print(
+            f"Cần xử lý: kênh {CHANNEL_LABELS.get(r['channel'], r['channel'])} ngừng gửi từ {r['problem_at']}: "
+            f"{r['problem']} (các tin của kênh vẫn chờ trong hàng đợi)"
+        )
     for r in lost:
-        print(f"Cần xử lý: tin #{r['id']} tới {_who(r)} ({r['stage']}) không gửi được qua kênh nào: "
-              f"{r['last_error']}; đề nghị báo trực tiếp cho người nhận")
+        print(
+            f"Cần xử lý: tin #{r['id']} tới {_who(r)} ({r['stage']}) không gửi được qua kênh nào: "
+            f"{r['last_error']}; đề nghị báo trực tiếp cho người nhận"
+        )
     _print_counts(ctx.store)
     return 1 if any(r["state"] == "failed" for r in rows) else 0
 
@@ -105,12 +122,20 @@ def code_command(args):
     return 0
 
 
-@arg("--console", action="store_true", help="thử bot trên máy này: đọc lệnh từ bàn phím thay vì Zalo/Telegram")
+@arg(
+    "--console", action="store_true", help="thử bot trên máy này: đọc lệnh từ bàn phím thay vì Zalo/Telegram"
+)
 @command("bot", "chạy bot trò chuyện trên Zalo và/hoặc Telegram theo cấu hình (hoặc trên màn hình)")
 def bot_command(args):
     ctx = open_context(args.home)
     try:
-        chat.run(ctx, console=args.console, stdin=sys.stdin, stdout=sys.stdout, jobs=Jobs(decide=decide, submit=submit))
+        chat.run(
+            ctx,
+            console=args.console,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            jobs=Jobs(decide=decide, submit=submit),
+        )
     except KeyboardInterrupt:
         pass
     return 0
@@ -125,16 +150,21 @@ def _moment(text: str) -> datetime:
 
 def _print_planned(message: Outgoing, *, with_text: bool = False) -> None:
     attachment = f" (kèm tệp {message.attachment})" if message.attachment else ""
-    print(f"  {message.recipient:<32} {CHANNEL_LABELS.get(message.channel, message.channel):<12} "
-          f"{message.address:<30} {message.stage}{attachment}")
+    print(
+        f"  {message.recipient:<32} {CHANNEL_LABELS.get(message.channel, message.channel):<12} "
+        f"{message.address:<30} {message.stage}{attachment}"
+    )
     if with_text:
         print("    " + message.text.replace("\n", "\n    "))
 
 
 def _print_counts(store) -> None:
     total = counts(store)
-    print("Hàng đợi: " + ", ".join(f"{STATE_LABELS[state]} {n}" for state, n in total.items())
-          + ". Xem chi tiết: python -m bot outbox")
+    print(
+        "Hàng đợi: "
+        + ", ".join(f"{STATE_LABELS[state]} {n}" for state, n in total.items())
+        + ". Xem chi tiết: python -m bot outbox"
+    )
 
 
 def _who(row) -> str:
@@ -142,6 +172,19 @@ def _who(row) -> str:
 
 
 def _row_json(row) -> dict:
-    keys = ("id", "state", "unit", "recipient", "period", "stage", "channel", "address", "attempts", "last_error",
-            "created_at", "next_attempt_at", "sent_at")
+    keys = (
+        "id",
+        "state",
+        "unit",
+        "recipient",
+        "period",
+        "stage",
+        "channel",
+        "address",
+        "attempts",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+        "sent_at",
+    )
     return {k: row[k] for k in keys}

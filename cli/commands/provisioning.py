@@ -21,13 +21,25 @@ def provision_command(args):
     period = ctx.period(args.period)
     results = provision(ctx, period, prefill=carried_values(ctx))
     if args.json:
-        print_json([{"unit": r.unit, "period": r.period, "location": r.location, "action": r.action, "error": r.error}
-                    for r in results])
+        print_json(
+            [
+                {
+                    "unit": r.unit,
+                    "period": r.period,
+                    "location": r.location,
+                    "action": r.action,
+                    "error": r.error,
+                }
+                for r in results
+            ]
+        )
     else:
         for r in results:
             print(f"{r.unit:<14} {ACTIONS[r.action]:<18} {r.error or r.location}")
         count = lambda *actions: sum(r.action in actions for r in results)  # noqa: E731
-        print(f"Kỳ {period.label}: {count('created', 'resumed')} bảng tính mới, {count('existing')} đã có, {count('failed')} lỗi.")
+        print(
+            f"Kỳ {period.label}: {count('created', 'resumed')} bảng tính mới, {count('existing')} đã có, {count('failed')} lỗi."
+        )
     return 1 if any(r.action == "failed" for r in results) else 0
 
 
@@ -42,6 +54,8 @@ def read_command(args):
         raise UsageError(f"Không có đơn vị mã '{args.unit}' trong danh sách đơn vị {ctx.config.units_file}.")
     record = ctx.store.sheet(unit.code, period.id)
     if record is None:
-        raise UsageError(f"Chưa tạo bảng tính kỳ {period.id} cho đơn vị {unit.code}; hãy chạy: python -m bot provision --period {period.id}")
+        raise UsageError(
+            f"Chưa tạo bảng tính kỳ {period.id} cho đơn vị {unit.code}; hãy chạy: python -m bot provision --period {period.id}"
+        )
     reading = read_report(ctx.backend, SheetRef(record.sheet_id, record.url), ctx.schema, unit, period)
     print_json(to_json(reading.document, ctx.schema, record.url))

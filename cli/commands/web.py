@@ -24,7 +24,9 @@ def web_command(args):
     return 0
 
 
-@arg("action", choices=["add"], help="add: tạo tài khoản hoặc đặt lại mật khẩu (đọc mật khẩu từ đầu vào chuẩn)")
+@arg(
+    "action", choices=["add"], help="add: tạo tài khoản hoặc đặt lại mật khẩu (đọc mật khẩu từ đầu vào chuẩn)"
+)
 @arg("name", help="tên đăng nhập")
 @command("user", "tài khoản đầu mối trên cổng thông tin")
 def user_command(args):

@@ -599,7 +599,10 @@ def put_entered(sheet: Sheet, row: int, col: int, value: dict, number_format: di
     sheet.set_value(row, col, value)
     if number_format:
         data = dict(sheet.cell(row, col))
-        data["userEnteredFormat"] = {**(data.get("userEnteredFormat") or {}), "numberFormat": dict(number_format)}
+        data["userEnteredFormat"] = {
+            **(data.get("userEnteredFormat") or {}),
+            "numberFormat": dict(number_format),
+        }
         sheet.store(row, col, data)
 
 
@@ -2312,8 +2315,15 @@ class FakeGoogle:
             rows = [[column[i] if i < len(column) else None for column in rows] for i in range(width)]
         return self._put_rows(box, rows, input_option, book.id, response, book.locale)
 
-    def _put_rows(self, box: Box, rows: list[list], input_option: str, book_id: str, response: dict,
-                  locale: str = "en_US") -> dict:
+    def _put_rows(
+        self,
+        box: Box,
+        rows: list[list],
+        input_option: str,
+        book_id: str,
+        response: dict,
+        locale: str = "en_US",
+    ) -> dict:
         written: set[tuple[int, int]] = set()
         for i, row in enumerate(rows):
             for j, raw in enumerate(row):
@@ -2404,8 +2414,9 @@ class FakeGoogle:
         options = {"includeValuesInResponse": request.flag("includeValuesInResponse")}
         updates = self._atomically(
             book,
-            lambda: self._put_rows(target, rows, request.param("valueInputOption") or "", book.id, options,
-                                   book.locale),
+            lambda: self._put_rows(
+                target, rows, request.param("valueInputOption") or "", book.id, options, book.locale
+            ),
         )
         self._touch(book.id)
         result = {"spreadsheetId": book.id, "updates": updates}

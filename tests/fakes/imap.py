@@ -54,7 +54,9 @@ class FakeImap:
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -149,8 +151,12 @@ class _Session:
         if words[:1] == ["CHARSET"]:
             words = words[2:]
         keys = set(words) or {"ALL"}
-        hits = [m.uid for m in self.fake.messages
-                if ("UNSEEN" not in keys or "\\Seen" not in m.flags) and ("SEEN" not in keys or "\\Seen" in m.flags)]
+        hits = [
+            m.uid
+            for m in self.fake.messages
+            if ("UNSEEN" not in keys or "\\Seen" not in m.flags)
+            and ("SEEN" not in keys or "\\Seen" in m.flags)
+        ]
         self.send("* SEARCH" + "".join(f" {uid}" for uid in hits))
 
     def fetch(self, uid_set: str, items: str) -> None:
@@ -158,8 +164,10 @@ class _Session:
         for number, message in self.chosen(uid_set):
             if not peek:
                 message.flags.add("\\Seen")
-            head = (f"* {number} FETCH (UID {message.uid} FLAGS ({' '.join(sorted(message.flags))}) "
-                    f"RFC822.SIZE {len(message.raw)} BODY[] {{{len(message.raw)}}}")
+            head = (
+                f"* {number} FETCH (UID {message.uid} FLAGS ({' '.join(sorted(message.flags))}) "
+                f"RFC822.SIZE {len(message.raw)} BODY[] {{{len(message.raw)}}}"
+            )
             self.send(head.encode() + b"\r\n" + message.raw + b")")
 
     def store(self, uid_set: str, action: str, flags: set[str]) -> None:

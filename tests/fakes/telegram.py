@@ -65,7 +65,9 @@ class FakeTelegram(FakeServer):
         self.updates: deque[dict[str, Any]] = deque()
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(1)
-        self.files: dict[str, tuple[str, bytes, int]] = {}  # file_id -> (file_path, bytes, size Telegram knows)
+        self.files: dict[
+            str, tuple[str, bytes, int]
+        ] = {}  # file_id -> (file_path, bytes, size Telegram knows)
         self.cut_downloads = 0  # the next downloads stop half-way (the connection drops)
 
     @property
@@ -76,23 +78,34 @@ class FakeTelegram(FakeServer):
     def file_base_url(self) -> str:
         return f"{self.base_url}/file/bot"
 
-    def push_document(self, chat_id: int, name: str, content: bytes, *, caption: str | None = None,
-                      size: int | None = None) -> str:
+    def push_document(
+        self, chat_id: int, name: str, content: bytes, *, caption: str | None = None, size: int | None = None
+    ) -> str:
         """A user sends a file; ``size`` overrides the size Telegram knows (a too-big file
         without the test holding 20 MB). Returns its file_id."""
         file_id = f"BQACAgIAAxkBAAI{len(self.files) + 1:04d}"
         known = len(content) if size is None else size
         self.files[file_id] = (f"documents/file_{len(self.files) + 1}.xlsx", content, known)
-        document = {"file_id": file_id, "file_unique_id": f"u{len(self.files)}", "file_name": name,
-                    "mime_type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    "file_size": known}
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{len(self.files)}",
+            "file_name": name,
+            "mime_type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "file_size": known,
+        }
         extra = {"caption": caption} if caption else {}
-        self.updates.append({"update_id": next(self._update_ids),
-                             "message": self._message(chat_id, document=document, **extra)})
+        self.updates.append(
+            {
+                "update_id": next(self._update_ids),
+                "message": self._message(chat_id, document=document, **extra),
+            }
+        )
         return file_id
 
     def push_update(self, chat_id: int, text: str) -> None:
-        self.updates.append({"update_id": next(self._update_ids), "message": self._message(chat_id, text=text)})
+        self.updates.append(
+            {"update_id": next(self._update_ids), "message": self._message(chat_id, text=text)}
+        )
 
     def texts(self) -> list[str]:
         return [r.form["text"] for r in self.requests_to("sendMessage")]
@@ -105,7 +118,11 @@ class FakeTelegram(FakeServer):
     def _download(self, path: str) -> Answer:
         path = unquote(path)  # PTB quotes the token's colon
         prefix = f"/file/bot{self.token}/"
-        found = next((f for f in self.files.values() if path == prefix + f[0]), None) if path.startswith(prefix) else None
+        found = (
+            next((f for f in self.files.values() if path == prefix + f[0]), None)
+            if path.startswith(prefix)
+            else None
+        )
         if found is None:
             return _error(404, "Not Found")
         content = found[1]
@@ -120,7 +137,9 @@ class FakeTelegram(FakeServer):
     def _method(self, method: str, request: Recorded) -> Answer:
         form = request.form
         if method == "getMe":
-            return _ok({"id": 123456789, "is_bot": True, "first_name": "Bot báo cáo", "username": "baocao_bot"})
+            return _ok(
+                {"id": 123456789, "is_bot": True, "first_name": "Bot báo cáo", "username": "baocao_bot"}
+            )
         if method == "getUpdates":  # an offset confirms, and forgets, every earlier update
             offset = int(form.get("offset") or 0)
             while self.updates and self.updates[0]["update_id"] < offset:
@@ -132,7 +151,9 @@ class FakeTelegram(FakeServer):
             file_path, _, size = self.files[form["file_id"]]
             if size > MAX_DOWNLOAD:
                 return _error(400, "Bad Request: file is too big")
-            return _ok({"file_id": form["file_id"], "file_unique_id": "u", "file_size": size, "file_path": file_path})
+            return _ok(
+                {"file_id": form["file_id"], "file_unique_id": "u", "file_size": size, "file_path": file_path}
+            )
         if method in ("deleteWebhook", "setWebhook"):  # Application.run_polling starts with deleteWebhook
             return _ok(True)
         if method == "sendMessage":
@@ -141,12 +162,22 @@ class FakeTelegram(FakeServer):
             return _ok(self._message(form["chat_id"], text=form["text"]))
         if method == "sendPhoto":
             name, content = request.files["photo"]
-            photo = {"file_id": f"photo-{name}", "file_unique_id": "p1", "width": 1, "height": 1,
-                     "file_size": len(content)}
+            photo = {
+                "file_id": f"photo-{name}",
+                "file_unique_id": "p1",
+                "width": 1,
+                "height": 1,
+                "file_size": len(content),
+            }
             return _ok(self._message(form["chat_id"], photo=[photo]))
         if method == "sendDocument":
             name, content = request.files["document"]
-            document = {"file_id": f"doc-{name}", "file_unique_id": "d1", "file_name": name, "file_size": len(content)}
+            document = {
+                "file_id": f"doc-{name}",
+                "file_unique_id": "d1",
+                "file_name": name,
+                "file_size": len(content),
+            }
             return _ok(self._message(form["chat_id"], document=document))
         return _error(404, "Not Found")
 

@@ -71,7 +71,9 @@ class FakeServer:
     def __enter__(self) -> FakeServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -124,12 +126,14 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             payload = bytes(body) if raw else json.dumps(body, ensure_ascii=False).encode("utf-8")
             cut = headers.pop(CUT_HEADER, None)  # send this many bytes of the body, then drop the line
             self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream" if raw else "application/json; charset=utf-8")
+            self.send_header(
+                "Content-Type", "application/octet-stream" if raw else "application/json; charset=utf-8"
+            )
             self.send_header("Content-Length", str(len(payload)))
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload if cut is None else payload[:int(cut)])
+            self.wfile.write(payload if cut is None else payload[: int(cut)])
             if cut is not None:
                 self.wfile.flush()
                 self.close_connection = True
@@ -137,7 +141,9 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
         def _read(self) -> Recorded:
             url = urlsplit(self.path)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            request = Recorded(self.command, url.path, dict(self.headers.items()), form=dict(parse_qsl(url.query)))
+            request = Recorded(
+                self.command, url.path, dict(self.headers.items()), form=dict(parse_qsl(url.query))
+            )
             _parse_body(request, self.headers.get("Content-Type") or "", raw)
             return request
 
@@ -202,23 +208,35 @@ class FakeZaloBot(FakeServer):
         self._next_id = 0
 
     def push_update(self, chat_id: str, text: str) -> None:
-        self.updates.append({
-            "event_name": "message.text.received",
-            "message": {"chat": {"id": chat_id, "chat_type": "PRIVATE"}, "text": text,
-                        "message_id": f"in{len(self.updates)}", "date": 1766619597466,
-                        "from": {"id": chat_id, "display_name": "Người dùng"}},
-        })
+        self.updates.append(
+            {
+                "event_name": "message.text.received",
+                "message": {
+                    "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+                    "text": text,
+                    "message_id": f"in{len(self.updates)}",
+                    "date": 1766619597466,
+                    "from": {"id": chat_id, "display_name": "Người dùng"},
+                },
+            }
+        )
 
     def push_file(self, chat_id: str) -> None:
         """A user sends a file. The platform has no document event and no getFile: the update types
         are message.text/.image/.sticker/.unsupported.received and a message carries text, photo,
         caption or sticker only (OpenClaw's typed client, npm @gguf/claw extensions/zalo/src/api.ts,
         ``ZaloUpdate``/``ZaloMessage``); a file therefore arrives as an unsupported message, bytes-less."""
-        self.updates.append({
-            "event_name": "message.unsupported.received",
-            "message": {"chat": {"id": chat_id, "chat_type": "PRIVATE"}, "message_id": f"in{len(self.updates)}",
-                        "date": 1766619597466, "from": {"id": chat_id, "display_name": "Người dùng"}},
-        })
+        self.updates.append(
+            {
+                "event_name": "message.unsupported.received",
+                "message": {
+                    "chat": {"id": chat_id, "chat_type": "PRIVATE"},
+                    "message_id": f"in{len(self.updates)}",
+                    "date": 1766619597466,
+                    "from": {"id": chat_id, "display_name": "Người dùng"},
+                },
+            }
+        )
 
     def sent(self, endpoint: str = "sendMessage") -> list[dict[str, Any]]:
         return [r.json for r in self.requests_to(endpoint)]
@@ -240,7 +258,9 @@ class FakeZaloBot(FakeServer):
             self.webhook = body
             return _ok({"url": body.get("url"), "updated_at": 1749538250568})
         if method == "getMe":
-            return _ok({"id": "1459232241454765289", "account_name": "bot.VDKyGxQvc", "account_type": "BASIC"})
+            return _ok(
+                {"id": "1459232241454765289", "account_name": "bot.VDKyGxQvc", "account_type": "BASIC"}
+            )
         return _error(404, "Not Found")
 
     def _faulty(self, fault: Fault) -> Answer:
@@ -261,5 +281,7 @@ def _ok(result: Any) -> Answer:
     return 200, {"ok": True, "result": result}, {}
 
 
-def _error(code: int, description: str, *, status: int | None = None, headers: dict[str, str] | None = None) -> Answer:
+def _error(
+    code: int, description: str, *, status: int | None = None, headers: dict[str, str] | None = None
+) -> Answer:
     return status or code, {"ok": False, "error_code": code, "description": description}, headers or {}

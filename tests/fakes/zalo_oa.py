@@ -40,8 +40,14 @@ class FakeZaloOA(FakeServer):
     ``"rate_limit"`` (429 with ``retry_after`` in Retry-After).
     """
 
-    def __init__(self, *, access_token: str = "oa-access-1", refresh_token: str = "oa-refresh-1",
-                 app_id: str = "4291763606161179100", secret_key: str = "OaAppSecretKey") -> None:
+    def __init__(
+        self,
+        *,
+        access_token: str = "oa-access-1",
+        refresh_token: str = "oa-refresh-1",
+        app_id: str = "4291763606161179100",
+        secret_key: str = "OaAppSecretKey",
+    ) -> None:
         super().__init__()
         self.access_token, self.refresh_token = access_token, refresh_token
         self.app_id, self.secret_key = app_id, secret_key
@@ -76,12 +82,18 @@ class FakeZaloOA(FakeServer):
     def _refresh(self, request: Recorded) -> Answer:
         if request.headers.get("secret_key") != self.secret_key or request.form.get("app_id") != self.app_id:
             return 200, {"error": -14003, "error_name": "Invalid parameter"}, {}
-        if request.form.get("grant_type") != "refresh_token" or request.form.get("refresh_token") != self.refresh_token:
+        if (
+            request.form.get("grant_type") != "refresh_token"
+            or request.form.get("refresh_token") != self.refresh_token
+        ):
             return 200, {"error": -14014, "error_name": "Invalid refresh token"}, {}
         self._issued += 1
         self.access_token, self.refresh_token = f"oa-access-{self._issued}", f"oa-refresh-{self._issued}"
-        body: dict[str, Any] = {"access_token": self.access_token, "refresh_token": self.refresh_token,
-                                "expires_in": "90000"}
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_in": "90000",
+        }
         return 200, body, {}
 
 

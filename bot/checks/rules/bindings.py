@@ -12,7 +12,6 @@ from bot.outline.schema import Column, Rule, Schema, Table
 _SUMMING_KINDS = ("sum", "le", "ge")
 
 
-
 @dataclass(frozen=True)
 class Ref:
     """One parsed operand: ``row`` is '*', a row id, or a list id (``is_list``) for 'items[]'."""
@@ -63,7 +62,9 @@ def bindings(rule: Rule, table: Table) -> list[Binding]:
     wild = [r for r in base.refs() if r.col == "*"]
     if not wild:
         return [base]
-    columns = [c for c in table.columns if _wildcard_fits(rule.kind, c) and all(_row_has(table, r, c) for r in wild)]
+    columns = [
+        c for c in table.columns if _wildcard_fits(rule.kind, c) and all(_row_has(table, r, c) for r in wild)
+    ]
     return [_with_col(base, c.id) for c in columns]
 
 
@@ -125,9 +126,16 @@ def operand(frame: PeriodFrame, space: TableSpace, ref: Ref) -> Operand:
     slots = space.row_slots(ref.row)
     if not ref.is_list:
         pick = lambda a: a[:, slots]  # noqa: E731
-        return Operand(pick(value), pick(filled), pick(cell), pick(bad), pick(formula), pick(inputs), slots, column)
+        return Operand(
+            pick(value), pick(filled), pick(cell), pick(bad), pick(formula), pick(inputs), slots, column
+        )
     any_of = lambda a: a[:, slots].any(axis=1, keepdims=True)  # noqa: E731
     has = any_of(filled)
-    total = np.where(has, np.nansum(value[:, slots], axis=1, keepdims=True), np.nan) if column.is_numeric else value[:, slots[:1]]
-    return Operand(total, has, any_of(cell), any_of(bad), np.zeros_like(has), any_of(inputs), slots[:1], column)
-
+    total = (
+        np.where(has, np.nansum(value[:, slots], axis=1, keepdims=True), np.nan)
+        if column.is_numeric
+        else value[:, slots[:1]]
+    )
+    return Operand(
+        total, has, any_of(cell), any_of(bad), np.zeros_like(has), any_of(inputs), slots[:1], column
+    )

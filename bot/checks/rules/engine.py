@@ -223,7 +223,9 @@ class PeriodCheck:
     derived: dict[str, dict[str, object]]  # unit → {field key: computed value of a formula cell}
 
 
-def check(schema: Schema, reports: list[Report], read_findings: Iterable[Finding] = (), *, derive: bool = True) -> PeriodCheck:
+def check(
+    schema: Schema, reports: list[Report], read_findings: Iterable[Finding] = (), *, derive: bool = True
+) -> PeriodCheck:
     """Findings of every rule for ``reports`` (grouped by period), and the computed cells."""
     bad_keys = _parse_problems(read_findings)
     findings: list[Finding] = []
@@ -268,4 +270,3 @@ def derived_values(schema: Schema, reports: list[Report]) -> dict[str, dict[str,
     for group in _by_period(reports):
         out.update(PeriodFrame(schema, group).derived())
     return out
-

@@ -18,7 +18,6 @@ LABEL_COLUMN = "_label"
 _NUMBER_TYPES = (int, float, bool)  # parsed numbers (bool: True counts 1 in "Có" totals)
 
 
-
 @dataclass
 class TableSpace:
     """Where a table's cells sit in the wide matrix: ``slots`` (rows, list lines) × ``columns``."""
@@ -141,7 +140,9 @@ class PeriodFrame:
         rows = np.repeat(np.arange(self.n), sizes)
         pos = np.fromiter((self.positions[k] for r in self.reports for k in r.values), int, sum(sizes))
         raw = [v for r in self.reports for v in r.values.values()]
-        number = np.fromiter((float(v) if type(v) in _NUMBER_TYPES else math.nan for v in raw), float, len(raw))
+        number = np.fromiter(
+            (float(v) if type(v) in _NUMBER_TYPES else math.nan for v in raw), float, len(raw)
+        )
         typed = np.fromiter((v is not None and v != "" for v in raw), bool, len(raw))
         keep = pos >= 0
         rows, pos = rows[keep], pos[keep]
@@ -176,8 +177,12 @@ class PeriodFrame:
         kinds = sorted({(r.period, r.kind) for r in self.reports})
         masks = {key: self._kind_masks(*key) for key in kinds}
         index = np.array([kinds.index((r.period, r.kind)) for r in self.reports], int)
-        self.input = np.stack([masks[k][0] for k in kinds])[index] if kinds else np.zeros((0, self.width), bool)
-        self.computed = np.stack([masks[k][1] for k in kinds])[index] if kinds else np.zeros((0, self.width), bool)
+        self.input = (
+            np.stack([masks[k][0] for k in kinds])[index] if kinds else np.zeros((0, self.width), bool)
+        )
+        self.computed = (
+            np.stack([masks[k][1] for k in kinds])[index] if kinds else np.zeros((0, self.width), bool)
+        )
 
     def _kind_masks(self, period_id: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Which cells the template makes inputs / formulas for a unit of ``kind`` in the period."""
@@ -191,7 +196,9 @@ class PeriodFrame:
 
     def view(self, array: np.ndarray, space: TableSpace) -> np.ndarray:
         """The (unit, slot, column) view of ``array`` over one table (writes go through)."""
-        return array[:, space.offset : space.offset + space.size].reshape(self.n, len(space.slots), len(space.columns))
+        return array[:, space.offset : space.offset + space.size].reshape(
+            self.n, len(space.slots), len(space.columns)
+        )
 
     @cached_property
     def cell(self) -> np.ndarray:
@@ -213,7 +220,9 @@ class PeriodFrame:
         for s, row in enumerate(space.slot_rows):
             if row.kind != "total":
                 continue
-            parts = np.concatenate([space.row_slots(r) for r in table.total_parts(row)] or [np.array([], int)])
+            parts = np.concatenate(
+                [space.row_slots(r) for r in table.total_parts(row)] or [np.array([], int)]
+            )
             for c, col in enumerate(table.columns):
                 live = formula[:, s, c]
                 if col.ratio_of or not live.any() or parts.size == 0:
@@ -280,4 +289,3 @@ def ratio_values(num: np.ndarray, den: np.ndarray, scale: float, decimals: int) 
 
 def plain(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
-

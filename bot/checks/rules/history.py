@@ -10,7 +10,9 @@ from bot.checks.rules.labels import cell_labels, format_value
 from bot.outline.schema import Column, Row, Schema, Table
 
 
-def evaluate_history(schema: Schema, current: list[Report], previous: dict[str, list[Report]]) -> list[Finding]:
+def evaluate_history(
+    schema: Schema, current: list[Report], previous: dict[str, list[Report]]
+) -> list[Finding]:
     """Warnings from comparing each report with the same unit's earlier reports.
 
     * A period column of tables 10–12 (``Column.period``) that an earlier report of the same
@@ -115,11 +117,12 @@ def _history_label(schema: Schema, key: str, report: Report) -> str:
     return cell_labels(schema, schema.table_by_id[table_id], row_id, col_id, report)[0]
 
 
-def _history_finding(schema: Schema, report: Report, key: str, rule: str, message: str, values: tuple) -> Finding:
+def _history_finding(
+    schema: Schema, report: Report, key: str, rule: str, message: str, values: tuple
+) -> Finding:
     table_id, row_id, col_id = key.split("/")
     table = schema.table_by_id[table_id]
     _, r_label, c_label = cell_labels(schema, table, row_id, col_id, report)
     return Finding(report.unit, rule, "warning", message, table=table_id, row=row_id, column=col_id,
                    cell=report.cells.get(key), table_label=f"Bảng {table.number}. {table.title}",
                    row_label=r_label, column_label=c_label, values=values)  # fmt: skip
-

@@ -18,7 +18,9 @@ def format_value(x: float, decimals: int = 6) -> str:
     return format_number(plain(x), decimals)
 
 
-def cell_labels(schema: Schema, table: Table, slot: str, column_id: str, report: Report) -> tuple[str, str, str]:
+def cell_labels(
+    schema: Schema, table: Table, slot: str, column_id: str, report: Report
+) -> tuple[str, str, str]:
     """(label for messages, row label, column label) of one cell, in Vietnamese."""
     r_label = row_label(schema, table.id, slot)
     typed = report.values.get(f"{table.id}/{slot}/{LABEL_COLUMN}") if "[" in slot else None
@@ -26,4 +28,3 @@ def cell_labels(schema: Schema, table: Table, slot: str, column_id: str, report:
         r_label = f"{r_label} ({typed})"
     c_label = "tên dòng" if column_id == LABEL_COLUMN else table.column_by_id[column_id].label
     return f'Bảng {table.number}, dòng "{r_label}", cột "{c_label}"', r_label, c_label
-

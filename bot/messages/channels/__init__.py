@@ -16,10 +16,29 @@ from bot.messages.channels.telegram import TelegramChannel
 from bot.messages.channels.zalo_bot import ZaloBotChannel
 from bot.messages.channels.zalo_oa import ZaloOAChannel
 
-__all__ = ["CHANNELS", "KINDS", "Channel", "ChannelConfigError", "Message", "TransportError", "build_channel",
-           "channel_class", "channel_label", "chat_name", "parse_chat", "secret_variables", "unit_chat_problem"]
+__all__ = [
+    "CHANNELS",
+    "KINDS",
+    "Channel",
+    "ChannelConfigError",
+    "Message",
+    "TransportError",
+    "build_channel",
+    "channel_class",
+    "channel_label",
+    "chat_name",
+    "parse_chat",
+    "secret_variables",
+    "unit_chat_problem",
+]
 
-CHANNELS: tuple[type[Channel], ...] = (ZaloBotChannel, ZaloOAChannel, TelegramChannel, EmailChannel, ConsoleChannel)
+CHANNELS: tuple[type[Channel], ...] = (
+    ZaloBotChannel,
+    ZaloOAChannel,
+    TelegramChannel,
+    EmailChannel,
+    ConsoleChannel,
+)
 KINDS = tuple(c.kind for c in CHANNELS)
 _BY_KIND = {c.kind: c for c in CHANNELS}
 _BY_PREFIX = {c.chat_prefix: c for c in CHANNELS if c.chat_prefix}

@@ -16,8 +16,15 @@ from typing import Any, ClassVar
 
 from bot.http import TransportError
 
-__all__ = ["Channel", "ChannelConfigError", "Message", "TransportError", "attachment_note", "require_attachment",
-           "split_text"]
+__all__ = [
+    "Channel",
+    "ChannelConfigError",
+    "Message",
+    "TransportError",
+    "attachment_note",
+    "require_attachment",
+    "split_text",
+]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 
@@ -27,7 +34,9 @@ class Message:
     text: str  # Vietnamese plain text
     attachment: Path | None = None  # optional file (e.g. a PNG chart or an .xlsx export)
     subject: str | None = None  # used by e-mail
-    key: str | None = None  # the same for every attempt at one outbox row: an idempotency key where the API has one
+    key: str | None = (
+        None  # the same for every attempt at one outbox row: an idempotency key where the API has one
+    )
     in_reply_to: str | None = None  # e-mail: the Message-ID this answers (same thread)
 
 
@@ -63,8 +72,10 @@ class Channel(ABC):
     def token_rejected(cls) -> str:
         """What to fix when the provider refuses the channel's token (or password)."""
         setting, variable = next(iter(cls.secrets.items()))
-        return (f"{cls.service or cls.label} từ chối token của bot (sai hoặc đã bị thu hồi): sửa "
-                f"channels.{cls.kind}.{setting} trong config.json hoặc biến môi trường {variable}, rồi chạy lại.")
+        return (
+            f"{cls.service or cls.label} từ chối token của bot (sai hoặc đã bị thu hồi): sửa "
+            f"channels.{cls.kind}.{setting} trong config.json hoặc biến môi trường {variable}, rồi chạy lại."
+        )
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Channel:

@@ -27,8 +27,14 @@ class ConsoleChannel(Channel):
     def settings_for(cls, settings, home):
         return {"home": home} | dict(settings)
 
-    def __init__(self, *, home: str | Path = ".", path: str | Path | None = None, echo: bool = False,
-                 stream: TextIO | None = None):
+    def __init__(
+        self,
+        *,
+        home: str | Path = ".",
+        path: str | Path | None = None,
+        echo: bool = False,
+        stream: TextIO | None = None,
+    ):
         self.path = Path(path) if path else Path(home) / "outbox" / "messages.log"
         self._echo = echo
         self._stream = stream

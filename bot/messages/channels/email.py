@@ -50,7 +50,9 @@ class EmailChannel(Channel):
         default_subject: str = DEFAULT_SUBJECT,
     ):
         if security not in DEFAULT_PORTS:
-            raise ChannelConfigError(f"Chế độ bảo mật thư «{security}» không hợp lệ (starttls, ssl hoặc none).")
+            raise ChannelConfigError(
+                f"Chế độ bảo mật thư «{security}» không hợp lệ (starttls, ssl hoặc none)."
+            )
         register_secret(password)
         self._host, self._port = host, port or DEFAULT_PORTS[security]
         self._security, self._ca_file, self._timeout = security, ca_file, timeout
@@ -124,21 +126,27 @@ def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
 def _attach(email: EmailMessage, path: Path) -> None:
     mime_type, _ = mimetypes.guess_type(path.name)
     maintype, subtype = (mime_type or "application/octet-stream").split("/", 1)
-    email.add_attachment(require_attachment(path).read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    email.add_attachment(
+        require_attachment(path).read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+    )
 
 
 def _transport_error(exc: BaseException) -> TransportError:
     detail = redact(str(exc))
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return TransportError(f"Thư điện tử: đăng nhập máy chủ thư thất bại ({detail})", permanent=True,
-                              channel_wide=True)
+        return TransportError(
+            f"Thư điện tử: đăng nhập máy chủ thư thất bại ({detail})", permanent=True, channel_wide=True
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
-        return TransportError(f"Thư điện tử: máy chủ từ chối địa chỉ người nhận ({detail})",
-                              permanent=all(code >= 500 for code in codes))
+        return TransportError(
+            f"Thư điện tử: máy chủ từ chối địa chỉ người nhận ({detail})",
+            permanent=all(code >= 500 for code in codes),
+        )
     if isinstance(exc, smtplib.SMTPResponseException):  # 4xx: try later, 5xx: will not change
         return TransportError(f"Thư điện tử: máy chủ thư từ chối ({detail})", permanent=exc.smtp_code >= 500)
     if isinstance(exc, smtplib.SMTPNotSupportedError | ssl.SSLCertVerificationError):
-        return TransportError(f"Thư điện tử: cấu hình kết nối máy chủ thư không dùng được ({detail})",
-                              permanent=True)
+        return TransportError(
+            f"Thư điện tử: cấu hình kết nối máy chủ thư không dùng được ({detail})", permanent=True
+        )
     return TransportError(f"Thư điện tử: không kết nối được máy chủ thư ({detail})", permanent=False)

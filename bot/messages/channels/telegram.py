@@ -112,7 +112,9 @@ class TelegramChannel(Channel):
 
     async def _poll(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
         async with self._bot() as bot:
-            updates = await bot.get_updates(offset=offset, timeout=timeout, read_timeout=timeout + self._timeout)
+            updates = await bot.get_updates(
+                offset=offset, timeout=timeout, read_timeout=timeout + self._timeout
+            )
         return [update.to_dict() for update in updates]
 
     async def _deliver(self, chat_id: str, message: Message) -> str | None:
@@ -127,8 +129,13 @@ class TelegramChannel(Channel):
     def _bot(self) -> Bot:
         from telegram import Bot
 
-        return Bot(self._token, base_url=self._base_url, base_file_url=self._base_file_url,
-                   request=self._http(), get_updates_request=self._http())
+        return Bot(
+            self._token,
+            base_url=self._base_url,
+            base_file_url=self._base_file_url,
+            request=self._http(),
+            get_updates_request=self._http(),
+        )
 
     def _http(self) -> HTTPXRequest:
         from telegram.request import HTTPXRequest
@@ -158,16 +165,24 @@ def _transport_error(exc: TelegramError) -> TransportError:
     # BadRequest and TimedOut are NetworkError subclasses: test them before it.
     detail = redact(str(exc))
     if isinstance(exc, RetryAfter):
-        return TransportError(f"Telegram: gửi quá nhiều, cần chờ rồi gửi lại ({detail})", permanent=False,
-                              retry_after=_seconds(exc))
+        return TransportError(
+            f"Telegram: gửi quá nhiều, cần chờ rồi gửi lại ({detail})",
+            permanent=False,
+            retry_after=_seconds(exc),
+        )
     if isinstance(exc, Forbidden):
-        return TransportError(f"Telegram: người nhận đã chặn bot hoặc chưa bắt đầu trò chuyện với bot ({detail})",
-                              permanent=True)
+        return TransportError(
+            f"Telegram: người nhận đã chặn bot hoặc chưa bắt đầu trò chuyện với bot ({detail})",
+            permanent=True,
+        )
     if isinstance(exc, InvalidToken):
-        return TransportError(f"Telegram: token của bot không hợp lệ ({detail})", permanent=True, channel_wide=True)
+        return TransportError(
+            f"Telegram: token của bot không hợp lệ ({detail})", permanent=True, channel_wide=True
+        )
     if isinstance(exc, ChatMigrated):
-        return TransportError(f"Telegram: nhóm đã đổi sang mã mới {exc.new_chat_id}, cần cập nhật địa chỉ",
-                              permanent=True)
+        return TransportError(
+            f"Telegram: nhóm đã đổi sang mã mới {exc.new_chat_id}, cần cập nhật địa chỉ", permanent=True
+        )
     if isinstance(exc, BadRequest):
         return TransportError(f"Telegram: yêu cầu bị từ chối ({detail})", permanent=True)
     if isinstance(exc, TimedOut):

@@ -85,13 +85,17 @@ class ZaloBotChannel(Channel):
         if self._photo_base_url and path.suffix.lower() in IMAGE_SUFFIXES:
             photo = f"{self._photo_base_url}/{quote(path.name)}"
             return self._call("sendPhoto", {"chat_id": address, "photo": photo}).get("message_id")
-        return self._call("sendMessage", {"chat_id": address, "text": attachment_note(path)}).get("message_id")
+        return self._call("sendMessage", {"chat_id": address, "text": attachment_note(path)}).get(
+            "message_id"
+        )
 
     def _call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self._result(self._post(method, payload))
 
     def _post(self, method: str, payload: dict[str, Any], read_timeout: float | None = None) -> HttpReply:
-        return self._http.post(f"{self._base_url}/bot{self._token}/{method}", json=payload, timeout=read_timeout)
+        return self._http.post(
+            f"{self._base_url}/bot{self._token}/{method}", json=payload, timeout=read_timeout
+        )
 
     def _result(self, reply: HttpReply) -> dict[str, Any]:
         if reply.body.get("ok") is True:
@@ -108,13 +112,17 @@ def _failure(reply: HttpReply) -> TransportError:
     if code == 429:
         parameters = reply.body.get("parameters") or {}
         retry_after = parameters.get("retry_after") or parse_retry_after(reply.headers.get("Retry-After"))
-        return TransportError(f"Zalo Bot: gửi quá nhiều, cần chờ rồi gửi lại {detail}", permanent=False,
-                              retry_after=float(retry_after) if retry_after else None)
+        return TransportError(
+            f"Zalo Bot: gửi quá nhiều, cần chờ rồi gửi lại {detail}",
+            permanent=False,
+            retry_after=float(retry_after) if retry_after else None,
+        )
     if code >= 500 or code == NO_UPDATES:
         return TransportError(f"Zalo Bot: máy chủ đang lỗi {detail}", permanent=False)
     if code in (401, 404):
-        return TransportError(f"Zalo Bot: token không hợp lệ hoặc đã bị thu hồi {detail}", permanent=True,
-                              channel_wide=True)
+        return TransportError(
+            f"Zalo Bot: token không hợp lệ hoặc đã bị thu hồi {detail}", permanent=True, channel_wide=True
+        )
     if code == 403:
         return TransportError(f"Zalo Bot: người nhận đã chặn bot hoặc không tồn tại {detail}", permanent=True)
     return TransportError(f"Zalo Bot: yêu cầu bị từ chối {detail}", permanent=True)

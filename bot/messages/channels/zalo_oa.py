@@ -90,8 +90,11 @@ class ZaloOAChannel(Channel):
             self._refresh(stale_token=token)
             reply = self._post_text(self._access_token, user_id, text)
             if _error_code(reply) in TOKEN_ERRORS:
-                raise _failure(reply, "vẫn bị từ chối sau khi làm mới token, cần cấp quyền lại cho ứng dụng",
-                               channel_wide=True)
+                raise _failure(
+                    reply,
+                    "vẫn bị từ chối sau khi làm mới token, cần cấp quyền lại cho ứng dụng",
+                    channel_wide=True,
+                )
         if _error_code(reply) is None:  # 200 without Zalo's JSON: a proxy in between hiccuped
             raise TransportError("Zalo OA: phản hồi của máy chủ không đọc được", permanent=False)
         if _error_code(reply) != 0:
@@ -109,16 +112,21 @@ class ZaloOAChannel(Channel):
                 return  # another send renewed it while this one waited
             if self._adopt_saved_tokens(stale_token):
                 return  # another process (the chat bot, the scheduler) renewed it already
-            form = {"refresh_token": self._refresh_token, "app_id": self._app_id, "grant_type": "refresh_token"}
+            form = {
+                "refresh_token": self._refresh_token,
+                "app_id": self._app_id,
+                "grant_type": "refresh_token",
+            }
             reply = self._http.post(self._oauth_url, data=form, headers={"secret_key": self._secret_key})
             access_token, refresh_token = reply.body.get("access_token"), reply.body.get("refresh_token")
             if not (access_token and refresh_token):
-                raise _failure(reply, "không làm mới được token, cần cấp quyền lại cho ứng dụng", channel_wide=True)
+                raise _failure(
+                    reply, "không làm mới được token, cần cấp quyền lại cho ứng dụng", channel_wide=True
+                )
             register_secret(access_token)
             register_secret(refresh_token)
             self._access_token, self._refresh_token = access_token, refresh_token
             self._on_tokens(access_token, refresh_token)
-
 
     def _adopt_saved_tokens(self, stale_token: str) -> bool:
         """The refresh token is single-use: before spending ours, take a newer saved pair."""

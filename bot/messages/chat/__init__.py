@@ -24,5 +24,20 @@ from bot.messages.chat.transports import (
     zalo_webhook,
 )
 
-__all__ = ["COORDINATOR_ONLY", "NO_DECISIONS", "NOT_REGISTERED", "Caller", "Jobs", "answer", "current_period", "handle",
-           "identify", "run", "run_console", "serve_zalo_once", "telegram_application", "zalo_text", "zalo_webhook"]
+__all__ = [
+    "COORDINATOR_ONLY",
+    "NO_DECISIONS",
+    "NOT_REGISTERED",
+    "Caller",
+    "Jobs",
+    "answer",
+    "current_period",
+    "handle",
+    "identify",
+    "run",
+    "run_console",
+    "serve_zalo_once",
+    "telegram_application",
+    "zalo_text",
+    "zalo_webhook",
+]

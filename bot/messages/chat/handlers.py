@@ -43,6 +43,7 @@ class Jobs:
     decide: Callable[..., Decision] | None = None
     submit: Callable[..., object] | None = None
 
+
 NOT_REGISTERED = (
     "Chat này chưa được đăng ký với bot báo cáo CCHC, kiểm soát TTHC.\n"
     "Để đăng ký, nhắn: /dangky <mã đơn vị> <mã xác nhận>\n"
@@ -69,7 +70,9 @@ COORDINATOR_GUIDE = (
 )
 COORDINATOR_ONLY = "Lệnh này chỉ dành cho đầu mối phụ trách báo cáo."
 NO_PERIOD = "Hiện chưa có kỳ báo cáo nào đang mở."
-NO_DECISIONS = "Bot này chưa được bật chức năng duyệt báo cáo; hãy dùng lệnh python -m bot approve hoặc return."
+NO_DECISIONS = (
+    "Bot này chưa được bật chức năng duyệt báo cáo; hãy dùng lệnh python -m bot approve hoặc return."
+)
 MAX_SECTIONS = 8
 
 
@@ -85,8 +88,9 @@ class Caller:
         return bool(self.coordinator or self.unit)
 
 
-def handle(ctx, channel_kind: str, chat_id: str, text: str, *, now: datetime | None = None,
-           jobs: Jobs | None = None) -> list[str]:
+def handle(
+    ctx, channel_kind: str, chat_id: str, text: str, *, now: datetime | None = None, jobs: Jobs | None = None
+) -> list[str]:
     """The replies to one incoming text from chat ``chat_id`` on channel ``channel_kind``.
 
     ``jobs`` takes a coordinator's /duyet or /tralai (the approve job) and files (given by whoever runs
@@ -123,8 +127,12 @@ def identify(ctx, channel_kind: str, chat_id: str) -> Caller:
 
 def current_period(ctx, today: date) -> Period | None:
     """The period being reported on: the last one opened (late reports still count toward it)."""
-    opened = [period for year in (today.year - 1, today.year) for kind in ctx.schema.periods
-              if (period := ctx.period(f"{year}-{kind.id}")).opens <= today]
+    opened = [
+        period
+        for year in (today.year - 1, today.year)
+        for kind in ctx.schema.periods
+        if (period := ctx.period(f"{year}-{kind.id}")).opens <= today
+    ]
     return max(opened, key=lambda period: period.opens, default=None)
 
 
@@ -138,9 +146,12 @@ def _parse(text: str) -> tuple[str, list[str]]:
 
 # --- open to every chat --------------------------------------------------------------------------
 
+
 def _start(ctx, caller: Caller, args, moment) -> list[str]:
     if caller.coordinator:
-        return [f"Xin chào {caller.coordinator}! Chat này được nhận là của đầu mối phụ trách.\n\n{COORDINATOR_GUIDE}"]
+        return [
+            f"Xin chào {caller.coordinator}! Chat này được nhận là của đầu mối phụ trách.\n\n{COORDINATOR_GUIDE}"
+        ]
     if caller.unit:
         return [f"Xin chào {caller.unit.name}!\n\n{UNIT_GUIDE}"]
     return ["Xin chào! Đây là bot nhắc việc và theo dõi báo cáo CCHC, kiểm soát TTHC.\n\n" + NOT_REGISTERED]
@@ -158,22 +169,33 @@ def _guide_for(caller: Caller) -> str:
 
 def _register(ctx, caller: Caller, args: list[str], moment) -> list[str]:
     if len(args) < 2:
-        return ["Cú pháp: /dangky <mã đơn vị> <mã xác nhận>\n"
-                "Mã xác nhận do đầu mối phụ trách báo cáo cấp cho đơn vị."]
+        return [
+            "Cú pháp: /dangky <mã đơn vị> <mã xác nhận>\n"
+            "Mã xác nhận do đầu mối phụ trách báo cáo cấp cho đơn vị."
+        ]
     unit = next((u for u in ctx.units if u.code.casefold() == args[0].casefold()), None)
     try:
-        register(ctx.store, unit.code if unit else None, "".join(args[1:]), caller.channel, caller.address,
-                 now=moment)
+        register(
+            ctx.store,
+            unit.code if unit else None,
+            "".join(args[1:]),
+            caller.channel,
+            caller.address,
+            now=moment,
+        )
     except RegistrationError as exc:
         return [exc.user_message()]
-    return [f"Đã liên kết chat này với {unit.name} ({unit.code}). Từ nay bot gửi nhắc hạn báo cáo của đơn vị "
-            "tới đây. Nhắn /trangthai để xem tình trạng báo cáo." + portal_sentence(ctx, unit.code)]
+    return [
+        f"Đã liên kết chat này với {unit.name} ({unit.code}). Từ nay bot gửi nhắc hạn báo cáo của đơn vị "
+        "tới đây. Nhắn /trangthai để xem tình trạng báo cáo." + portal_sentence(ctx, unit.code)
+    ]
 
 
 OPEN = {"/start": _start, "/huongdan": _guide, "/dangky": _register}
 
 
 # --- a unit's own report, or every unit for a coordinator -----------------------------------------
+
 
 def _status(ctx, caller: Caller, args, moment: datetime) -> list[str]:
     period = current_period(ctx, moment.date())
@@ -182,8 +204,11 @@ def _status(ctx, caller: Caller, args, moment: datetime) -> list[str]:
     calendar = work_calendar(ctx.config)
     if caller.coordinator:
         statuses = unit_statuses(ctx, period)
-        return [digest(moment, period_label(period), period.deadline, statuses, calendar)
-                + "\nTheo tình trạng: " + _state_counts(statuses)]
+        return [
+            digest(moment, period_label(period), period.deadline, statuses, calendar)
+            + "\nTheo tình trạng: "
+            + _state_counts(statuses)
+        ]
     return [_unit_report(ctx, period, caller.unit, moment.date(), calendar)]
 
 
@@ -197,7 +222,9 @@ def _unit_report(ctx, period: Period, unit: Unit, today: date, calendar: WorkCal
         f"Lỗi: {status.errors}; cảnh báo: {status.warnings}",
     ]
     if status.incomplete_sections:
-        lines.append("Các phần chưa hoàn thành: " + _cut(list(status.incomplete_sections), MAX_SECTIONS, "phần"))
+        lines.append(
+            "Các phần chưa hoàn thành: " + _cut(list(status.incomplete_sections), MAX_SECTIONS, "phần")
+        )
     row = ctx.store.unit_state(unit.code, period.id)
     if row and row["approval"] == "returned" and row["approval_comment"]:
         lines.append(f"Ý kiến của đầu mối khi trả lại: {row['approval_comment']}")
@@ -213,6 +240,7 @@ def _state_counts(statuses: list[UnitStatus]) -> str:
 
 # --- coordinator only ------------------------------------------------------------------------------
 
+
 def _missing(ctx, caller: Caller, args, moment: datetime) -> list[str]:
     period = current_period(ctx, moment.date())
     if period is None:
@@ -221,15 +249,24 @@ def _missing(ctx, caller: Caller, args, moment: datetime) -> list[str]:
     late = [s for s in statuses if moment.date() > period.deadline]
     with_errors = [s for s in statuses if s.errors]
     if not late and not with_errors:
-        return [f"Báo cáo {period_label(period)}: chưa có đơn vị nào trễ hạn hoặc còn lỗi "
-                f"(hạn nộp {period.deadline:%d/%m/%Y})."]
+        return [
+            f"Báo cáo {period_label(period)}: chưa có đơn vị nào trễ hạn hoặc còn lỗi "
+            f"(hạn nộp {period.deadline:%d/%m/%Y})."
+        ]
     parts = [f"Báo cáo {period_label(period)}, hạn nộp {period.deadline:%d/%m/%Y}"]
     if late:
-        parts.append(f"Trễ hạn ({len(late)} đơn vị):\n" + "\n".join(
-            f"- {s.name} ({s.code}): {STATE_LABELS[s.state]}, hoàn thành {_percent(s.completeness)}%" for s in late))
+        parts.append(
+            f"Trễ hạn ({len(late)} đơn vị):\n"
+            + "\n".join(
+                f"- {s.name} ({s.code}): {STATE_LABELS[s.state]}, hoàn thành {_percent(s.completeness)}%"
+                for s in late
+            )
+        )
     if with_errors:
-        parts.append(f"Còn lỗi ({len(with_errors)} đơn vị):\n" + "\n".join(
-            f"- {s.name} ({s.code}): {s.errors} lỗi" for s in with_errors))
+        parts.append(
+            f"Còn lỗi ({len(with_errors)} đơn vị):\n"
+            + "\n".join(f"- {s.name} ({s.code}): {s.errors} lỗi" for s in with_errors)
+        )
     return ["\n\n".join(parts)]
 
 
@@ -257,9 +294,19 @@ def _manual_reminders(ctx, period: Period, statuses: list[UnitStatus], moment: d
     stage = f"thucong-{moment:%Y%m%dT%H%M%S}"
     calendar, label, channels = work_calendar(ctx.config), period_label(period), channels_for(ctx)
     subject = f"Nhắc nộp báo cáo {label}"
-    return [message for status in statuses for message in unit_messages(
-        ctx, period, ctx.unit_by_code[status.code], stage,
-        reminder_text(status, label, period.deadline, moment.date(), calendar), channels, subject)]
+    return [
+        message
+        for status in statuses
+        for message in unit_messages(
+            ctx,
+            period,
+            ctx.unit_by_code[status.code],
+            stage,
+            reminder_text(status, label, period.deadline, moment.date(), calendar),
+            channels,
+            subject,
+        )
+    ]
 
 
 def _export(ctx, caller: Caller, args, moment: datetime) -> list[str]:
@@ -272,8 +319,23 @@ def _export(ctx, caller: Caller, args, moment: datetime) -> list[str]:
         return [f"Chưa có tệp tổng hợp nào của kỳ {period.label}: chưa đọc được bảng tính của đơn vị nào."]
     latest = latest_export(ctx.config.exports_dir, period.id)
     text = f"Tệp tổng hợp báo cáo {period_label(period)}: {latest.name}"
-    queue(ctx.store, [Outgoing(COORDINATORS, caller.coordinator, period.id, f"xuat-{moment:%Y%m%dT%H%M%S}",
-                               caller.channel, caller.address, text, text, str(latest))], now=moment)
+    queue(
+        ctx.store,
+        [
+            Outgoing(
+                COORDINATORS,
+                caller.coordinator,
+                period.id,
+                f"xuat-{moment:%Y%m%dT%H%M%S}",
+                caller.channel,
+                caller.address,
+                text,
+                text,
+                str(latest),
+            )
+        ],
+        now=moment,
+    )
     updated = datetime.fromtimestamp(latest.stat().st_mtime, clock.TZ)
     return [f"Đang gửi tệp «{latest.name}» (cập nhật lúc {updated:%H:%M ngày %d/%m/%Y})."]
 
@@ -302,7 +364,11 @@ def _decide(ctx, args: list[str], moment: datetime, approval: str, jobs: Jobs | 
         return [f"{e.user_message()} Cú pháp: {usage}"]
     name = ctx.unit_by_code[code].name
     done = "Đã duyệt" if approval == "approved" else "Đã trả lại"
-    later = "" if decision.written else " Bảng tính đang bận; kết quả sẽ được ghi vào bảng tính ở lần kiểm tra sau."
+    later = (
+        ""
+        if decision.written
+        else " Bảng tính đang bận; kết quả sẽ được ghi vào bảng tính ở lần kiểm tra sau."
+    )
     return [f"{done} báo cáo {period.label} của {name} ({code}); đơn vị đã được báo tin.{later}"]
 
 

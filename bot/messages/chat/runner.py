@@ -22,8 +22,10 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-TOKEN_SETTINGS = {"telegram": ("Telegram", "channels.telegram.token", "TELEGRAM_BOT_TOKEN"),
-                  "zalo_bot": ("Zalo Bot", "channels.zalo_bot.token", "ZALO_BOT_TOKEN")}
+TOKEN_SETTINGS = {
+    "telegram": ("Telegram", "channels.telegram.token", "TELEGRAM_BOT_TOKEN"),
+    "zalo_bot": ("Zalo Bot", "channels.zalo_bot.token", "ZALO_BOT_TOKEN"),
+}
 
 
 class OutboxSender(threading.Thread):
@@ -62,8 +64,14 @@ CONSOLE_WELCOME = (
 )
 
 
-def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
-        jobs: Jobs | None = None) -> None:
+def run(
+    ctx,
+    *,
+    console: bool = False,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    jobs: Jobs | None = None,
+) -> None:
     """Run the bot on the configured chat transports, or on the console when there is none.
 
     ``jobs`` takes the coordinators' /duyet and /tralai (the approve job) and the workbooks sent in chat (submit).
@@ -75,7 +83,11 @@ def run(ctx, *, console: bool = False, stdin: TextIO = sys.stdin, stdout: TextIO
     sender, stop = OutboxSender(ctx.config), threading.Event()
     sender.start()
     try:
-        zalo = _start_zalo(ctx, channels["zalo_bot"], stop, sender.wake, jobs) if "zalo_bot" in transports else None
+        zalo = (
+            _start_zalo(ctx, channels["zalo_bot"], stop, sender.wake, jobs)
+            if "zalo_bot" in transports
+            else None
+        )
         if "telegram" in transports:
             _poll_telegram(ctx, channels["telegram"], sender.wake, jobs)
         elif zalo:
@@ -103,8 +115,10 @@ def check_token(channel: Channel) -> None:
 
 def token_rejected(kind: str) -> str:
     name, setting, variable = TOKEN_SETTINGS[kind]
-    return (f"{name} từ chối token của bot (sai hoặc đã bị thu hồi): sửa {setting} trong config.json "
-            f"hoặc biến môi trường {variable}, rồi chạy lại.")
+    return (
+        f"{name} từ chối token của bot (sai hoặc đã bị thu hồi): sửa {setting} trong config.json "
+        f"hoặc biến môi trường {variable}, rồi chạy lại."
+    )
 
 
 def _poll_telegram(ctx, channel: Channel, on_handled, jobs: Jobs | None) -> None:
@@ -130,8 +144,14 @@ def _start_zalo(ctx, channel, stop: threading.Event, on_handled, jobs: Jobs | No
     return thread
 
 
-def run_console(ctx, stdin: TextIO, stdout: TextIO, on_handled: Callable[[], None] | None = None, *,
-                jobs: Jobs | None = None) -> None:
+def run_console(
+    ctx,
+    stdin: TextIO,
+    stdout: TextIO,
+    on_handled: Callable[[], None] | None = None,
+    *,
+    jobs: Jobs | None = None,
+) -> None:
     print(CONSOLE_WELCOME, file=stdout, flush=True)
     for line in stdin:
         if line.strip():

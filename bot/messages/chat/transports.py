@@ -49,6 +49,7 @@ def send_replies(channel: Channel, chat_id: str, replies: list[str]) -> None:
 
 # --- Zalo Bot: long polling, or a webhook ----------------------------------------------------------
 
+
 def zalo_text(update: dict[str, Any]) -> tuple[str, str] | None:
     """(chat id, text) of a Zalo Bot update, wrapped in ``result`` or not; None for non-text events."""
     if isinstance(update.get("result"), dict):
@@ -59,8 +60,9 @@ def zalo_text(update: dict[str, Any]) -> tuple[str, str] | None:
     return (str(chat_id), text) if chat_id is not None and isinstance(text, str) else None
 
 
-def serve_zalo_once(ctx, channel, *, timeout: int = 30, on_handled: Callable[[], None] | None = None,
-                    jobs: Jobs | None = None) -> int:
+def serve_zalo_once(
+    ctx, channel, *, timeout: int = 30, on_handled: Callable[[], None] | None = None, jobs: Jobs | None = None
+) -> int:
     """One long poll: answer what came in; returns the number of updates."""
     updates = channel.get_updates(timeout=timeout)
     for update in updates:
@@ -73,8 +75,13 @@ def serve_zalo_once(ctx, channel, *, timeout: int = 30, on_handled: Callable[[],
     return len(updates)
 
 
-def run_zalo(ctx, channel, stop: threading.Event, on_handled: Callable[[], None] | None = None,
-             jobs: Jobs | None = None) -> None:
+def run_zalo(
+    ctx,
+    channel,
+    stop: threading.Event,
+    on_handled: Callable[[], None] | None = None,
+    jobs: Jobs | None = None,
+) -> None:
     failures = 0
     while not stop.is_set():
         try:
@@ -86,11 +93,12 @@ def run_zalo(ctx, channel, stop: threading.Event, on_handled: Callable[[], None]
                 return
             failures += 1
             log.warning("Chưa nhận được tin qua Zalo (%s); thử lại sau.", exc.reason)
-            stop.wait(min(60, 2 ** failures))
+            stop.wait(min(60, 2**failures))
 
 
-def zalo_webhook(ctx, channel, secret_token: str, headers: dict[str, str], body: bytes, *,
-                 jobs: Jobs | None = None) -> int:
+def zalo_webhook(
+    ctx, channel, secret_token: str, headers: dict[str, str], body: bytes, *, jobs: Jobs | None = None
+) -> int:
     """Handle one webhook POST from Zalo Bot; returns the HTTP status to answer with.
 
     Zalo echoes the ``secret_token`` given to setWebhook in ``X-Bot-Api-Secret-Token``; a
@@ -112,8 +120,14 @@ def zalo_webhook(ctx, channel, secret_token: str, headers: dict[str, str], body:
 
 # --- Telegram: a python-telegram-bot Application ----------------------------------------------------
 
-def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Callable[[], None] | None = None,
-                         jobs: Jobs | None = None):
+
+def telegram_application(
+    ctx,
+    channel: Channel,
+    settings: dict,
+    on_handled: Callable[[], None] | None = None,
+    jobs: Jobs | None = None,
+):
     """An Application whose one handler passes every text to ``handle``.
 
     Replies go out through the channel in a worker thread (the channel runs its own event
@@ -124,7 +138,11 @@ def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Call
     from bot.messages.channels.telegram import DEFAULT_BASE_URL
 
     async def on_text(update, context) -> None:
-        if update.effective_message is None or update.effective_chat is None or not update.effective_message.text:
+        if (
+            update.effective_message is None
+            or update.effective_chat is None
+            or not update.effective_message.text
+        ):
             return
         chat_id = str(update.effective_chat.id)
         texts = replies(ctx, "telegram", chat_id, update.effective_message.text, jobs)
@@ -141,8 +159,12 @@ def telegram_application(ctx, channel: Channel, settings: dict, on_handled: Call
         if on_handled:
             on_handled()
 
-    application = Application.builder().token(settings["token"]).base_url(
-        settings.get("base_url", DEFAULT_BASE_URL)).build()
+    application = (
+        Application.builder()
+        .token(settings["token"])
+        .base_url(settings.get("base_url", DEFAULT_BASE_URL))
+        .build()
+    )
     application.add_handler(MessageHandler(filters.TEXT, on_text))
     application.add_handler(MessageHandler(filters.Document.ALL, on_document))
     return application

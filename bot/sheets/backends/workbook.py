@@ -111,8 +111,13 @@ class WorkbookBackend(Backend):
         if path.exists():
             return  # never lay a template over a workbook a unit may have typed into
         # a copy of the template of the unit's kind with the unit's own cells patched in
-        if layout.unit_kind and _replace_atomically(path, lambda target: xlsx_parts.from_template(layout, target),
-                                                    fast="lay_out") is not None:
+        if (
+            layout.unit_kind
+            and _replace_atomically(
+                path, lambda target: xlsx_parts.from_template(layout, target), fast="lay_out"
+            )
+            is not None
+        ):
             return
         _save_atomically(build_workbook(layout), path)
 
@@ -158,7 +163,9 @@ class WorkbookBackend(Backend):
         if not path.exists():
             raise SheetMissing(f"Không tìm thấy tệp {path.name}", ref=ref)
         if self._held_open(path):
-            raise SheetBusy(f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref)
+            raise SheetBusy(
+                f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref
+            )
         loaded, whole = _identity(path), self._replaces_every_tab(path, edits)
         after = _write_parts(path, edits, self.tags(path) if whole else None, loaded, ref)
         if after is not None:
@@ -173,8 +180,11 @@ class WorkbookBackend(Backend):
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
             raise SheetUnreadable(f"Không mở được tệp {path.name} ({type(e).__name__})", ref=ref) from None
         except MissingTab as e:
-            raise SheetUnreadable(f"Tệp {path.name} không còn trang '{e}' (trang đã bị đổi tên hoặc bị xóa); "
-                                  "chưa ghi được kết quả kiểm tra", ref=ref) from None
+            raise SheetUnreadable(
+                f"Tệp {path.name} không còn trang '{e}' (trang đã bị đổi tên hoặc bị xóa); "
+                "chưa ghi được kết quả kiểm tra",
+                ref=ref,
+            ) from None
         after = _save_atomically(wb, path, unchanged_since=loaded, ref=ref)
         return Written(_moment(loaded[0]), _moment(after))
 
@@ -243,7 +253,7 @@ def sweep_stale_temp_files(folder: Path) -> list[Path]:
     are older than any write takes. Returns what was removed."""
     removed = []
     for tmp in folder.glob(f"{TEMP_PREFIX}*"):
-        pid = tmp.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        pid = tmp.name[len(TEMP_PREFIX) :].split("-", 1)[0]
         try:
             old = time.time() - tmp.stat().st_mtime > STALE_TEMP_SECONDS
             if old or not (pid.isdigit() and _alive(int(pid))):
@@ -281,8 +291,13 @@ def build_workbook(layout: WorkbookLayout) -> Workbook:
 
 
 def layout_tags(layout: WorkbookLayout) -> dict[str, str]:
-    return {"unit": layout.unit_code, "unit_name": layout.unit_name, "unit_kind": layout.unit_kind,
-            "period": layout.period_id, "schema_version": layout.schema_version}
+    return {
+        "unit": layout.unit_code,
+        "unit_name": layout.unit_name,
+        "unit_kind": layout.unit_kind,
+        "period": layout.period_id,
+        "schema_version": layout.schema_version,
+    }
 
 
 def read_with_openpyxl(path: Path, ref: SheetRef | None = None) -> Grids:
@@ -290,7 +305,10 @@ def read_with_openpyxl(path: Path, ref: SheetRef | None = None) -> Grids:
     try:
         wb = load_workbook(path, read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
-        raise SheetUnreadable(f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})", ref=ref) from None
+        raise SheetUnreadable(
+            f"Không mở được tệp {path.name}: tệp hỏng hoặc không phải bảng tính Excel ({type(e).__name__})",
+            ref=ref,
+        ) from None
     try:
         return {ws.title: [[_as_typed(c) for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
     finally:
@@ -379,18 +397,29 @@ def _write_parts(path: Path, edits: list[Edit], tags: dict | None, loaded: tuple
     (a program-owned master), else the edits patched in; None when it is not sure of the file."""
     if tags is not None:
         tabs = [e.tab for e in edits]
-        return _replace_atomically(path, lambda target: xlsx_parts.fresh_workbook(tabs, tags, target),
-                                   unchanged_since=loaded, ref=ref, fast="rewrite")
-    return _replace_atomically(path, lambda target: xlsx_parts.apply_edits(path, target, edits),
-                               unchanged_since=loaded, ref=ref, fast="write")
+        return _replace_atomically(
+            path,
+            lambda target: xlsx_parts.fresh_workbook(tabs, tags, target),
+            unchanged_since=loaded,
+            ref=ref,
+            fast="rewrite",
+        )
+    return _replace_atomically(
+        path,
+        lambda target: xlsx_parts.apply_edits(path, target, edits),
+        unchanged_since=loaded,
+        ref=ref,
+        fast="write",
+    )
 
 
 def _save_atomically(wb: Workbook, path: Path, unchanged_since: tuple | None = None, ref=None) -> float:
     return _replace_atomically(path, wb.save, unchanged_since=unchanged_since, ref=ref)
 
 
-def _replace_atomically(path: Path, write, *, unchanged_since: tuple | None = None, ref=None,
-                        fast: str | None = None) -> float | None:
+def _replace_atomically(
+    path: Path, write, *, unchanged_since: tuple | None = None, ref=None, fast: str | None = None
+) -> float | None:
     """``write(temporary path)``, then the temporary file replaces ``path`` in one rename; the change
     time it was saved with. With ``unchanged_since``, the rename happens only if ``path`` still has
     that identity (else :class:`SheetChanged`). A ``fast`` (part-level) write that fails gives None
@@ -404,8 +433,11 @@ def _replace_atomically(path: Path, write, *, unchanged_since: tuple | None = No
             return None
         written = os.stat(tmp).st_mtime  # a rename keeps it
         if unchanged_since is not None and path.exists() and _identity(path) != unchanged_since:
-            raise SheetChanged(f"Tệp {path.name} vừa được lưu trong lúc hệ thống ghi kết quả kiểm tra; "
-                               "sẽ đọc lại tệp và ghi lại sau", ref=ref)
+            raise SheetChanged(
+                f"Tệp {path.name} vừa được lưu trong lúc hệ thống ghi kết quả kiểm tra; "
+                "sẽ đọc lại tệp và ghi lại sau",
+                ref=ref,
+            )
         os.replace(tmp, path)
         return written
     finally:
@@ -490,16 +522,47 @@ def _data_validation(v) -> DataValidation:
     common = dict(showErrorMessage=True, errorStyle="warning", allow_blank=True)
     if v.kind == "list":
         choices = ",".join(v.choices)
-        return DataValidation(type="list", formula1=f'"{choices}"', errorTitle="Giá trị không có trong danh sách",
-                              error="Hãy chọn một giá trị trong danh sách.", **common)
+        return DataValidation(
+            type="list",
+            formula1=f'"{choices}"',
+            errorTitle="Giá trị không có trong danh sách",
+            error="Hãy chọn một giá trị trong danh sách.",
+            **common,
+        )
     if v.kind == "whole":
-        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1=str(int(v.min or 0)),
-                              errorTitle="Cần số nguyên", error="Ô này cần một số nguyên không âm.", **common)
+        return DataValidation(
+            type="whole",
+            operator="greaterThanOrEqual",
+            formula1=str(int(v.min or 0)),
+            errorTitle="Cần số nguyên",
+            error="Ô này cần một số nguyên không âm.",
+            **common,
+        )
     if v.kind == "decimal" and v.max is not None:
-        return DataValidation(type="decimal", operator="between", formula1=str(v.min or 0), formula2=str(v.max),
-                              errorTitle="Cần tỷ lệ từ 0 đến 100", error="Ô này cần một tỷ lệ phần trăm từ 0 đến 100.", **common)
+        return DataValidation(
+            type="decimal",
+            operator="between",
+            formula1=str(v.min or 0),
+            formula2=str(v.max),
+            errorTitle="Cần tỷ lệ từ 0 đến 100",
+            error="Ô này cần một tỷ lệ phần trăm từ 0 đến 100.",
+            **common,
+        )
     if v.kind == "date":
-        return DataValidation(type="date", operator="greaterThan", formula1="1", errorTitle="Cần ngày",
-                              error="Ô này cần một ngày (ngày/tháng/năm).", **common)
-    return DataValidation(type="decimal", operator="between", formula1="-1E+15", formula2="1E+15",
-                          errorTitle="Cần số", error="Ô này cần một số.", **common)
+        return DataValidation(
+            type="date",
+            operator="greaterThan",
+            formula1="1",
+            errorTitle="Cần ngày",
+            error="Ô này cần một ngày (ngày/tháng/năm).",
+            **common,
+        )
+    return DataValidation(
+        type="decimal",
+        operator="between",
+        formula1="-1E+15",
+        formula2="1E+15",
+        errorTitle="Cần số",
+        error="Ô này cần một số.",
+        **common,
+    )

@@ -50,8 +50,11 @@ MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
-WORKBOOK_TYPES = tuple(f"application/vnd.ms-excel.{k}.main+xml" for k in ("template.macroEnabled", "sheet.macroEnabled")) + \
-    tuple(f"application/vnd.openxmlformats-officedocument.spreadsheetml.{k}.main+xml" for k in ("template", "sheet"))
+WORKBOOK_TYPES = tuple(
+    f"application/vnd.ms-excel.{k}.main+xml" for k in ("template.macroEnabled", "sheet.macroEnabled")
+) + tuple(
+    f"application/vnd.openxmlformats-officedocument.spreadsheetml.{k}.main+xml" for k in ("template", "sheet")
+)
 SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 STYLES_PART = "xl/styles.xml"  # where openpyxl looks for styles, whatever the relationships say
@@ -83,7 +86,9 @@ class Package:
         self.strings_part = strings[1:] if strings else None
         self.workbook = etree.fromstring(self.zip.read(self.workbook_part))
         self.rels_part = _rels_path(self.workbook_part)
-        self.rels = _targets(self.zip.read(self.rels_part), self.rels_part) if self.rels_part in self.names else {}
+        self.rels = (
+            _targets(self.zip.read(self.rels_part), self.rels_part) if self.rels_part in self.names else {}
+        )
         self.sheets = self._sheets()
 
     def _workbook_part(self, types, overrides) -> str:
@@ -108,7 +113,11 @@ class Package:
 
     def epoch(self):
         pr = self.workbook.find(q("workbookPr"))
-        return CALENDAR_MAC_1904 if pr is not None and pr.get("date1904") in ("1", "true") else CALENDAR_WINDOWS_1900
+        return (
+            CALENDAR_MAC_1904
+            if pr is not None and pr.get("date1904") in ("1", "true")
+            else CALENDAR_WINDOWS_1900
+        )
 
     def close(self) -> None:
         self.zip.close()
@@ -171,7 +180,10 @@ def read_grids(path) -> dict[str, list[list]]:
         formats = CellFormats(package.zip.read(STYLES_PART))
         strings = _shared_strings(package.zip.read(package.strings_part)) if package.strings_part else []
         epoch = package.epoch()
-        return {name: _sheet_grid(package.zip.read(part), strings, formats, epoch) for name, part in package.sheets}
+        return {
+            name: _sheet_grid(package.zip.read(part), strings, formats, epoch)
+            for name, part in package.sheets
+        }
     finally:
         package.close()
 
@@ -200,7 +212,7 @@ def _sheet_grid(xml: bytes, strings, formats: CellFormats, epoch) -> list[list]:
     shared = {}
     row_counter = 0
     data = root.find(q("sheetData"))
-    for row in (data if data is not None else ()):
+    for row in data if data is not None else ():
         if row.tag != q("row"):
             continue
         r = row.get("r")
@@ -237,7 +249,11 @@ def _cell_value(c, ref, strings, formats: CellFormats, epoch, shared):
         return _formula(formula, ref, shared)
     if kind == "inlineStr":
         inline = c.find(q("is"))
-        return None if inline is None else _typed_text(_text_of(inline) if len(inline) else OpenpyxlText.from_tree(inline).content)
+        return (
+            None
+            if inline is None
+            else _typed_text(_text_of(inline) if len(inline) else OpenpyxlText.from_tree(inline).content)
+        )
     value = c.findtext(q("v")) or None
     if value is None:
         return None
@@ -369,8 +385,12 @@ def _copy_compressed(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.Z
 
 def _canon(element) -> tuple:
     """An element's content without namespaces: equal for equal formats however they were written."""
-    return (etree.QName(element).localname, tuple(sorted((etree.QName(k).localname, v) for k, v in element.attrib.items())),
-            (element.text or "").strip(), tuple(_canon(child) for child in element if isinstance(child.tag, str)))
+    return (
+        etree.QName(element).localname,
+        tuple(sorted((etree.QName(k).localname, v) for k, v in element.attrib.items())),
+        (element.text or "").strip(),
+        tuple(_canon(child) for child in element if isinstance(child.tag, str)),
+    )
 
 
 def _ns(element):
@@ -460,7 +480,10 @@ class Styles:
         xf = _copy(parts.elements["cellXfs"])
         xf.set("numFmtId", str(self.number_format_id(parts.number_format) if parts.number_format else 0))
         for name, attribute in (("fonts", "fontId"), ("fills", "fillId"), ("borders", "borderId")):
-            xf.set(attribute, "0" if parts.defaults[name] else str(self.index_of(name, _copy(parts.elements[name]))))
+            xf.set(
+                attribute,
+                "0" if parts.defaults[name] else str(self.index_of(name, _copy(parts.elements[name]))),
+            )
         return self.index_of("cellXfs", xf)
 
     def locked_clone(self, index: int, locked: bool) -> int:
@@ -519,17 +542,32 @@ class FormatParts:
         cell = wb.active.cell(row=1, column=1)
         _style_cell(cell, CellSpec(style=style, input=input_), quote_prefix)
         array = cell._style
-        self.font, self.fill, self.border = wb._fonts[array.fontId], wb._fills[array.fillId], wb._borders[array.borderId]
+        self.font, self.fill, self.border = (
+            wb._fonts[array.fontId],
+            wb._fills[array.fillId],
+            wb._borders[array.borderId],
+        )
         self.number_format = cell.number_format if cell.number_format != "General" else None
         xf = CellStyle.from_array(array)
         if array.alignmentId:
             xf.alignment = wb._alignments[array.alignmentId]
         if array.protectionId:
             xf.protection = wb._protections[array.protectionId]
-        self.elements = {name: _ns(obj.to_tree()) for name, obj in
-                         (("fonts", self.font), ("fills", self.fill), ("borders", self.border), ("cellXfs", xf))}
+        self.elements = {
+            name: _ns(obj.to_tree())
+            for name, obj in (
+                ("fonts", self.font),
+                ("fills", self.fill),
+                ("borders", self.border),
+                ("cellXfs", xf),
+            )
+        }
         # a style that sets no font (fill, border) keeps the workbook's first one, as in openpyxl
-        self.defaults = {"fonts": array.fontId == 0, "fills": array.fillId == 0, "borders": array.borderId == 0}
+        self.defaults = {
+            "fonts": array.fontId == 0,
+            "fills": array.fillId == 0,
+            "borders": array.borderId == 0,
+        }
 
 
 _FORMAT_PARTS: dict[tuple, FormatParts] = {}
@@ -560,16 +598,36 @@ def _frame(tab) -> bytes:
         from bot.sheets.backends.workbook import render_tab
 
         ws = Workbook().create_sheet("frame")  # not the first sheet: not the selected tab
-        render_tab(ws, TabLayout(name="frame", col_widths=dict(tab.col_widths), landscape=tab.landscape, protected=tab.protected))
+        render_tab(
+            ws,
+            TabLayout(
+                name="frame",
+                col_widths=dict(tab.col_widths),
+                landscape=tab.landscape,
+                protected=tab.protected,
+            ),
+        )
         writer = WorksheetWriter(ws, out=BytesIO())
         writer.write()
         _FRAMES[key] = writer.read()
     return _FRAMES[key]
 
 
-AFTER_SHEET_DATA = ("sheetCalcPr", "sheetProtection", "protectedRanges", "scenarios", "autoFilter", "sortState",
-                    "dataConsolidate", "customSheetViews", "mergeCells", "phoneticPr", "conditionalFormatting",
-                    "dataValidations", "hyperlinks")
+AFTER_SHEET_DATA = (
+    "sheetCalcPr",
+    "sheetProtection",
+    "protectedRanges",
+    "scenarios",
+    "autoFilter",
+    "sortState",
+    "dataConsolidate",
+    "customSheetViews",
+    "mergeCells",
+    "phoneticPr",
+    "conditionalFormatting",
+    "dataValidations",
+    "hyperlinks",
+)
 
 
 def _place(root, element) -> None:
@@ -596,7 +654,9 @@ def render_sheet(tab, styles: Styles):
     for (row, col), spec in sorted(tab.cells.items()):
         ref = f"{get_column_letter(col)}{row}"
         quote = spec.formula is None and isinstance(spec.value, str) and spec.value.startswith("=")
-        by_row.setdefault(row, []).append(_cell_xml(ref, styles.xf(format_parts(spec.style, spec.input, quote)), spec, quote))
+        by_row.setdefault(row, []).append(
+            _cell_xml(ref, styles.xf(format_parts(spec.style, spec.input, quote)), spec, quote)
+        )
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
@@ -610,11 +670,15 @@ def render_sheet(tab, styles: Styles):
     root = etree.fromstring(f"{head}<sheetData>{''.join(rows)}</sheetData>{tail}".encode())
     if tab.cells:
         rs, cs = [r for r, _ in tab.cells], [c for _, c in tab.cells]
-        root.find(q("dimension")).set("ref", f"{get_column_letter(min(cs))}{min(rs)}:{get_column_letter(max(cs))}{max(rs)}")
+        root.find(q("dimension")).set(
+            "ref", f"{get_column_letter(min(cs))}{min(rs)}:{get_column_letter(max(cs))}{max(rs)}"
+        )
     if tab.merges:
         merges = etree.Element(q("mergeCells"), count=str(len(tab.merges)))
         for r1, c1, r2, c2 in tab.merges:
-            etree.SubElement(merges, q("mergeCell"), ref=f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}")
+            etree.SubElement(
+                merges, q("mergeCell"), ref=f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"
+            )
         _place(root, merges)
     if validations:
         for dv, refs in validations.values():
@@ -649,7 +713,9 @@ def _check_value(value, quote: bool) -> None:
 
     if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
         raise Unsure(f"a value of type {type(value).__name__}")
-    if isinstance(value, str) and ((value.startswith("=") and not quote) or ILLEGAL_CHARACTERS_RE.search(value)):
+    if isinstance(value, str) and (
+        (value.startswith("=") and not quote) or ILLEGAL_CHARACTERS_RE.search(value)
+    ):
         raise Unsure("text openpyxl would store differently")
 
 
@@ -743,8 +809,9 @@ def _add_cells(root, cells: set, style: int) -> None:
 def _has_row_or_column_formats(root) -> bool:
     cols = root.find(q("cols"))
     rows = root.find(q("sheetData")).iter(q("row"))
-    return any(col.get("style") not in (None, "0") for col in (cols if cols is not None else ())) or \
-        any(row.get("s") not in (None, "0") for row in rows)
+    return any(col.get("style") not in (None, "0") for col in (cols if cols is not None else ())) or any(
+        row.get("s") not in (None, "0") for row in rows
+    )
 
 
 # --- writing: edits -------------------------------------------------------------------------------
@@ -869,20 +936,32 @@ def _differences(template, layout) -> dict[str, tuple[dict, dict]]:
     for old, new in zip(template.tabs, layout.tabs, strict=True):
         if old is new:
             continue  # a section tab shared by the layouts of a unit kind (layout._sections)
-        if (old.merges, old.col_widths, old.landscape, old.protected) != (new.merges, new.col_widths, new.landscape, new.protected) \
-                or old.cells.keys() != new.cells.keys() or not set(new.row_heights) <= set(old.row_heights) | {r for r, _ in old.cells}:
+        if (
+            (old.merges, old.col_widths, old.landscape, old.protected)
+            != (new.merges, new.col_widths, new.landscape, new.protected)
+            or old.cells.keys() != new.cells.keys()
+            or not set(new.row_heights) <= set(old.row_heights) | {r for r, _ in old.cells}
+        ):
             raise Unsure(f"a tab {new.name} laid out unlike the template's")
         cells = {}
         for position, spec in new.cells.items():
             was = old.cells[position]
             if spec == was:
                 continue
-            if (spec.formula, spec.style, spec.input, spec.validation, spec.link) != (was.formula, was.style, was.input, was.validation, was.link) \
-                    or spec.formula or _looks_like_formula(spec.value) or _looks_like_formula(was.value):
+            if (
+                (spec.formula, spec.style, spec.input, spec.validation, spec.link)
+                != (was.formula, was.style, was.input, was.validation, was.link)
+                or spec.formula
+                or _looks_like_formula(spec.value)
+                or _looks_like_formula(was.value)
+            ):
                 raise Unsure(f"a cell of {new.name} formatted unlike the template's")
             cells[position] = spec.value
-        heights = {row: new.row_heights.get(row) for row in set(old.row_heights) | set(new.row_heights)
-                   if old.row_heights.get(row) != new.row_heights.get(row)}
+        heights = {
+            row: new.row_heights.get(row)
+            for row in set(old.row_heights) | set(new.row_heights)
+            if old.row_heights.get(row) != new.row_heights.get(row)
+        }
         if cells or heights:
             changed[new.name] = (cells, heights)
     return changed

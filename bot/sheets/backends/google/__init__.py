@@ -91,7 +91,6 @@ docs.sheetdb.io/value-render-input-option); ``sendNotificationEmail`` and
 ``emailMessage`` are query parameters of permissions.create (github.com/burnash/gspread/pull/1107).
 """
 
-
 from bot.sheets.backends.google.backend import GoogleBackend
 from bot.sheets.backends.google.credentials import SCOPES, Identity, load_identity
 from bot.sheets.backends.google.session import (

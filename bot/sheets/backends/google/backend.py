@@ -67,10 +67,18 @@ LISTING_TTL = 120.0  # seconds a folder listing stands in for find / is_laid_out
 class GoogleBackend(Backend):
     name = "google"
 
-    def __init__(self, identity: Identity, folder_id: str, *, coordinator_emails: Iterable[str] = (),
-                 unit_emails: Mapping[str, Iterable[str]] | Callable[[str], Iterable[str]] | None = None,
-                 base_urls: Mapping[str, str] | str | None = None, quota: Quota | None = None,
-                 retry: RetryPolicy | None = None, timeout: float = REQUEST_TIMEOUT):
+    def __init__(
+        self,
+        identity: Identity,
+        folder_id: str,
+        *,
+        coordinator_emails: Iterable[str] = (),
+        unit_emails: Mapping[str, Iterable[str]] | Callable[[str], Iterable[str]] | None = None,
+        base_urls: Mapping[str, str] | str | None = None,
+        quota: Quota | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ):
         self.identity = identity
         self.folder_id = folder_id
         self.coordinator_emails = tuple(dict.fromkeys(coordinator_emails))
@@ -93,18 +101,33 @@ class GoogleBackend(Backend):
     def from_config(cls, config: Config, **overrides) -> GoogleBackend:
         settings = config.google
         if settings is None:
-            raise ConfigError("backend là 'google' nhưng config.json thiếu mục 'google' (folder_id, credentials).")
+            raise ConfigError(
+                "backend là 'google' nhưng config.json thiếu mục 'google' (folder_id, credentials)."
+            )
         unknown = set(settings.base_urls) - set(GOOGLE_ORIGINS)
         if unknown:
-            raise ConfigError(f"google.base_urls chỉ nhận các khóa {', '.join(GOOGLE_ORIGINS)}; không hiểu: {', '.join(sorted(unknown))}.")
+            raise ConfigError(
+                f"google.base_urls chỉ nhận các khóa {', '.join(GOOGLE_ORIGINS)}; không hiểu: {', '.join(sorted(unknown))}."
+            )
         identity = load_identity(settings, config.home)
         retry = overrides.pop("retry", None) or RetryPolicy()
-        quota = overrides.pop("quota", None) or Quota(settings.reads_per_minute, settings.writes_per_minute,
-                                                      sleep=retry.sleep, monotonic=retry.monotonic)
+        quota = overrides.pop("quota", None) or Quota(
+            settings.reads_per_minute,
+            settings.writes_per_minute,
+            sleep=retry.sleep,
+            monotonic=retry.monotonic,
+        )
         if "unit_emails" not in overrides:
             overrides["unit_emails"] = _emails_from_unit_list(config)
-        return cls(identity, settings.folder_id, coordinator_emails=settings.coordinator_emails,
-                   base_urls=settings.base_urls, quota=quota, retry=retry, **overrides)
+        return cls(
+            identity,
+            settings.folder_id,
+            coordinator_emails=settings.coordinator_emails,
+            base_urls=settings.base_urls,
+            quota=quota,
+            retry=retry,
+            **overrides,
+        )
 
     # --- where things are -----------------------------------------------------------------
 
@@ -123,7 +146,12 @@ class GoogleBackend(Backend):
 
     def allocate(self, title, tags):
         props = {k: str(v) for k, v in tags.items() if k in ("unit", "period", "schema_version")}
-        body = {"name": title, "mimeType": MIME_SPREADSHEET, "parents": [self.folder_id], "appProperties": props}
+        body = {
+            "name": title,
+            "mimeType": MIME_SPREADSHEET,
+            "parents": [self.folder_id],
+            "appProperties": props,
+        }
         attempts = 0
 
         def create() -> dict:
@@ -133,7 +161,9 @@ class GoogleBackend(Backend):
                 found = self._query_tagged(tags)
                 if found:
                     return found
-            return self._drive("post", DRIVE_FILES, params={"fields": "id,modifiedTime,appProperties"}, json=body)
+            return self._drive(
+                "post", DRIVE_FILES, params={"fields": "id,modifiedTime,appProperties"}, json=body
+            )
 
         created = self._run(create, folder=True)
         info = _file_info(created)
@@ -163,8 +193,15 @@ class GoogleBackend(Backend):
         units = self.unit_emails(layout.unit_code)
         self.share(ref, [*units, *self.coordinator_emails], notify=units)
         props = {"laid_out": "1", **_tab_properties([t.name for t in layout.tabs])}
-        self._run(lambda: self._drive("patch", f"{DRIVE_FILES}/{ref.id}", params={"fields": "id,modifiedTime,appProperties"},
-                                      json={"appProperties": props}), ref=ref)
+        self._run(
+            lambda: self._drive(
+                "patch",
+                f"{DRIVE_FILES}/{ref.id}",
+                params={"fields": "id,modifiedTime,appProperties"},
+                json={"appProperties": props},
+            ),
+            ref=ref,
+        )
         info = self._files.setdefault(ref.id, _FileInfo(ref.id, None))
         info.props.update(props)
 
@@ -198,7 +235,9 @@ class GoogleBackend(Backend):
         for email in wanted:
             if email.casefold() in have:
                 continue
-            problem = self._run(lambda email=email: self._grant(ref.id, email, email.casefold() in notify), ref=ref)
+            problem = self._run(
+                lambda email=email: self._grant(ref.id, email, email.casefold() in notify), ref=ref
+            )
             if problem:
                 refused[email] = problem
         self.refused[ref.id] = refused
@@ -211,29 +250,47 @@ class GoogleBackend(Backend):
     def _shared_with(self, spreadsheet_id: str) -> set[str]:
         found, token = set(), None
         while True:
-            params = {"fields": "nextPageToken,permissions(emailAddress,role)", "pageSize": 100, "supportsAllDrives": "true"}
+            params = {
+                "fields": "nextPageToken,permissions(emailAddress,role)",
+                "pageSize": 100,
+                "supportsAllDrives": "true",
+            }
             if token:
                 params["pageToken"] = token
             page = self._drive("get", f"{DRIVE_FILES}/{spreadsheet_id}/permissions", params=params)
-            found |= {p["emailAddress"].casefold() for p in page.get("permissions", []) if p.get("emailAddress")}
+            found |= {
+                p["emailAddress"].casefold() for p in page.get("permissions", []) if p.get("emailAddress")
+            }
             token = page.get("nextPageToken")
             if not token:
                 return found
 
     def _grant(self, spreadsheet_id: str, email: str, notify: bool) -> str | None:
-        params = {"supportsAllDrives": "true", "sendNotificationEmail": "true" if notify else "false", "fields": "id"}
+        params = {
+            "supportsAllDrives": "true",
+            "sendNotificationEmail": "true" if notify else "false",
+            "fields": "id",
+        }
         if notify:
-            params["emailMessage"] = ("Bảng tính báo cáo CCHC của đơn vị. Chỉ nhập vào các ô nền vàng nhạt; "
-                                      "hệ thống sẽ tự đọc và kiểm tra số liệu.")
+            params["emailMessage"] = (
+                "Bảng tính báo cáo CCHC của đơn vị. Chỉ nhập vào các ô nền vàng nhạt; "
+                "hệ thống sẽ tự đọc và kiểm tra số liệu."
+            )
         try:
-            self._drive("post", f"{DRIVE_FILES}/{spreadsheet_id}/permissions", params=params,
-                        json={"type": "user", "role": "writer", "emailAddress": email})
+            self._drive(
+                "post",
+                f"{DRIVE_FILES}/{spreadsheet_id}/permissions",
+                params=params,
+                json={"type": "user", "role": "writer", "emailAddress": email},
+            )
         except APIError as e:
             reasons = set(_reasons(e))
             if e.code == 403 and "insufficientFilePermissions" in reasons:
-                return (f"Không chia sẻ được bảng tính cho {email}: {self.identity.who} không được phép chia sẻ tệp này. "
-                        "Trên Drive dùng chung, tài khoản của bot cần quyền Người quản lý hoặc Người quản lý nội dung; "
-                        "hoặc quản trị tên miền đã cấm chia sẻ ra ngoài tổ chức. Hãy nhờ quản trị Drive kiểm tra.")
+                return (
+                    f"Không chia sẻ được bảng tính cho {email}: {self.identity.who} không được phép chia sẻ tệp này. "
+                    "Trên Drive dùng chung, tài khoản của bot cần quyền Người quản lý hoặc Người quản lý nội dung; "
+                    "hoặc quản trị tên miền đã cấm chia sẻ ra ngoài tổ chức. Hãy nhờ quản trị Drive kiểm tra."
+                )
             if e.code == 400 or (e.code == 403 and SHARING_REFUSALS & reasons):
                 return f"Không chia sẻ được bảng tính cho {email}: {_google_message(e)}"
             raise
@@ -266,7 +323,11 @@ class GoogleBackend(Backend):
         """One range of any spreadsheet shared with the bot (a form's responses), unformatted:
         numbers as numbers, dates and times as serial numbers. One ``values.get``."""
         ref = self._ref(spreadsheet_id)
-        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER", "majorDimension": "ROWS"}
+        params = {
+            "valueRenderOption": "UNFORMATTED_VALUE",
+            "dateTimeRenderOption": "SERIAL_NUMBER",
+            "majorDimension": "ROWS",
+        }
 
         def get() -> dict:
             self.quota.acquire("read")
@@ -285,7 +346,9 @@ class GoogleBackend(Backend):
             return
         needs_ids = any(isinstance(e, Protect) for e in edits)
         try:
-            self._run(lambda: self._apply(ref.id, edits, self._sheet_map(ref.id) if needs_ids else None), ref=ref)
+            self._run(
+                lambda: self._apply(ref.id, edits, self._sheet_map(ref.id) if needs_ids else None), ref=ref
+            )
         except SheetUnreadable:
             if needs_ids:
                 raise
@@ -299,8 +362,13 @@ class GoogleBackend(Backend):
                 requests_ += set_cells_requests(edit, _sheet_id(edit.tab, sheets))
             elif isinstance(edit, ReplaceTab):
                 exists = sheets is None or edit.tab.name in sheets
-                requests_ += replace_tab_requests(edit.tab, _sheet_id(edit.tab.name, sheets), exists,
-                                                  len(sheets) if sheets else 0, self._protection_editors())
+                requests_ += replace_tab_requests(
+                    edit.tab,
+                    _sheet_id(edit.tab.name, sheets),
+                    exists,
+                    len(sheets) if sheets else 0,
+                    self._protection_editors(),
+                )
             elif isinstance(edit, Protect):
                 requests_ += protect_requests(edit, sheets or {}, self._protection_editors())
         if requests_:
@@ -330,11 +398,21 @@ class GoogleBackend(Backend):
 
     def _sheet_map(self, spreadsheet_id: str) -> dict[str, dict]:
         """title → {"id", "protected": [ids], "merges": [(r1, c1, r2, c2) 1-based]}."""
-        meta = self._sheets_get(spreadsheet_id, "sheets(properties(sheetId,title),protectedRanges(protectedRangeId),merges)")
+        meta = self._sheets_get(
+            spreadsheet_id, "sheets(properties(sheetId,title),protectedRanges(protectedRangeId),merges)"
+        )
         sheets = {}
         for s in meta.get("sheets", []):
-            merges = [(m.get("startRowIndex", 0) + 1, m.get("startColumnIndex", 0) + 1, m["endRowIndex"], m["endColumnIndex"])
-                      for m in s.get("merges", []) if "endRowIndex" in m and "endColumnIndex" in m]
+            merges = [
+                (
+                    m.get("startRowIndex", 0) + 1,
+                    m.get("startColumnIndex", 0) + 1,
+                    m["endRowIndex"],
+                    m["endColumnIndex"],
+                )
+                for m in s.get("merges", [])
+                if "endRowIndex" in m and "endColumnIndex" in m
+            ]
             sheets[s["properties"]["title"]] = {
                 "id": s["properties"]["sheetId"],
                 "protected": [p["protectedRangeId"] for p in s.get("protectedRanges", [])],
@@ -354,15 +432,22 @@ class GoogleBackend(Backend):
 
     def _query_tagged(self, tags: dict[str, str]) -> dict | None:
         query = f"'{_q(self.folder_id)}' in parents and trashed = false" + "".join(
-            f" and appProperties has {{ key='{k}' and value='{_q(str(tags[k]))}' }}" for k in ("unit", "period") if k in tags)
+            f" and appProperties has {{ key='{k}' and value='{_q(str(tags[k]))}' }}"
+            for k in ("unit", "period")
+            if k in tags
+        )
         found = self._query(query)
         return {"id": found[0].id, "modifiedTime": None, "appProperties": found[0].props} if found else None
 
     def _query(self, query: str) -> list[_FileInfo]:
         files, token = [], None
         while True:
-            params = {"q": query, "pageSize": 1000, "includeItemsFromAllDrives": "true",
-                      "fields": "nextPageToken,files(id,modifiedTime,appProperties)"}
+            params = {
+                "q": query,
+                "pageSize": 1000,
+                "includeItemsFromAllDrives": "true",
+                "fields": "nextPageToken,files(id,modifiedTime,appProperties)",
+            }
             if token:
                 params["pageToken"] = token
             page = self._drive("get", DRIVE_FILES, params=params)
@@ -380,7 +465,12 @@ class GoogleBackend(Backend):
         return index[ref.id] if ref.id in index else self._fetch_info(ref)
 
     def _fetch_info(self, ref: SheetRef) -> _FileInfo:
-        found = self._run(lambda: self._drive("get", f"{DRIVE_FILES}/{ref.id}", params={"fields": "id,modifiedTime,appProperties"}), ref=ref)
+        found = self._run(
+            lambda: self._drive(
+                "get", f"{DRIVE_FILES}/{ref.id}", params={"fields": "id,modifiedTime,appProperties"}
+            ),
+            ref=ref,
+        )
         info = _file_info(found)
         self._files[info.id] = info
         return info
@@ -401,8 +491,10 @@ class GoogleBackend(Backend):
             if is_transient(e):
                 raise self._gave_up(ref, f"Google trả lời lỗi {e.code}") from None
             if e.code == 401:
-                raise self._stop(f"Google không chấp nhận thông tin đăng nhập của {self.identity.who}: "
-                                 f"{_google_message(e)}") from None
+                raise self._stop(
+                    f"Google không chấp nhận thông tin đăng nhập của {self.identity.who}: "
+                    f"{_google_message(e)}"
+                ) from None
             raise self._translate(e, ref, folder) from None
         except auth_exceptions.RefreshError as e:
             if is_transient(e):
@@ -421,7 +513,10 @@ class GoogleBackend(Backend):
         if self._give_ups >= self.retry.breaker:  # an outage, not one bad spreadsheet
             self._busy_until = self.retry.monotonic() + self.retry.cooldown
             self._give_ups = 0
-        return SheetBusy(f"Chưa làm việc được với Google ({what}) sau nhiều lần thử; sẽ thử lại ở lần kiểm tra sau.", ref=ref)
+        return SheetBusy(
+            f"Chưa làm việc được với Google ({what}) sau nhiều lần thử; sẽ thử lại ở lần kiểm tra sau.",
+            ref=ref,
+        )
 
     def _translate(self, e: APIError, ref: SheetRef | None, folder: bool) -> BackendError:
         reasons, message = set(_reasons(e)), _google_message(e)
@@ -431,32 +526,54 @@ class GoogleBackend(Backend):
                 "Google không cho tạo bảng tính: tài khoản dịch vụ không có dung lượng lưu trữ riêng. Cách khắc phục: "
                 f"(1) đặt thư mục báo cáo trong một Drive dùng chung (Shared Drive) và thêm {who} làm thành viên "
                 "với quyền Người quản lý nội dung, rồi ghi mã thư mục đó vào google.folder_id; hoặc (2) dùng đăng nhập "
-                "bằng tài khoản người dùng của cơ quan (mục google.oauth_token trong config.json).", ref=ref)
-        if e.code == 403 and ("ACCESS_TOKEN_SCOPE_INSUFFICIENT" in reasons or "insufficientPermissions" in reasons
-                              or "scope" in message.lower()):
+                "bằng tài khoản người dùng của cơ quan (mục google.oauth_token trong config.json).",
+                ref=ref,
+            )
+        if e.code == 403 and (
+            "ACCESS_TOKEN_SCOPE_INSUFFICIENT" in reasons
+            or "insufficientPermissions" in reasons
+            or "scope" in message.lower()
+        ):
             return BackendError(_scopes_message(who, ()), ref=ref)
-        if e.code == 403 and ({"accessNotConfigured", "SERVICE_DISABLED"} & reasons or "has not been used" in message):
-            return BackendError("Google Sheets API hoặc Google Drive API chưa được bật trong dự án Google Cloud của "
-                                f"{who}: hãy bật cả hai API (APIs & Services → Library) rồi chạy lại. ({message})", ref=ref)
+        if e.code == 403 and (
+            {"accessNotConfigured", "SERVICE_DISABLED"} & reasons or "has not been used" in message
+        ):
+            return BackendError(
+                "Google Sheets API hoặc Google Drive API chưa được bật trong dự án Google Cloud của "
+                f"{who}: hãy bật cả hai API (APIs & Services → Library) rồi chạy lại. ({message})",
+                ref=ref,
+            )
         if folder and e.code in (403, 404):
             return BackendError(
                 f"Thư mục Google Drive {self.folder_id} chưa được chia sẻ cho {who} (hoặc chỉ được chia sẻ quyền xem). "
-                f"Hãy mở thư mục trong Google Drive, bấm Chia sẻ và thêm {who} với quyền Người chỉnh sửa.", ref=ref)
+                f"Hãy mở thư mục trong Google Drive, bấm Chia sẻ và thêm {who} với quyền Người chỉnh sửa.",
+                ref=ref,
+            )
         if e.code == 404:
-            return SheetMissing("Không tìm thấy bảng tính trên Google Drive (đã bị xóa hoặc chuyển đi).", ref=ref)
+            return SheetMissing(
+                "Không tìm thấy bảng tính trên Google Drive (đã bị xóa hoặc chuyển đi).", ref=ref
+            )
         if e.code == 403:
-            return SheetUnreadable(f"{who} không còn quyền mở bảng tính này (quyền chia sẻ đã bị gỡ?).", ref=ref)
+            return SheetUnreadable(
+                f"{who} không còn quyền mở bảng tính này (quyền chia sẻ đã bị gỡ?).", ref=ref
+            )
         if e.code == 400:
-            return SheetUnreadable(f"Bảng tính không còn đúng cấu trúc của mẫu (trang bị xóa hoặc đổi tên?): {message}", ref=ref)
+            return SheetUnreadable(
+                f"Bảng tính không còn đúng cấu trúc của mẫu (trang bị xóa hoặc đổi tên?): {message}", ref=ref
+            )
         return BackendError(f"Google trả lời lỗi {e.code}: {message}", ref=ref)
 
     def _login_refused(self, e: auth_exceptions.RefreshError) -> str:
         why = _refresh_reason(e)
         if self.identity.kind == "user":
-            return (f"Đăng nhập Google (oauth_token) đã hết hạn hoặc bị thu hồi ({why}). Hãy đăng nhập lại để tạo "
-                    "tệp oauth_token mới.")
-        return (f"Google từ chối khóa của tài khoản dịch vụ {self.identity.email} ({why}). Khóa có thể đã bị xóa "
-                "hoặc thu hồi: hãy tạo khóa JSON mới trong Google Cloud Console và cập nhật google.credentials.")
+            return (
+                f"Đăng nhập Google (oauth_token) đã hết hạn hoặc bị thu hồi ({why}). Hãy đăng nhập lại để tạo "
+                "tệp oauth_token mới."
+            )
+        return (
+            f"Google từ chối khóa của tài khoản dịch vụ {self.identity.email} ({why}). Khóa có thể đã bị xóa "
+            "hoặc thu hồi: hãy tạo khóa JSON mới trong Google Cloud Console và cập nhật google.credentials."
+        )
 
 
 def _refresh_reason(e: auth_exceptions.RefreshError) -> str:

@@ -74,7 +74,9 @@ def _read_json(path_text: str, home: Path | None, what: str) -> dict:
             "(hoặc biến GOOGLE_APPLICATION_CREDENTIALS), hoặc tải lại tệp JSON từ Google Cloud Console."
         ) from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"Không đọc được {what}: {path} ({e.__class__.__name__}). Hãy kiểm tra quyền đọc tệp.") from None
+        raise ConfigError(
+            f"Không đọc được {what}: {path} ({e.__class__.__name__}). Hãy kiểm tra quyền đọc tệp."
+        ) from None
     except json.JSONDecodeError as e:
         raise ConfigError(
             f"{what.capitalize()} {path} không phải JSON hợp lệ (dòng {e.lineno}): hãy tải lại tệp gốc, đừng sửa tay."
@@ -86,25 +88,37 @@ def _read_json(path_text: str, home: Path | None, what: str) -> dict:
 
 def _not_a_service_account(path: str, info: dict) -> str:
     if info.get("type") == "authorized_user":
-        return (f"Tệp {path} là tệp đăng nhập của người dùng, không phải khóa tài khoản dịch vụ: "
-                "hãy khai báo nó ở 'google.oauth_token' thay vì 'google.credentials'.")
+        return (
+            f"Tệp {path} là tệp đăng nhập của người dùng, không phải khóa tài khoản dịch vụ: "
+            "hãy khai báo nó ở 'google.oauth_token' thay vì 'google.credentials'."
+        )
     if "installed" in info or "web" in info:
-        return (f"Tệp {path} là mã ứng dụng OAuth (client secret), không phải khóa tài khoản dịch vụ. "
-                "Hãy tạo khóa JSON cho tài khoản dịch vụ trong Google Cloud Console (IAM → Tài khoản dịch vụ → Khóa).")
-    return (f"Tệp {path} không phải khóa tài khoản dịch vụ Google (thiếu \"type\": \"service_account\"). "
-            "Hãy tải tệp khóa JSON từ Google Cloud Console (IAM → Tài khoản dịch vụ → Khóa → Thêm khóa).")
+        return (
+            f"Tệp {path} là mã ứng dụng OAuth (client secret), không phải khóa tài khoản dịch vụ. "
+            "Hãy tạo khóa JSON cho tài khoản dịch vụ trong Google Cloud Console (IAM → Tài khoản dịch vụ → Khóa)."
+        )
+    return (
+        f'Tệp {path} không phải khóa tài khoản dịch vụ Google (thiếu "type": "service_account"). '
+        "Hãy tải tệp khóa JSON từ Google Cloud Console (IAM → Tài khoản dịch vụ → Khóa → Thêm khóa)."
+    )
 
 
 def _not_a_login(path: str, info: dict) -> str:
     if info.get("type") == "service_account":
-        return (f"Tệp {path} là khóa tài khoản dịch vụ, không phải tệp đăng nhập người dùng: "
-                "hãy khai báo nó ở 'google.credentials' thay vì 'google.oauth_token'.")
-    return (f"Tệp {path} không phải tệp đăng nhập OAuth của người dùng (cần \"type\": \"authorized_user\" và "
-            "\"refresh_token\"). Hãy đăng nhập lại bằng tài khoản Google của cơ quan để tạo tệp này.")
+        return (
+            f"Tệp {path} là khóa tài khoản dịch vụ, không phải tệp đăng nhập người dùng: "
+            "hãy khai báo nó ở 'google.credentials' thay vì 'google.oauth_token'."
+        )
+    return (
+        f'Tệp {path} không phải tệp đăng nhập OAuth của người dùng (cần "type": "authorized_user" và '
+        '"refresh_token"). Hãy đăng nhập lại bằng tài khoản Google của cơ quan để tạo tệp này.'
+    )
 
 
 def _scopes_message(where: str, granted: Iterable[str]) -> str:
     missing = ", ".join(s for s in SCOPES if s not in set(granted))
-    return (f"Đăng nhập Google ({where}) chưa được cấp đủ quyền: thiếu {missing}. Bot cần cả quyền Google Sheets "
-            f"({SCOPE_SPREADSHEETS}) và Google Drive ({SCOPE_DRIVE}); hãy đăng nhập lại và đồng ý cả hai quyền "
-            "(và bật Google Sheets API, Google Drive API trong dự án Google Cloud).")
+    return (
+        f"Đăng nhập Google ({where}) chưa được cấp đủ quyền: thiếu {missing}. Bot cần cả quyền Google Sheets "
+        f"({SCOPE_SPREADSHEETS}) và Google Drive ({SCOPE_DRIVE}); hãy đăng nhập lại và đồng ý cả hai quyền "
+        "(và bật Google Sheets API, Google Drive API trong dự án Google Cloud)."
+    )

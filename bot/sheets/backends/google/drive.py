@@ -11,6 +11,7 @@ DRIVE_FILES = "https://www.googleapis.com/drive/v3/files"
 MAX_APP_PROPERTIES = 30  # Drive: at most 30 private properties per app and file
 MAX_PROPERTY_BYTES = 124  # Drive: key + value, UTF-8
 
+
 @dataclass
 class _FileInfo:
     id: str
@@ -37,7 +38,8 @@ def _tab_properties(names: list[str]) -> dict[str, str]:
     """The template's tab names as appProperties, when they fit Drive's limits; else "tabs" = ""."""
     props = {"tabs": str(len(names))} | {f"tab{i}": name for i, name in enumerate(names)}
     fits = len(props) + 4 <= MAX_APP_PROPERTIES and all(
-        len(k.encode()) + len(v.encode()) <= MAX_PROPERTY_BYTES for k, v in props.items())
+        len(k.encode()) + len(v.encode()) <= MAX_PROPERTY_BYTES for k, v in props.items()
+    )
     return props if fits else {"tabs": ""}
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-GRID_FIELDS = ("sheets(properties(title),data(startRow,startColumn,"
-               "rowData(values(userEnteredValue,userEnteredFormat(numberFormat(type,pattern))))))")
+GRID_FIELDS = (
+    "sheets(properties(title),data(startRow,startColumn,"
+    "rowData(values(userEnteredValue,userEnteredFormat(numberFormat(type,pattern))))))"
+)
 
 
 def _grid_rows(data: list[dict]) -> list[list[object]]:
@@ -38,7 +40,11 @@ def _typed(cell: dict) -> object:
         number = value["numberValue"]
         if _is_percent((cell.get("userEnteredFormat") or {}).get("numberFormat") or {}):
             number = round(number * 100, 10)
-        return int(number) if isinstance(number, float) and number.is_integer() and abs(number) < 1e15 else number
+        return (
+            int(number)
+            if isinstance(number, float) and number.is_integer() and abs(number) < 1e15
+            else number
+        )
     if "boolValue" in value:
         return value["boolValue"]
     text = value.get("stringValue")

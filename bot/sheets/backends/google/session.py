@@ -72,7 +72,9 @@ class GoogleApiSession(AuthorizedSession):
         return super().request(method, rewrite_google_url(url, self.base_urls), *args, **kwargs)
 
 
-def gspread_client(credentials, base_url: Mapping[str, str] | str | None = None, timeout: float | None = None) -> gspread.Client:
+def gspread_client(
+    credentials, base_url: Mapping[str, str] | str | None = None, timeout: float | None = None
+) -> gspread.Client:
     """A real gspread Client whose every request goes to ``base_url`` with Google's paths."""
     session = GoogleApiSession(credentials, base_urls=base_url, refresh_timeout=timeout or REQUEST_TIMEOUT)
     client = gspread.Client(auth=credentials, session=session)
@@ -118,8 +120,14 @@ class Quota:
     """Keeps Sheets calls under ``reads`` and ``writes`` per minute (pyrate-limiter sliding
     windows). Waits with the injected ``sleep``; ``waited`` adds up the seconds spent waiting."""
 
-    def __init__(self, reads_per_minute: int = 60, writes_per_minute: int = 60, *,
-                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        reads_per_minute: int = 60,
+        writes_per_minute: int = 60,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.buckets = {
             "read": InMemoryBucket([Rate(reads_per_minute, Duration.MINUTE)]),
             "write": InMemoryBucket([Rate(writes_per_minute, Duration.MINUTE)]),
@@ -149,8 +157,13 @@ class NoQuota(Quota):
 
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 # Drive refusing one address (no Google account, outside the domain…): reported, not fatal
-SHARING_REFUSALS = {"invalidSharingRequest", "cannotShareTeamDriveWithNonGoogleAccounts", "shareOutNotPermitted",
-                    "shareInNotPermitted", "sharingRateLimitExceeded"}
+SHARING_REFUSALS = {
+    "invalidSharingRequest",
+    "cannotShareTeamDriveWithNonGoogleAccounts",
+    "shareOutNotPermitted",
+    "shareInNotPermitted",
+    "sharingRateLimitExceeded",
+}
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 
 
@@ -162,8 +175,10 @@ def is_transient(error: BaseException) -> bool:
         return error.code == 403 and bool(RATE_LIMIT_REASONS & set(_reasons(error)))
     if isinstance(error, auth_exceptions.RefreshError):
         return bool(getattr(error, "retryable", False))
-    return isinstance(error, requests.exceptions.ConnectionError | requests.exceptions.Timeout
-                      | auth_exceptions.TransportError)
+    return isinstance(
+        error,
+        requests.exceptions.ConnectionError | requests.exceptions.Timeout | auth_exceptions.TransportError,
+    )
 
 
 def _reasons(error: APIError) -> list[str]:

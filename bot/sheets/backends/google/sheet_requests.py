@@ -41,8 +41,14 @@ def layout_requests(layout: WorkbookLayout, editors: list[str]) -> list[dict]:
     ids = [tab_sheet_id(t.name) for t in layout.tabs]
     if len(set(ids)) != len(ids) or 0 in ids:
         raise ValueError("two tab names give the same sheet id; rename one")
-    requests_: list[dict] = [{"updateSpreadsheetProperties": {
-        "properties": {"locale": LOCALE, "timeZone": TIME_ZONE}, "fields": "locale,timeZone"}}]
+    requests_: list[dict] = [
+        {
+            "updateSpreadsheetProperties": {
+                "properties": {"locale": LOCALE, "timeZone": TIME_ZONE},
+                "fields": "locale,timeZone",
+            }
+        }
+    ]
     for index, (tab, sheet_id) in enumerate(zip(layout.tabs, ids, strict=True)):
         requests_.append({"addSheet": {"properties": _sheet_properties(tab, sheet_id, index)}})
     requests_.append({"deleteSheet": {"sheetId": 0}})  # the default "Sheet1" / "Trang tính1"
@@ -74,20 +80,35 @@ def tab_content_requests(tab: TabLayout, sheet_id: int) -> list[dict]:
     """Values, formulas, formats, merges, sizes and validations of one tab (not its protection)."""
     requests_: list[dict] = []
     if tab.cells:
-        rows = [{"values": [_cell_value(tab.cells.get((r, c))) for c in range(1, tab.max_col + 1)]}
-                for r in range(1, tab.max_row + 1)]
-        requests_.append({"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
-                                          "rows": rows, "fields": "userEnteredValue"}})
+        rows = [
+            {"values": [_cell_value(tab.cells.get((r, c))) for c in range(1, tab.max_col + 1)]}
+            for r in range(1, tab.max_row + 1)
+        ]
+        requests_.append(
+            {
+                "updateCells": {
+                    "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
+                    "rows": rows,
+                    "fields": "userEnteredValue",
+                }
+            }
+        )
     requests_ += _format_requests(tab, sheet_id)
     for r1, c1, r2, c2 in tab.merges:
         requests_.append({"mergeCells": {"range": _grid(sheet_id, r1, c1, r2, c2), "mergeType": "MERGE_ALL"}})
-    requests_ += _dimension_requests(sheet_id, "COLUMNS", {c: round(w * 7 + 5) for c, w in tab.col_widths.items()})
-    requests_ += _dimension_requests(sheet_id, "ROWS", {r: round(h * 4 / 3) for r, h in tab.row_heights.items()})
+    requests_ += _dimension_requests(
+        sheet_id, "COLUMNS", {c: round(w * 7 + 5) for c, w in tab.col_widths.items()}
+    )
+    requests_ += _dimension_requests(
+        sheet_id, "ROWS", {r: round(h * 4 / 3) for r, h in tab.row_heights.items()}
+    )
     requests_ += _validation_requests(tab, sheet_id)
     return requests_
 
 
-def replace_tab_requests(tab: TabLayout, sheet_id: int, exists: bool, index: int, editors: list[str]) -> list[dict]:
+def replace_tab_requests(
+    tab: TabLayout, sheet_id: int, exists: bool, index: int, editors: list[str]
+) -> list[dict]:
     """Clear a program-owned tab and lay it out again in place (its protection stays)."""
     if not exists:
         requests_ = [{"addSheet": {"properties": _sheet_properties(tab, sheet_id, index)}}]
@@ -97,11 +118,20 @@ def replace_tab_requests(tab: TabLayout, sheet_id: int, exists: bool, index: int
     size = _grid_size(tab)
     return [
         {"unmergeCells": {"range": {"sheetId": sheet_id}}},
-        {"updateSheetProperties": {"properties": {"sheetId": sheet_id, "gridProperties": size},
-                                   "fields": "gridProperties.rowCount,gridProperties.columnCount"}},
+        {
+            "updateSheetProperties": {
+                "properties": {"sheetId": sheet_id, "gridProperties": size},
+                "fields": "gridProperties.rowCount,gridProperties.columnCount",
+            }
+        },
         {"updateCells": {"range": {"sheetId": sheet_id}, "fields": "*"}},
-        {"updateDimensionProperties": {"range": {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": 0},
-                                       "properties": {"pixelSize": 21}, "fields": "pixelSize"}},
+        {
+            "updateDimensionProperties": {
+                "range": {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": 0},
+                "properties": {"pixelSize": 21},
+                "fields": "pixelSize",
+            }
+        },
         *tab_content_requests(tab, sheet_id),
     ]
 
@@ -111,8 +141,15 @@ def set_cells_requests(edit: SetCells, sheet_id: int) -> list[dict]:
     requests_ = []
     for row, first, last in _runs({pos for pos in edit.cells}):
         values = [{"userEnteredValue": _extended_value(edit.cells[(row, c)])} for c in range(first, last + 1)]
-        requests_.append({"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": row - 1, "columnIndex": first - 1},
-                                          "rows": [{"values": values}], "fields": "userEnteredValue"}})
+        requests_.append(
+            {
+                "updateCells": {
+                    "start": {"sheetId": sheet_id, "rowIndex": row - 1, "columnIndex": first - 1},
+                    "rows": [{"values": values}],
+                    "fields": "userEnteredValue",
+                }
+            }
+        )
     return requests_
 
 
@@ -126,14 +163,22 @@ def protect_requests(edit: Protect, sheets: dict[str, dict], editors: list[str])
             continue
         anchors = {(r1, c1): (r1, c1, r2, c2) for r1, c1, r2, c2 in sheet["merges"]}
         cells = edit.input_cells.get(title, [])
-        rects = _rectangles({p for p in cells if p not in anchors}) + [anchors[p] for p in cells if p in anchors]
+        rects = _rectangles({p for p in cells if p not in anchors}) + [
+            anchors[p] for p in cells if p in anchors
+        ]
         requests_.append(_protect(sheet["id"], rects, editors, TEMPLATE_PROTECTION))
     return requests_
 
 
-def _protect(sheet_id: int, unprotected: list[tuple[int, int, int, int]], editors: list[str], description: str) -> dict:
-    protected: dict[str, Any] = {"range": {"sheetId": sheet_id}, "description": description, "warningOnly": False,
-                                 "editors": {"users": list(editors), "domainUsersCanEdit": False}}
+def _protect(
+    sheet_id: int, unprotected: list[tuple[int, int, int, int]], editors: list[str], description: str
+) -> dict:
+    protected: dict[str, Any] = {
+        "range": {"sheetId": sheet_id},
+        "description": description,
+        "warningOnly": False,
+        "editors": {"users": list(editors), "domainUsersCanEdit": False},
+    }
     if unprotected:
         protected["unprotectedRanges"] = [_grid(sheet_id, *rect) for rect in unprotected]
     return {"addProtectedRange": {"protectedRange": protected}}
@@ -141,7 +186,13 @@ def _protect(sheet_id: int, unprotected: list[tuple[int, int, int, int]], editor
 
 def _grid(sheet_id: int, r1: int, c1: int, r2: int, c2: int) -> dict:
     """1-based inclusive (r1, c1)–(r2, c2) as a half-open 0-based GridRange."""
-    return {"sheetId": sheet_id, "startRowIndex": r1 - 1, "endRowIndex": r2, "startColumnIndex": c1 - 1, "endColumnIndex": c2}
+    return {
+        "sheetId": sheet_id,
+        "startRowIndex": r1 - 1,
+        "endRowIndex": r2,
+        "startColumnIndex": c1 - 1,
+        "endColumnIndex": c2,
+    }
 
 
 def _input_rectangles(tab: TabLayout) -> list[tuple[int, int, int, int]]:
@@ -181,9 +232,20 @@ def _rectangles(cells: set[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
 def _dimension_requests(sheet_id: int, dimension: str, sizes: dict[int, int]) -> list[dict]:
     requests_ = []
     for first, last, size in _equal_runs(sizes):
-        requests_.append({"updateDimensionProperties": {
-            "range": {"sheetId": sheet_id, "dimension": dimension, "startIndex": first - 1, "endIndex": last},
-            "properties": {"pixelSize": size}, "fields": "pixelSize"}})
+        requests_.append(
+            {
+                "updateDimensionProperties": {
+                    "range": {
+                        "sheetId": sheet_id,
+                        "dimension": dimension,
+                        "startIndex": first - 1,
+                        "endIndex": last,
+                    },
+                    "properties": {"pixelSize": size},
+                    "fields": "pixelSize",
+                }
+            }
+        )
     return requests_
 
 
@@ -217,18 +279,28 @@ def _validation_rule(kind: str, low, high, choices) -> dict:
         condition = {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": c} for c in choices]}
         message = "Hãy chọn một giá trị trong danh sách."
     elif kind == "whole":
-        condition = {"type": "NUMBER_GREATER_THAN_EQ", "values": [{"userEnteredValue": _number_text(low or 0)}]}
+        condition = {
+            "type": "NUMBER_GREATER_THAN_EQ",
+            "values": [{"userEnteredValue": _number_text(low or 0)}],
+        }
         message = "Ô này cần một số nguyên không âm."
     elif kind == "decimal" and high is not None:
-        condition = {"type": "NUMBER_BETWEEN", "values": [{"userEnteredValue": _number_text(low or 0)},
-                                                          {"userEnteredValue": _number_text(high)}]}
+        condition = {
+            "type": "NUMBER_BETWEEN",
+            "values": [
+                {"userEnteredValue": _number_text(low or 0)},
+                {"userEnteredValue": _number_text(high)},
+            ],
+        }
         message = "Ô này cần một tỷ lệ phần trăm từ 0 đến 100."
     elif kind == "date":
         condition = {"type": "DATE_IS_VALID"}
         message = "Ô này cần một ngày (ngày/tháng/năm)."
     else:
-        condition = {"type": "NUMBER_BETWEEN", "values": [{"userEnteredValue": "-1000000000000000"},
-                                                          {"userEnteredValue": "1000000000000000"}]}
+        condition = {
+            "type": "NUMBER_BETWEEN",
+            "values": [{"userEnteredValue": "-1000000000000000"}, {"userEnteredValue": "1000000000000000"}],
+        }
         message = "Ô này cần một số."
     return {"condition": condition, "inputMessage": message, "strict": False, "showCustomUi": kind == "list"}
 
@@ -250,8 +322,15 @@ def _format_requests(tab: TabLayout, sheet_id: int) -> list[dict]:
     requests_ = []
     for style, cells in sorted(by_style.items()):
         for rect in _rectangles(cells):
-            requests_.append({"repeatCell": {"range": _grid(sheet_id, *rect), "cell": {"userEnteredFormat": _FORMATS[style]},
-                                             "fields": "userEnteredFormat"}})
+            requests_.append(
+                {
+                    "repeatCell": {
+                        "range": _grid(sheet_id, *rect),
+                        "cell": {"userEnteredFormat": _FORMATS[style]},
+                        "fields": "userEnteredFormat",
+                    }
+                }
+            )
     return requests_
 
 
@@ -306,7 +385,13 @@ def localise_formula(formula: str) -> str:
             out.append(char)
         elif char == ",":
             out.append(";")
-        elif char == "." and i and formula[i - 1].isdigit() and formula[i + 1 : i + 2].isdigit() and _in_number(formula, i):
+        elif (
+            char == "."
+            and i
+            and formula[i - 1].isdigit()
+            and formula[i + 1 : i + 2].isdigit()
+            and _in_number(formula, i)
+        ):
             out.append(",")
         else:
             out.append(char)
@@ -332,7 +417,12 @@ def cell_format(style: str) -> dict:
 
 def _rgb(argb: str | None) -> dict:
     hexa = (argb or "000000")[-6:]
-    return {"rgbColor": {name: round(int(hexa[i : i + 2], 16) / 255, 4) for name, i in (("red", 0), ("green", 2), ("blue", 4))}}
+    return {
+        "rgbColor": {
+            name: round(int(hexa[i : i + 2], 16) / 255, 4)
+            for name, i in (("red", 0), ("green", 2), ("blue", 4))
+        }
+    }
 
 
 def _format_of(font, fill, border, align, number_format) -> dict:
@@ -378,7 +468,7 @@ _A1 = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 
 
 def parse_where(where: str) -> tuple[str, int, int] | None:
-    """"'Tab'!B12" → ("Tab", 12, 2)."""
+    """ "'Tab'!B12" → ("Tab", 12, 2)."""
     tab, _, a1 = where.rpartition("!")
     if tab.startswith("'") and tab.endswith("'"):
         tab = tab[1:-1].replace("''", "'")
