@@ -1,0 +1,82 @@
+"""Writing edits: a workbook with the backend's edits applied (:func:`apply_edits`), only the
+parts they touch rewritten."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from bot.sheets.backends.xlsx_parts.package import STYLES_PART, Package, Unsure, _rels_path
+from bot.sheets.backends.xlsx_parts.sheets import protect, render_sheet, set_cells
+from bot.sheets.backends.xlsx_parts.styles import Styles
+from bot.sheets.backends.xlsx_parts.zip_writer import write_package
+
+CALC_CHAIN_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"
+
+
+def apply_edits(source, target, edits) -> None:
+    """Write ``source`` with ``edits`` applied into ``target``: only the sheets edited, the
+    styles (when formats were added) and, when there is one, the calculation chain (left out,
+    as openpyxl leaves it out) change."""
+    from bot.sheets.backends.base import Protect, ReplaceTab, SetCells
+
+    package = Package(source)
+    try:
+        by_name = dict(package.sheets)
+        if STYLES_PART not in package.names:
+            raise Unsure("no styles part")
+        styles = Styles(package.zip.read(STYLES_PART))
+        roots: dict[str, object] = {}
+
+        def sheet(name: str):
+            if name not in by_name:
+                raise Unsure(f"no sheet {name}")
+            part = by_name[name]
+            if part not in roots:
+                roots[part] = etree.fromstring(package.zip.read(part))
+            return roots[part]
+
+        for edit in edits:
+            if isinstance(edit, SetCells):
+                set_cells(sheet(edit.tab), edit.cells)
+            elif isinstance(edit, ReplaceTab):
+                sheet(edit.tab.name)
+                part = by_name[edit.tab.name]
+                if _rels_path(part) in package.names:
+                    raise Unsure("a replaced sheet with relationships of its own")
+                roots[part] = render_sheet(edit.tab, styles)
+            elif isinstance(edit, Protect):
+                for name, _ in package.sheets:
+                    unlocked = None if edit.whole else set(edit.input_cells.get(name, ()))
+                    protect(sheet(name), styles, unlocked)
+            else:
+                raise Unsure(f"an edit {type(edit).__name__}")
+        replaced = {part: _xml(root) for part, root in roots.items()}
+        if styles.changed:
+            replaced[STYLES_PART] = styles.to_bytes()
+        dropped = _drop_calc_chain(package, replaced)
+    finally:
+        package.close()
+    write_package(source, target, replaced, dropped)
+
+
+def _xml(root) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _drop_calc_chain(package: Package, replaced: dict[str, bytes]) -> frozenset:
+    """A calculation chain names formula cells; after an edit it may name cells that are no
+    longer formulas (a repair prompt in Excel), so it goes, and Excel rebuilds it."""
+    chains = [target for kind, target in package.rels.values() if kind.endswith("/calcChain")]
+    if not chains:
+        return frozenset()
+    rels = etree.fromstring(package.zip.read(package.rels_part))
+    for rel in list(rels):
+        if (rel.get("Type") or "").endswith("/calcChain"):
+            rels.remove(rel)
+    replaced[package.rels_part] = _xml(rels)
+    types = etree.fromstring(package.zip.read("[Content_Types].xml"))
+    for override in list(types):
+        if override.get("ContentType") == CALC_CHAIN_TYPE:
+            types.remove(override)
+    replaced["[Content_Types].xml"] = _xml(types)
+    return frozenset(chains)

@@ -1,0 +1,114 @@
+"""Which part of an ``.xlsx`` is what: the namespaces and content types, :class:`Package`
+(the workbook's sheets and their parts), :class:`Unsure` and :func:`attempt` with the
+:data:`FALLBACKS` it counts."""
+
+from __future__ import annotations
+
+import posixpath
+import zipfile
+from collections import Counter
+
+from lxml import etree
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+WORKBOOK_TYPES = tuple(
+    f"application/vnd.ms-excel.{k}.main+xml" for k in ("template.macroEnabled", "sheet.macroEnabled")
+) + tuple(
+    f"application/vnd.openxmlformats-officedocument.spreadsheetml.{k}.main+xml" for k in ("template", "sheet")
+)
+SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+STYLES_PART = "xl/styles.xml"  # where openpyxl looks for styles, whatever the relationships say
+
+FALLBACKS: Counter = Counter()  # operation → files handed to openpyxl (reported by bench/)
+
+
+class Unsure(Exception):
+    """The file has a structure the part-level code does not handle; use openpyxl for it."""
+
+
+def q(tag: str) -> str:
+    return f"{{{MAIN}}}{tag}"
+
+
+class Package:
+    """An open ``.xlsx``: its zip, its sheets in order (name, part) and its styles' formats."""
+
+    def __init__(self, source):
+        self.zip = zipfile.ZipFile(source)
+        self.names = set(self.zip.namelist())
+        types = etree.fromstring(self.zip.read("[Content_Types].xml"))
+        overrides = {o.get("ContentType"): o.get("PartName") for o in types.iter(f"{{{CT_NS}}}Override")}
+        self.workbook_part = self._workbook_part(types, overrides)
+        strings = overrides.get(SHARED_STRINGS_TYPE)
+        self.strings_part = strings[1:] if strings else None
+        self.workbook = etree.fromstring(self.zip.read(self.workbook_part))
+        self.rels_part = _rels_path(self.workbook_part)
+        self.rels = (
+            _targets(self.zip.read(self.rels_part), self.rels_part) if self.rels_part in self.names else {}
+        )
+        self.sheets = self._sheets()
+
+    def _workbook_part(self, types, overrides) -> str:
+        for kind in WORKBOOK_TYPES:
+            if kind in overrides:
+                return overrides[kind][1:]
+        raise Unsure("no workbook part declared by an Override")
+
+    def _sheets(self) -> list[tuple[str, str]]:
+        sheets = []
+        for sheet in self.workbook.iter(q("sheet")):
+            rid = sheet.get(f"{{{REL_NS}}}id")
+            if not rid or rid not in self.rels:
+                raise Unsure("a sheet without its relationship")
+            kind, target = self.rels[rid]
+            if target not in self.names:
+                continue  # openpyxl skips it too
+            if not kind.endswith("/worksheet"):
+                raise Unsure(f"a sheet of type {kind}")
+            sheets.append((sheet.get("name"), target))
+        return sheets
+
+    def epoch(self):
+        pr = self.workbook.find(q("workbookPr"))
+        return (
+            CALENDAR_MAC_1904
+            if pr is not None and pr.get("date1904") in ("1", "true")
+            else CALENDAR_WINDOWS_1900
+        )
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _rels_path(part: str) -> str:
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", f"{name}.rels")
+
+
+def _targets(xml: bytes, rels_part: str) -> dict[str, tuple[str, str]]:
+    """Relationship id → (type, part path), resolved the way openpyxl resolves them."""
+    parent = posixpath.split(posixpath.dirname(rels_part))[0]
+    targets = {}
+    for rel in etree.fromstring(xml).iter(f"{{{PKG_REL}}}Relationship"):
+        target = rel.get("Target") or ""
+        if rel.get("TargetMode") == "External":
+            continue
+        target = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join(parent, target))
+        targets[rel.get("Id")] = (rel.get("Type") or "", target)
+    return targets
+
+
+def attempt(operation: str, fast, *args):
+    """``fast(*args)``, or None when the fast path is not sure of the file (counted): the
+    caller then takes the openpyxl path, which also gives openpyxl's own errors for a file
+    that is broken."""
+    try:
+        return fast(*args)
+    except Exception:  # noqa: BLE001 - whatever went wrong, openpyxl decides about this file
+        FALLBACKS[operation] += 1
+        return None

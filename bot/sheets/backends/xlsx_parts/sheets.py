@@ -1,0 +1,244 @@
+"""Writing sheets: a tab rendered whole (:func:`render_sheet`), cells patched
+(:func:`set_cells`), a sheet locked (:func:`protect`)."""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from xml.sax.saxutils import escape
+
+from lxml import etree
+from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
+
+from bot.sheets.backends.xlsx_parts.package import Unsure, q
+from bot.sheets.backends.xlsx_parts.styles import Styles, _ns, format_parts
+
+_FRAMES: dict[tuple, bytes] = {}
+
+
+def _frame(tab) -> bytes:
+    """What openpyxl writes for an empty sheet with this tab's columns, print setup and
+    protection (rendered once per kind of tab): the cells are added to it here."""
+    key = (tab.landscape, tab.protected, tuple(sorted(tab.col_widths.items())))
+    if key not in _FRAMES:
+        from openpyxl import Workbook
+        from openpyxl.worksheet._writer import WorksheetWriter
+
+        from bot.outline.layout import TabLayout
+        from bot.sheets.backends.workbook import render_tab
+
+        ws = Workbook().create_sheet("frame")  # not the first sheet: not the selected tab
+        render_tab(
+            ws,
+            TabLayout(
+                name="frame",
+                col_widths=dict(tab.col_widths),
+                landscape=tab.landscape,
+                protected=tab.protected,
+            ),
+        )
+        writer = WorksheetWriter(ws, out=BytesIO())
+        writer.write()
+        _FRAMES[key] = writer.read()
+    return _FRAMES[key]
+
+
+AFTER_SHEET_DATA = (
+    "sheetCalcPr",
+    "sheetProtection",
+    "protectedRanges",
+    "scenarios",
+    "autoFilter",
+    "sortState",
+    "dataConsolidate",
+    "customSheetViews",
+    "mergeCells",
+    "phoneticPr",
+    "conditionalFormatting",
+    "dataValidations",
+    "hyperlinks",
+)
+
+
+def _place(root, element) -> None:
+    """Insert a child of ``worksheet`` after sheetData, in the order the schema requires."""
+    name = etree.QName(element).localname
+    anchor = root.find(q("sheetData"))
+    for before in AFTER_SHEET_DATA[: AFTER_SHEET_DATA.index(name)]:
+        found = root.find(q(before))
+        if found is not None:
+            anchor = found
+    anchor.addnext(element)
+
+
+def render_sheet(tab, styles: Styles):
+    """The sheet XML of ``tab`` as ``render_tab`` lays it out (through openpyxl), strings inline."""
+    from openpyxl.worksheet.datavalidation import DataValidationList
+
+    from bot.sheets.backends.workbook import _data_validation
+
+    frame = _frame(tab).decode("utf-8")
+    head, tail = re.split(r"<sheetData\s*/>|<sheetData>\s*</sheetData>", frame)
+    by_row: dict[int, list] = {row: [] for row in tab.row_heights}
+    validations, links = {}, []
+    for (row, col), spec in sorted(tab.cells.items()):
+        ref = f"{get_column_letter(col)}{row}"
+        quote = spec.formula is None and isinstance(spec.value, str) and spec.value.startswith("=")
+        by_row.setdefault(row, []).append(
+            _cell_xml(ref, styles.xf(format_parts(spec.style, spec.input, quote)), spec, quote)
+        )
+        if spec.validation:
+            key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
+            validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
+        if spec.link:
+            tab_name, _, a1 = spec.link.rpartition("!")
+            links.append((ref, f"'{tab_name}'!{a1}"))
+    rows = []
+    for row in sorted(by_row):
+        height = f' ht="{_height(tab.row_heights[row])}" customHeight="1"' if row in tab.row_heights else ""
+        rows.append(f'<row r="{row}"{height}>{"".join(by_row[row])}</row>')
+    root = etree.fromstring(f"{head}<sheetData>{''.join(rows)}</sheetData>{tail}".encode())
+    if tab.cells:
+        rs, cs = [r for r, _ in tab.cells], [c for _, c in tab.cells]
+        root.find(q("dimension")).set(
+            "ref", f"{get_column_letter(min(cs))}{min(rs)}:{get_column_letter(max(cs))}{max(rs)}"
+        )
+    if tab.merges:
+        merges = etree.Element(q("mergeCells"), count=str(len(tab.merges)))
+        for r1, c1, r2, c2 in tab.merges:
+            etree.SubElement(
+                merges, q("mergeCell"), ref=f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"
+            )
+        _place(root, merges)
+    if validations:
+        for dv, refs in validations.values():
+            dv.sqref = " ".join(refs)
+        _place(root, _ns(DataValidationList(dataValidation=[dv for dv, _ in validations.values()]).to_tree()))
+    if links:
+        hyperlinks = etree.Element(q("hyperlinks"))
+        for ref, location in links:  # what openpyxl writes for Hyperlink(ref=…, location=…)
+            etree.SubElement(hyperlinks, q("hyperlink"), ref=ref, location=location)
+        _place(root, hyperlinks)
+    return root
+
+
+def _cell_xml(ref: str, style: int, spec, quote: bool) -> str:
+    from openpyxl.compat import safe_string
+
+    if spec.formula:
+        return f'<c r="{ref}" s="{style}"><f>{escape(spec.formula[1:])}</f><v></v></c>'
+    value = spec.value
+    _check_value(value, quote)
+    if value is None or value == "":
+        return f'<c r="{ref}" s="{style}" t="{"n" if value is None else "inlineStr"}"/>'
+    if isinstance(value, str):
+        space = ' xml:space="preserve"' if value.strip() and value != value.strip() else ""
+        return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+    return f'<c r="{ref}" s="{style}" t="n"><v>{safe_string(value)}</v></c>'
+
+
+def _check_value(value, quote: bool) -> None:
+    """Only values openpyxl stores as they are: numbers, and text that is not a formula."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
+        raise Unsure(f"a value of type {type(value).__name__}")
+    if isinstance(value, str) and (
+        (value.startswith("=") and not quote) or ILLEGAL_CHARACTERS_RE.search(value)
+    ):
+        raise Unsure("text openpyxl would store differently")
+
+
+def _height(points: float) -> str:
+    from openpyxl.compat import safe_string
+
+    return safe_string(float(points))
+
+
+def _put_value(c, value) -> None:
+    """A cell's value as openpyxl writes it (strings inline); its format stays."""
+    from openpyxl.compat import safe_string
+
+    _check_value(value, False)
+    for child in list(c):
+        c.remove(child)
+    c.set("t", "inlineStr" if isinstance(value, str) else "n")
+    if value is None or value == "":
+        return
+    if isinstance(value, str):
+        t = etree.SubElement(etree.SubElement(c, q("is")), q("t"))
+        t.text = value
+        if value.strip() and value != value.strip():  # as openpyxl.xml.functions.whitespace
+            t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+        return
+    etree.SubElement(c, q("v")).text = safe_string(value)
+
+
+def set_cells(root, cells: dict[tuple[int, int], object]) -> None:
+    """Patch the values of existing cells of a sheet (their formats stay)."""
+    data = root.find(q("sheetData"))
+    found = {}
+    for row in data.iter(q("row")):
+        for c in row.iter(q("c")):
+            if c.get("r") is None:
+                raise Unsure("a cell without its reference")
+            found[c.get("r")] = c
+    for (row, col), value in cells.items():
+        c = found.get(f"{get_column_letter(col)}{row}")
+        if c is None:
+            raise Unsure("a cell to write that the sheet does not have")
+        _put_value(c, value)
+
+
+def protect(root, styles: Styles, unlocked: set | None) -> None:
+    """Lock every cell of a sheet but ``unlocked`` (cell formats cloned with the lock flag) and
+    turn its protection on, as ``workbook._protect`` does through openpyxl."""
+    from openpyxl.worksheet.protection import SheetProtection
+
+    unlocked = unlocked or set()
+    if not styles.is_locked(0) or _has_row_or_column_formats(root):
+        raise Unsure("cells without a format of their own that would not be locked")
+    seen = set()
+    for c in root.find(q("sheetData")).iter(q("c")):
+        position = coordinate_to_tuple(c.get("r")) if unlocked else None
+        seen.add(position)
+        style = styles.locked_clone(int(c.get("s") or 0), position not in unlocked)
+        if style or c.get("s") is not None:
+            c.set("s", str(style))
+    seen.discard(None)
+    max_row, max_col = max((r for r, _ in seen), default=0), max((c for _, c in seen), default=0)
+    missing = {(r, c) for r, c in unlocked if r <= max_row and c <= max_col} - seen
+    if missing:  # openpyxl creates every cell of the used range: those it would unlock, too
+        _add_cells(root, missing, styles.unlocked_blank())
+    protection = root.find(q("sheetProtection"))
+    if protection is None:
+        _place(root, _ns(SheetProtection(sheet=True).to_tree()))
+    else:
+        protection.set("sheet", "1")
+
+
+def _add_cells(root, cells: set, style: int) -> None:
+    data = root.find(q("sheetData"))
+    rows = {int(row.get("r")): row for row in data.iter(q("row"))}
+    for r, col in sorted(cells):
+        if r not in rows:
+            rows[r] = etree.Element(q("row"), r=str(r))
+            later = [n for n in rows if n > r]
+            if later:
+                rows[min(later)].addprevious(rows[r])
+            else:
+                data.append(rows[r])
+        c = etree.Element(q("c"), r=f"{get_column_letter(col)}{r}", s=str(style), t="n")
+        after = [x for x in rows[r].iter(q("c")) if coordinate_to_tuple(x.get("r"))[1] > col]
+        if after:
+            after[0].addprevious(c)
+        else:
+            rows[r].append(c)
+
+
+def _has_row_or_column_formats(root) -> bool:
+    cols = root.find(q("cols"))
+    rows = root.find(q("sheetData")).iter(q("row"))
+    return any(col.get("style") not in (None, "0") for col in (cols if cols is not None else ())) or any(
+        row.get("s") not in (None, "0") for row in rows
+    )

@@ -1,0 +1,205 @@
+"""Writing cell formats: ``xl/styles.xml`` with the formats the bot draws with appended when
+missing (:class:`Styles`), and what openpyxl writes for each of them (:class:`FormatParts`)."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from bot.sheets.backends.xlsx_parts.package import Unsure, q
+
+
+def _canon(element) -> tuple:
+    """An element's content without namespaces: equal for equal formats however they were written."""
+    return (
+        etree.QName(element).localname,
+        tuple(sorted((etree.QName(k).localname, v) for k, v in element.attrib.items())),
+        (element.text or "").strip(),
+        tuple(_canon(child) for child in element if isinstance(child.tag, str)),
+    )
+
+
+def _ns(element):
+    """An openpyxl-serialised element (no namespace) as an lxml element of the main namespace."""
+    from xml.etree.ElementTree import tostring
+
+    node = etree.fromstring(tostring(element))
+    for el in node.iter():
+        el.tag = q(etree.QName(el).localname)
+    etree.cleanup_namespaces(node)
+    return node
+
+
+def _copy(element):
+    return etree.fromstring(etree.tostring(element))
+
+
+STYLESHEET_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs")
+
+
+class Styles:
+    """``xl/styles.xml`` of one workbook: cell formats found, or appended when missing."""
+
+    def __init__(self, xml: bytes):
+        self.root = etree.fromstring(xml)
+        self.changed = False
+        self._indexes: dict[str, dict[tuple, int]] = {}
+        self._counts: dict[str, int] = {}
+        self._xfs: dict[int, int] = {}  # FormatParts (by id; they live as long as the module) → index
+        self._clones: dict[tuple[int, bool], int] = {}
+        xfs = self.root.find(q("cellXfs"))
+        if xfs is None or len(xfs) == 0:
+            raise Unsure("styles without cell formats")
+
+    def _list(self, name: str):
+        node = self.root.find(q(name))
+        if node is None:
+            node = etree.Element(q(name))
+            position = STYLESHEET_ORDER.index(name)
+            before = [self.root.find(q(n)) for n in STYLESHEET_ORDER[:position]]
+            anchor = next((b for b in reversed(before) if b is not None), None)
+            if anchor is None:
+                self.root.insert(0, node)
+            else:
+                anchor.addnext(node)
+        return node
+
+    def index_of(self, name: str, element) -> int:
+        """The index of an element equal to ``element`` in list ``name`` (appended if absent)."""
+        items = self._list(name)
+        if name not in self._indexes:
+            children = [c for c in items if isinstance(c.tag, str)]
+            self._indexes[name] = {}
+            for i, child in enumerate(children):
+                self._indexes[name].setdefault(_canon(child), i)
+            self._counts[name] = len(children)
+        index, key = self._indexes[name], _canon(element)
+        if key not in index:
+            items.append(element)
+            index[key] = self._counts[name]
+            self._counts[name] += 1
+            items.set("count", str(self._counts[name]))
+            self.changed = True
+        return index[key]
+
+    def number_format_id(self, code: str) -> int:
+        from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
+
+        if code in BUILTIN_FORMATS_REVERSE:
+            return BUILTIN_FORMATS_REVERSE[code]
+        formats = self._list("numFmts")
+        for f in formats.iter(q("numFmt")):
+            if f.get("formatCode") == code:
+                return int(f.get("numFmtId"))
+        new_id = max([int(f.get("numFmtId")) for f in formats.iter(q("numFmt"))] + [163]) + 1
+        etree.SubElement(formats, q("numFmt"), numFmtId=str(new_id), formatCode=code)
+        formats.set("count", str(len(formats)))
+        self.changed = True
+        return new_id
+
+    def xf(self, parts: FormatParts) -> int:
+        if id(parts) not in self._xfs:
+            self._xfs[id(parts)] = self._add_xf(parts)
+        return self._xfs[id(parts)]
+
+    def _add_xf(self, parts: FormatParts) -> int:
+        xf = _copy(parts.elements["cellXfs"])
+        xf.set("numFmtId", str(self.number_format_id(parts.number_format) if parts.number_format else 0))
+        for name, attribute in (("fonts", "fontId"), ("fills", "fillId"), ("borders", "borderId")):
+            xf.set(
+                attribute,
+                "0" if parts.defaults[name] else str(self.index_of(name, _copy(parts.elements[name]))),
+            )
+        return self.index_of("cellXfs", xf)
+
+    def locked_clone(self, index: int, locked: bool) -> int:
+        """The cell format ``index`` with its protection set to ``locked`` (appended if new)."""
+        if (index, locked) not in self._clones:
+            self._clones[index, locked] = self._clone(index, locked)
+        return self._clones[index, locked]
+
+    def _clone(self, index: int, locked: bool) -> int:
+        xfs = [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
+        if index >= len(xfs):
+            raise Unsure("a cell style id beyond the cell formats")
+        original = xfs[index]
+        if is_locked(original) == locked:
+            return index
+        clone = etree.fromstring(etree.tostring(original))
+        protection = clone.find(q("protection"))
+        if protection is None:
+            protection = etree.SubElement(clone, q("protection"))
+        protection.set("locked", "1" if locked else "0")
+        clone.set("applyProtection", "1")
+        return self.index_of("cellXfs", clone)
+
+    def unlocked_blank(self) -> int:
+        """The format openpyxl gives a cell it creates and unlocks: the first font, fill and
+        border, no number format or alignment, not locked."""
+        from openpyxl.styles import Protection
+        from openpyxl.styles.cell_style import CellStyle
+
+        return self.index_of("cellXfs", _ns(CellStyle(protection=Protection(locked=False)).to_tree()))
+
+    def is_locked(self, index: int) -> bool:
+        xfs = [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
+        return is_locked(xfs[index])
+
+    def to_bytes(self) -> bytes:
+        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def is_locked(xf) -> bool:
+    protection = xf.find(q("protection"))
+    return protection is None or protection.get("locked") not in ("0", "false")
+
+
+class FormatParts:
+    """What openpyxl writes for one of the project's cell styles (``workbook.STYLES``)."""
+
+    def __init__(self, style: str, input_: bool, quote_prefix: bool):
+        from openpyxl import Workbook
+        from openpyxl.styles.cell_style import CellStyle
+
+        from bot.outline.layout import CellSpec
+        from bot.sheets.backends.workbook import _style_cell
+
+        wb = Workbook()
+        cell = wb.active.cell(row=1, column=1)
+        _style_cell(cell, CellSpec(style=style, input=input_), quote_prefix)
+        array = cell._style
+        self.font, self.fill, self.border = (
+            wb._fonts[array.fontId],
+            wb._fills[array.fillId],
+            wb._borders[array.borderId],
+        )
+        self.number_format = cell.number_format if cell.number_format != "General" else None
+        xf = CellStyle.from_array(array)
+        if array.alignmentId:
+            xf.alignment = wb._alignments[array.alignmentId]
+        if array.protectionId:
+            xf.protection = wb._protections[array.protectionId]
+        self.elements = {
+            name: _ns(obj.to_tree())
+            for name, obj in (
+                ("fonts", self.font),
+                ("fills", self.fill),
+                ("borders", self.border),
+                ("cellXfs", xf),
+            )
+        }
+        # a style that sets no font (fill, border) keeps the workbook's first one, as in openpyxl
+        self.defaults = {
+            "fonts": array.fontId == 0,
+            "fills": array.fillId == 0,
+            "borders": array.borderId == 0,
+        }
+
+
+_FORMAT_PARTS: dict[tuple, FormatParts] = {}
+
+
+def format_parts(style: str, input_: bool, quote_prefix: bool) -> FormatParts:
+    key = (style, input_, quote_prefix)
+    if key not in _FORMAT_PARTS:
+        _FORMAT_PARTS[key] = FormatParts(*key)
+    return _FORMAT_PARTS[key]
