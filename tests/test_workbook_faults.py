@@ -13,6 +13,7 @@ import bot.sheets.backends.workbook as workbook_backend
 from bot.checks.report import report_from_document, report_from_json
 from bot.outline.layout import COVER_TAB, build_layout
 from bot.sheets.backends import xlsx_parts
+from bot.sheets.backends.base import SetCells
 from bot.sheets.backends.workbook import TEMP_PREFIX, WorkbookBackend, sweep_stale_temp_files
 from bot.sheets.document import extract
 from jobs.approve import decide
@@ -276,7 +277,7 @@ def test_it_writes_a_large_batch_in_the_calling_process(tmp_path, schema, period
         layout = build_layout(schema, Unit(f"U{i}", f"Đơn vị {i}", "so_nganh"), period)
         ref = backend.allocate(layout.title, {"unit": f"U{i}", "period": period.id})
         backend.lay_out(ref, layout)
-        batch.append((ref, [workbook_backend.SetCells(COVER_TAB, {(1, 10): "x"})]))
+        batch.append((ref, [SetCells(COVER_TAB, {(1, 10): "x"})]))
     writers = []
     save = workbook_backend._save_atomically
     monkeypatch.setattr(

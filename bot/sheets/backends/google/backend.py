@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -23,11 +22,10 @@ from bot.sheets.backends.base import (
     ReplaceTab,
     SetCells,
     SheetBusy,
-    SheetMissing,
     SheetRef,
     SheetUnreadable,
 )
-from bot.sheets.backends.google.credentials import Identity, _scopes_message, load_identity
+from bot.sheets.backends.google.credentials import Identity, load_identity
 from bot.sheets.backends.google.drive import (
     DRIVE_FILES,
     _file_info,
@@ -37,17 +35,17 @@ from bot.sheets.backends.google.drive import (
     _tab_properties,
     _tabs_from_properties,
 )
+from bot.sheets.backends.google.errors import google_message, login_refused, translate
 from bot.sheets.backends.google.grids import GRID_FIELDS, _grid_rows
 from bot.sheets.backends.google.session import (
     GOOGLE_ORIGINS,
     REQUEST_TIMEOUT,
-    SHARING_REFUSALS,
     Quota,
     RetryPolicy,
-    _reasons,
     gspread_client,
     is_transient,
 )
+from bot.sheets.backends.google.sharing import Sharing
 from bot.sheets.backends.google.sheet_requests import (
     _sheet_id,
     layout_requests,
@@ -57,14 +55,13 @@ from bot.sheets.backends.google.sheet_requests import (
     set_cells_requests,
 )
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIME_SPREADSHEET = "application/vnd.google-apps.spreadsheet"
 LISTING_TTL = 120.0  # seconds a folder listing stands in for find / is_laid_out
 
 
-class GoogleBackend(Backend):
+class GoogleBackend(Sharing, Backend):
     name = "google"
 
     def __init__(
@@ -214,90 +211,6 @@ class GoogleBackend(Backend):
             # earlier attempt whose answer was lost) already laid it out.
             if e.code != 400 or not {t.name for t in layout.tabs} <= set(self._sheet_list(ref.id)):
                 raise
-
-    def unit_emails(self, unit_code: str) -> list[str]:
-        source = self._unit_emails
-        found = source(unit_code) if callable(source) else source.get(unit_code, ())
-        return list(dict.fromkeys(found or ()))
-
-    def share(self, ref: SheetRef, emails: Iterable[str], *, notify: Iterable[str] = ()) -> list[str]:
-        """Give each e-mail writer access (idempotent: existing permissions are kept, not duplicated).
-
-        Returns the Vietnamese problems of addresses Google refused (also kept in
-        ``sharing_problems``); other failures raise."""
-        wanted = list(dict.fromkeys(e.strip() for e in emails if e and e.strip()))
-        if not wanted:
-            return []
-        have = set() if ref.id in self._fresh else self._run(lambda: self._shared_with(ref.id), ref=ref)
-        self._fresh.discard(ref.id)  # from here on, a retry must look at what is already shared
-        notify = {e.casefold() for e in notify}
-        refused: dict[str, str] = {}
-        for email in wanted:
-            if email.casefold() in have:
-                continue
-            problem = self._run(
-                lambda email=email: self._grant(ref.id, email, email.casefold() in notify), ref=ref
-            )
-            if problem:
-                refused[email] = problem
-        self.refused[ref.id] = refused
-        problems = list(refused.values())
-        if problems:
-            self.sharing_problems[ref.id] = problems
-            log.warning("sharing %s: %s", ref.id, "; ".join(problems))
-        return problems
-
-    def _shared_with(self, spreadsheet_id: str) -> set[str]:
-        found, token = set(), None
-        while True:
-            params = {
-                "fields": "nextPageToken,permissions(emailAddress,role)",
-                "pageSize": 100,
-                "supportsAllDrives": "true",
-            }
-            if token:
-                params["pageToken"] = token
-            page = self._drive("get", f"{DRIVE_FILES}/{spreadsheet_id}/permissions", params=params)
-            found |= {
-                p["emailAddress"].casefold() for p in page.get("permissions", []) if p.get("emailAddress")
-            }
-            token = page.get("nextPageToken")
-            if not token:
-                return found
-
-    def _grant(self, spreadsheet_id: str, email: str, notify: bool) -> str | None:
-        params = {
-            "supportsAllDrives": "true",
-            "sendNotificationEmail": "true" if notify else "false",
-            "fields": "id",
-        }
-        if notify:
-            params["emailMessage"] = (
-                "Bảng tính báo cáo CCHC của đơn vị. Chỉ nhập vào các ô nền vàng nhạt; "
-                "hệ thống sẽ tự đọc và kiểm tra số liệu."
-            )
-        try:
-            self._drive(
-                "post",
-                f"{DRIVE_FILES}/{spreadsheet_id}/permissions",
-                params=params,
-                json={"type": "user", "role": "writer", "emailAddress": email},
-            )
-        except APIError as e:
-            reasons = set(_reasons(e))
-            if e.code == 403 and "insufficientFilePermissions" in reasons:
-                return (
-                    f"Không chia sẻ được bảng tính cho {email}: {self.identity.who} không được phép chia sẻ tệp này. "
-                    "Trên Drive dùng chung, tài khoản của bot cần quyền Người quản lý hoặc Người quản lý nội dung; "
-                    "hoặc quản trị tên miền đã cấm chia sẻ ra ngoài tổ chức. Hãy nhờ quản trị Drive kiểm tra."
-                )
-            if e.code == 400 or (e.code == 403 and SHARING_REFUSALS & reasons):
-                return f"Không chia sẻ được bảng tính cho {email}: {_google_message(e)}"
-            raise
-        return None
-
-    def _protection_editors(self) -> list[str]:
-        return [e for e in (self.identity.email, *self.coordinator_emails) if e]
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -492,14 +405,13 @@ class GoogleBackend(Backend):
                 raise self._gave_up(ref, f"Google trả lời lỗi {e.code}") from None
             if e.code == 401:
                 raise self._stop(
-                    f"Google không chấp nhận thông tin đăng nhập của {self.identity.who}: "
-                    f"{_google_message(e)}"
+                    f"Google không chấp nhận thông tin đăng nhập của {self.identity.who}: {google_message(e)}"
                 ) from None
-            raise self._translate(e, ref, folder) from None
+            raise translate(e, ref, folder, self.identity.who, self.folder_id) from None
         except auth_exceptions.RefreshError as e:
             if is_transient(e):
                 raise self._gave_up(ref, "không lấy được mã truy cập") from None
-            raise self._stop(self._login_refused(e)) from None
+            raise self._stop(login_refused(self.identity, e)) from None
         except (requests.exceptions.RequestException, auth_exceptions.TransportError) as e:
             raise self._gave_up(ref, f"mất kết nối ({e.__class__.__name__})") from None
 
@@ -517,75 +429,6 @@ class GoogleBackend(Backend):
             f"Chưa làm việc được với Google ({what}) sau nhiều lần thử; sẽ thử lại ở lần kiểm tra sau.",
             ref=ref,
         )
-
-    def _translate(self, e: APIError, ref: SheetRef | None, folder: bool) -> BackendError:
-        reasons, message = set(_reasons(e)), _google_message(e)
-        who = self.identity.who
-        if e.code == 403 and ("storageQuotaExceeded" in reasons or "storage quota" in message.lower()):
-            return BackendError(
-                "Google không cho tạo bảng tính: tài khoản dịch vụ không có dung lượng lưu trữ riêng. Cách khắc phục: "
-                f"(1) đặt thư mục báo cáo trong một Drive dùng chung (Shared Drive) và thêm {who} làm thành viên "
-                "với quyền Người quản lý nội dung, rồi ghi mã thư mục đó vào google.folder_id; hoặc (2) dùng đăng nhập "
-                "bằng tài khoản người dùng của cơ quan (mục google.oauth_token trong config.json).",
-                ref=ref,
-            )
-        if e.code == 403 and (
-            "ACCESS_TOKEN_SCOPE_INSUFFICIENT" in reasons
-            or "insufficientPermissions" in reasons
-            or "scope" in message.lower()
-        ):
-            return BackendError(_scopes_message(who, ()), ref=ref)
-        if e.code == 403 and (
-            {"accessNotConfigured", "SERVICE_DISABLED"} & reasons or "has not been used" in message
-        ):
-            return BackendError(
-                "Google Sheets API hoặc Google Drive API chưa được bật trong dự án Google Cloud của "
-                f"{who}: hãy bật cả hai API (APIs & Services → Library) rồi chạy lại. ({message})",
-                ref=ref,
-            )
-        if folder and e.code in (403, 404):
-            return BackendError(
-                f"Thư mục Google Drive {self.folder_id} chưa được chia sẻ cho {who} (hoặc chỉ được chia sẻ quyền xem). "
-                f"Hãy mở thư mục trong Google Drive, bấm Chia sẻ và thêm {who} với quyền Người chỉnh sửa.",
-                ref=ref,
-            )
-        if e.code == 404:
-            return SheetMissing(
-                "Không tìm thấy bảng tính trên Google Drive (đã bị xóa hoặc chuyển đi).", ref=ref
-            )
-        if e.code == 403:
-            return SheetUnreadable(
-                f"{who} không còn quyền mở bảng tính này (quyền chia sẻ đã bị gỡ?).", ref=ref
-            )
-        if e.code == 400:
-            return SheetUnreadable(
-                f"Bảng tính không còn đúng cấu trúc của mẫu (trang bị xóa hoặc đổi tên?): {message}", ref=ref
-            )
-        return BackendError(f"Google trả lời lỗi {e.code}: {message}", ref=ref)
-
-    def _login_refused(self, e: auth_exceptions.RefreshError) -> str:
-        why = _refresh_reason(e)
-        if self.identity.kind == "user":
-            return (
-                f"Đăng nhập Google (oauth_token) đã hết hạn hoặc bị thu hồi ({why}). Hãy đăng nhập lại để tạo "
-                "tệp oauth_token mới."
-            )
-        return (
-            f"Google từ chối khóa của tài khoản dịch vụ {self.identity.email} ({why}). Khóa có thể đã bị xóa "
-            "hoặc thu hồi: hãy tạo khóa JSON mới trong Google Cloud Console và cập nhật google.credentials."
-        )
-
-
-def _refresh_reason(e: auth_exceptions.RefreshError) -> str:
-    """Google's own words from a refused token request, e.g. "invalid_grant: Invalid JWT
-    Signature." — never the raw exception (google-auth puts the whole response in a tuple)."""
-    first = e.args[0] if e.args else ""
-    text = first if isinstance(first, str) else ""
-    return " ".join(text.split())[:200] or "mã lỗi không rõ"
-
-
-def _google_message(e: APIError) -> str:
-    return str((e.error or {}).get("message", "")) or str(e)
 
 
 def _emails_from_unit_list(config: Config) -> dict[str, tuple[str, ...]]:

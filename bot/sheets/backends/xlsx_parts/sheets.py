@@ -192,7 +192,7 @@ def set_cells(root, cells: dict[tuple[int, int], object]) -> None:
 
 def protect(root, styles: Styles, unlocked: set | None) -> None:
     """Lock every cell of a sheet but ``unlocked`` (cell formats cloned with the lock flag) and
-    turn its protection on, as ``workbook._protect`` does through openpyxl."""
+    turn its protection on, as ``workbook_render._protect`` does through openpyxl."""
     from openpyxl.worksheet.protection import SheetProtection
 
     unlocked = unlocked or set()
