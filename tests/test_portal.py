@@ -240,6 +240,15 @@ def test_it_shows_the_outbox_pending_and_failed_messages_and_contacts_to_fix(ctx
     assert "Người dùng đã chặn bot" in page and "Sở Nội vụ" in page
 
 
+def test_it_lists_the_addresses_google_drive_refused_to_share_with_until_they_are_fixed(ctx, client):
+    ctx.store.set_sharing_problems("STP", PERIOD, {"ai@ngoai-mien.example": "Không có tài khoản Google"})
+    log_in(client)
+    page = client.get("/hop-thu").text
+    assert "ai@ngoai-mien.example" in page and "Không có tài khoản Google" in page and "Sở Tư pháp" in page
+    ctx.store.set_sharing_problems("STP", PERIOD, {})
+    assert "ai@ngoai-mien.example" not in client.get("/hop-thu").text
+
+
 def test_it_serves_the_master_and_every_export_to_a_coordinator(ctx, client):
     from jobs.poll import poll
 

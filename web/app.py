@@ -346,7 +346,8 @@ def create_app(home: str | Path) -> FastAPI:
     @app.get("/hop-thu", response_class=HTMLResponse)
     def outbox(request: Request):
         user = coordinator(request)
-        store = portal.ctx().store
+        ctx = portal.ctx()
+        store = ctx.store
         rows = [r for r in messages(store) if r["state"] in ("pending", "sending", "failed")]
         from bot.intake.mailbox import held_messages  # e-mails left unread for a person
 
@@ -360,6 +361,8 @@ def create_app(home: str | Path) -> FastAPI:
             states=STATE_LABELS,
             channels=CHANNEL_LABELS,
             held=held_messages(store),
+            unshared=store.sharing_problems(),
+            unit_names={u.code: u.name for u in ctx.units},
         )
 
     # --- a unit's page, behind its link --------------------------------------------------------------
