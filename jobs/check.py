@@ -51,13 +51,17 @@ class CheckResult:
     feedback_pending: dict[str, str] = field(default_factory=dict)  # unit → why it could not be written
 
 
-def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> CheckResult:
-    snapshots = {row["unit"]: row for row in ctx.store.latest_snapshots(period.id)}
+def check(
+    ctx: Context, period: Period, *, write_feedback: bool = True, units: list[str] | None = None
+) -> CheckResult:
+    """Check the period; with ``units``, only those (the rules are per unit: a handed-in workbook
+    is checked at once without the rest of the period, which the scheduler's next check covers)."""
+    wanted = _provisioned_units(ctx, period, units)
+    snapshots = {row["unit"]: row for row in ctx.store.latest_snapshots(period.id) if row["unit"] in wanted}
     reports, read_findings = {}, {}
     for code, row in snapshots.items():
-        if code in ctx.unit_by_code:
-            reports[code], read_findings[code] = report_from_json(row["report_json"])
-    findings = _all_findings(ctx, period, reports, read_findings)
+        reports[code], read_findings[code] = report_from_json(row["report_json"])
+    findings = _all_findings(ctx, period, reports, read_findings, wanted)
     filled = completeness_many(ctx.schema, list(reports.values()))
     outcomes = [
         _outcome(
@@ -69,9 +73,9 @@ def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> Check
             snapshots.get(code),
             findings.get(code, []),
         )
-        for code in _provisioned_units(ctx, period)
+        for code in wanted
     ]
-    _save(ctx, period, outcomes)
+    _save(ctx, period, outcomes, units)
     result = CheckResult(outcomes)
     if write_feedback:
         _write_feedback(ctx, period, result)
@@ -79,12 +83,12 @@ def check(ctx: Context, period: Period, *, write_feedback: bool = True) -> Check
 
 
 def _all_findings(
-    ctx: Context, period: Period, reports: dict, read_findings: dict
+    ctx: Context, period: Period, reports: dict, read_findings: dict, wanted: list[str]
 ) -> dict[str, list[Finding]]:
     by_unit = check_reports(ctx.schema, list(reports.values()), read_findings)
     for f in evaluate_history(ctx.schema, list(reports.values()), _history(ctx, period)):
         by_unit.setdefault(f.unit, []).append(f)
-    for code in _provisioned_units(ctx, period):
+    for code in wanted:
         mark = ctx.store.poll_mark(code, period.id)
         if mark and mark["error"]:
             by_unit.setdefault(code, []).append(
@@ -104,8 +108,12 @@ def _history(ctx: Context, period: Period) -> dict[str, list[Report]]:
     return history
 
 
-def _provisioned_units(ctx: Context, period: Period) -> list[str]:
-    return [r.unit for r in ctx.store.sheets(period.id) if r.unit in ctx.unit_by_code]
+def _provisioned_units(ctx: Context, period: Period, units: list[str] | None = None) -> list[str]:
+    return [
+        r.unit
+        for r in ctx.store.sheets(period.id)
+        if r.unit in ctx.unit_by_code and (units is None or r.unit in units)
+    ]
 
 
 def _outcome(
@@ -153,7 +161,7 @@ def _jsonable(value):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _save(ctx: Context, period: Period, outcomes: list[UnitOutcome]) -> None:
+def _save(ctx: Context, period: Period, outcomes: list[UnitOutcome], units: list[str] | None) -> None:
     rows, finding_rows = [], []
     for o in outcomes:
         comment = _comment(ctx, o.unit, period)
@@ -177,7 +185,7 @@ def _save(ctx: Context, period: Period, outcomes: list[UnitOutcome]) -> None:
             )
             for f in o.findings
         ]
-    ctx.store.save_check(period.id, rows, finding_rows)
+    ctx.store.save_check(period.id, rows, finding_rows, units)
 
 
 def _comment(ctx: Context, code: str, period: Period) -> str | None:

@@ -12,9 +12,11 @@ from jobs.poll import poll
 __all__ = ["Submission", "mark_submitted", "refresh", "submit"]
 
 
-def refresh(ctx, period) -> None:
-    poll(ctx, period)
-    check(ctx, period)
+def refresh(ctx, period, unit: str) -> None:
+    """The poll, then the check of the unit handed in (and of any other unit the poll found
+    changed); the rest of the period is left to the scheduler's next check."""
+    polled = poll(ctx, period)
+    check(ctx, period, units=sorted({unit, *polled.read}))
 
 
 def submit(ctx, data: bytes, filename: str, **options) -> Submission:

@@ -125,3 +125,20 @@ def test_it_counts_blank_required_cells_as_missing_not_as_errors(ctx):
     assert ctx.store.unit_state("STP", "2026-Q1")["errors"] == 0
     rows, _ = check_tab_rows(ctx, "STP")
     assert any(r[0] == "Chưa nhập" for r in rows)
+
+
+def test_it_checks_one_unit_alone_and_keeps_the_other_units_findings_and_states(ctx):
+    period = ctx.period("2026-Q1")
+    fill(ctx, "STP", WRONG_TOTAL)
+    fill(ctx, "SYT", WRONG_TOTAL)
+    poll(ctx, period)
+    check(ctx, period)
+    fill(ctx, "STP", {"t_van_ban_dien_tu/don_vi[1]/vb_tong": 420})
+    poll(ctx, period)
+
+    result = check(ctx, period, units=["STP"])
+
+    assert [o.unit for o in result.outcomes] == ["STP"]
+    assert not [f for f in ctx.store.findings(period.id, "STP") if "402" in f["message"]]
+    assert [f for f in ctx.store.findings(period.id, "SYT") if "402" in f["message"]]
+    assert ctx.store.unit_state("SYT", period.id)["state"] == "da_nop_con_loi"

@@ -42,7 +42,7 @@ from bot.sheets.backends.base import BackendError, SetCells, SheetRef
 from bot.sheets.backends.workbook import WorkbookBackend
 from bot.sheets.document import content_hash, extract
 
-Refresh = Callable[[object, object], None]  # (ctx, period): the poll and the check, from jobs/
+Refresh = Callable[[object, object, str], None]  # (ctx, period, unit): the poll and the check, from jobs/
 STATUS_KEY = "_cover/status"
 SUBMITTED = "Đã nộp"
 CHANNELS = ("web", "cli", "chat", "email")
@@ -93,7 +93,7 @@ def submit(
 ) -> Submission:
     """Take ``data`` (a workbook file) as a new version of its unit's report; see the module.
 
-    ``refresh(ctx, period)`` brings the period's state up to date after a write (the poll and the
+    ``refresh(ctx, period, unit)`` brings the unit's state up to date after a write (the poll and the
     check: :mod:`jobs.submit` passes them; the library does not run jobs itself)."""
     filename = versions.safe_filename(filename)
     with _parsing:  # 20 uploads at once must not hold 20 parsed workbooks in memory
@@ -279,7 +279,7 @@ def _record(ctx, code, period, upload: _Upload, data, filename, sender, channel,
 
 
 def _after_write(ctx, code, period, result: Submission, refresh: Refresh) -> Submission:
-    refresh(ctx, period)
+    refresh(ctx, period, code)
     return _with_findings(ctx, code, period, result)
 
 

@@ -81,10 +81,17 @@ class CheckQueries(Database):
             )
         )
 
-    def save_check(self, period: str, outcomes: list[dict], findings: list[tuple]) -> None:
-        """Replace the period's findings and unit states with those of one check, atomically."""
+    def save_check(
+        self, period: str, outcomes: list[dict], findings: list[tuple], units: list[str] | None = None
+    ) -> None:
+        """Replace the period's findings and unit states (only those of ``units`` when given) with
+        those of one check, atomically."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM findings WHERE period = ?", (period,))
+            if units is None:
+                conn.execute("DELETE FROM findings WHERE period = ?", (period,))
+            else:
+                marks = ",".join("?" * len(units))
+                conn.execute(f"DELETE FROM findings WHERE period = ? AND unit IN ({marks})", (period, *units))
             conn.executemany(
                 "INSERT INTO findings (unit, period, rule, severity, cell, message, finding_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 findings,
