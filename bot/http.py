@@ -171,6 +171,40 @@ class HttpClient:
             raise self._error(f"lỗi khi gửi yêu cầu ({type(exc).__name__}: {redact(str(exc))})") from None
         return self._judge(response)
 
+    def get_bytes(self, url: str, *, limit: int, timeout: float | None = None) -> bytes:
+        """The body of ``GET url``, read at most ``limit`` bytes: a longer one (as declared by
+        Content-Length or as it streams in) is refused with ``permanent=True`` ("too big"), a
+        body cut short is a ``permanent=False`` failure. Nothing is kept of a failed download."""
+        try:
+            with self._session.get(url, stream=True, timeout=timeout or self.timeout) as response:
+                if response.status_code == 429 or response.status_code >= 500:
+                    self._judge(response)
+                if response.status_code != 200:
+                    raise TransportError(
+                        f"{self.service}: tải tệp bị từ chối ({response.status_code})", permanent=True
+                    )
+                return self._read_capped(response, limit)
+        except requests.Timeout:
+            raise self._error("máy chủ không trả lời kịp (hết thời gian chờ)") from None
+        except requests.RequestException as exc:  # a connection dropped half-way lands here
+            raise self._error(f"tải tệp bị gián đoạn ({type(exc).__name__})") from None
+
+    def _read_capped(self, response: requests.Response, limit: int) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_big(limit)
+        data = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise self._too_big(limit)
+        if declared.isdigit() and len(data) != int(declared):
+            raise self._error("tải tệp bị gián đoạn (nhận thiếu dữ liệu)")
+        return bytes(data)
+
+    def _too_big(self, limit: int) -> TransportError:
+        return TransportError(f"{self.service}: file is too big (over {limit} bytes)", permanent=True)
+
     def _judge(self, response: requests.Response) -> HttpReply:
         body = _json_object(response)
         if response.status_code == 429:

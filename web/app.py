@@ -4,7 +4,8 @@ Units: ``/u/<token>`` (their page), ``/u/<token>/tai-ve`` (download), ``/u/<toke
 (upload), ``/u/<token>/nop`` (submit). Coordinators: ``/dang-nhap``, ``/ky/<period>`` (the
 board), ``/ky/<period>/don-vi/<unit>`` (a unit: findings, versions, diff, decisions), the
 master and exports under ``/ky/<period>/``, ``/hop-thu`` (the outbox). A wrong, rotated or
-malformed link answers the same 404 page as any unknown address.
+malformed link answers the same 404 page as any unknown address. Zalo OA: ``POST /zalo-oa/webhook``
+(the OA's events; only when the zalo_oa channel is configured).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import BackgroundTasks, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -29,7 +30,8 @@ from bot.intake.download import download
 from bot.intake.guard import MAX_BYTES
 from bot.intake.links import home_secret, resolve
 from bot.intake.versions import version_path
-from bot.messages.outbox import CHANNEL_LABELS, STATE_LABELS, counts, messages, problems
+from bot.messages.chat import Jobs, zalo_oa_webhook
+from bot.messages.outbox import CHANNEL_LABELS, STATE_LABELS, build_channels, counts, messages, problems
 from bot.outline.periods import PeriodError
 from bot.reporting.export import FORMATS, ExportError, export
 from bot.reporting.gather import NothingPolled, export_path, gather
@@ -83,6 +85,13 @@ class Portal:
         # worker thread: they are one at a time anyway (bot/intake/lock.py), and one thread keeps
         # their memory in one malloc arena instead of one per request thread.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake")
+        self._channels = None
+
+    def channels(self) -> dict:
+        """The bot's channels, built once (the OA webhook answers through them)."""
+        if self._channels is None:
+            self._channels = build_channels(self.base.config)
+        return self._channels
 
     def write(self, action, *args, **kwargs):
         """``action(ctx, *args, **kwargs)`` on the writer thread; its result or its exception."""
@@ -442,8 +451,40 @@ def create_app(home: str | Path) -> FastAPI:
             return unit_view(request, token, ctx, code, period, periods, error=e.user_message(), status=422)
         return unit_view(request, token, ctx, code, period, periods, result=result)
 
+    if "zalo_oa" in portal.base.config.channels:
+        _mount_zalo_oa(app, portal)
     app.state.portal = portal
     return app
+
+
+MAX_EVENT_BYTES = 1024 * 1024  # an OA event is a small JSON object; its files come by URL
+
+
+def _mount_zalo_oa(app: FastAPI, portal: Portal) -> None:
+    """``POST /zalo-oa/webhook``: the address to give Zalo as the OA's webhook URL.
+
+    The signature is checked at once (403 otherwise); the event is then handled after the answer,
+    on the writer thread, because Zalo wants its 200 within 2 seconds and resends otherwise
+    (hainh.me/zalo-api-php-webhook-callback-official-account.html) while a workbook takes longer.
+    """
+
+    @app.post("/zalo-oa/webhook")
+    async def zalo_oa_event(request: Request, background: BackgroundTasks):
+        channel = portal.channels().get("zalo_oa")
+        if channel is None or not channel.receives:
+            raise HTTPException(404)
+        if int(request.headers.get("content-length") or 0) > MAX_EVENT_BYTES:
+            return Response(status_code=413)
+        headers, body = dict(request.headers), await request.body()
+        if not channel.signed(headers, body):
+            return Response(status_code=403)
+        background.add_task(portal.write, _zalo_oa_event, portal.channels(), headers, body)
+        return Response(status_code=200)
+
+
+def _zalo_oa_event(ctx, channels: dict, headers: dict[str, str], body: bytes) -> None:
+    ctx.extras["channels"] = channels  # /nop and the replies go through the portal's channels
+    zalo_oa_webhook(ctx, channels["zalo_oa"], headers, body, jobs=Jobs(decide=decide, submit=submit))
 
 
 class _Redirect(Exception):

@@ -22,10 +22,14 @@ Which chats can carry a file to the bot at all:
   extensions/zalo/src/api.ts, written against https://bot.zaloplatforms.com/docs). A file sent
   there reaches the bot as an "unsupported" message without its bytes, so the bot answers
   with the other ways to hand it in (:data:`OTHER_WAYS`).
-* Zalo OA: the OA webhook does carry attachments with a download URL (``message.attachments[]``
-  ``{type, payload: {url}}`` in public OA webhook typings), but this bot only *sends* through
-  the OA (``bot.messages.channels.zalo_oa``) and runs no OA webhook, so nothing a user sends there
-  reaches it; units are told (README) to send the file by e-mail or on the portal.
+* Zalo OA: yes. The OA webhook (``POST /zalo-oa/webhook`` on the portal,
+  ``bot.messages.chat.transports.zalo_oa_webhook``) posts ``event_name: "user_send_file"`` with
+  ``sender.id`` (the user id the OA sends to) and ``message.attachments[]`` ``{"type": "file",
+  "payload": {"url", "size", "name", "checksum", "type"}}``, ``size`` a string of bytes (the
+  sample events of Zalo's PHP connector, and public webhook test suites; Zalo OA webhook docs
+  via hainh.me/zalo-api-php-webhook-callback-official-account.html). The bot refuses from
+  ``size`` before downloading and caps the download of ``url`` at 10 MB. The file event carries
+  no caption, so a coordinator is always asked which unit and answers with ``/nop MA_DON_VI``.
 """
 
 from __future__ import annotations
@@ -262,4 +266,23 @@ def telegram_file(message) -> ChatFile | None:
         return None
     return ChatFile(
         document.file_name or "bao-cao.xlsx", document.file_id, document.file_size, message.caption or ""
+    )
+
+
+def zalo_oa_file(event: dict) -> tuple[str, ChatFile] | None:
+    """(user id, ChatFile) of a Zalo OA ``user_send_file`` event, else None (see the module)."""
+    if event.get("event_name") != "user_send_file":
+        return None
+    sender = (event.get("sender") or {}).get("id")
+    message = event.get("message") or {}
+    attachment = next((a for a in message.get("attachments") or [] if isinstance(a, dict)), None)
+    payload = (attachment or {}).get("payload") or {}
+    if sender is None or not payload.get("url"):
+        return None
+    size = str(payload.get("size", ""))
+    return str(sender), ChatFile(
+        str(payload.get("name") or "bao-cao.xlsx"),
+        str(payload["url"]),
+        int(size) if size.isdigit() else None,
+        str(message.get("text") or ""),
     )

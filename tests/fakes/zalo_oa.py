@@ -18,16 +18,35 @@ What the real API looks like (looked up with the search tool):
   A rejected refresh token answers a negative ``error`` (-14014 "Invalid refresh token" in a
   public test suite; OAuth v4 errors are in the -14000 range, e.g. -14003 invalid parameter).
 - OA text messages hold at most 2,000 characters (eSMS docs for OA "tin tư vấn dạng văn bản").
+
+The OA webhook (what Zalo POSTs to the bot), built here by ``file_event``/``text_event``:
+
+- Events are JSON with ``app_id``, ``user_id_by_app``, ``event_name``, ``timestamp`` (a string of
+  milliseconds), ``sender.id``, ``recipient.id`` (the OA) and ``message``; ``user_send_file``
+  carries ``message.attachments[0] = {"type": "file", "payload": {"url", "size", "name",
+  "checksum", "type"}}`` with ``size`` a string (sample events of Zalo's PHP connector found with
+  the search tool; a public webhook test suite uses the same payload, e.g. size "233947").
+  ``user_send_text`` carries ``message.text``.
+- Signature: header ``X-ZEvent-Signature`` = hex ``sha256(app_id + raw body + timestamp from the
+  body + OA secret key)``; the OA secret key is not the app secret
+  (hainh.me/zalo-api-php-webhook-callback-official-account.html; the n8n Zalo OA trigger docs
+  give the same formula).
+- The attachment ``url`` is fetched with a plain GET (no token, as the public handlers do).
+  ``add_file`` serves bytes at such a URL; ``cut=True`` drops the connection half-way.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from tests.fakes.zalo_bot import Answer, FakeServer, Fault, Recorded
+from tests.fakes.zalo_bot import CUT_HEADER, Answer, FakeServer, Fault, Recorded
 
 MESSAGE_PATH = "/v3.0/oa/message/cs"
 OAUTH_PATH = "/v4/oa/access_token"
+FILES_PATH = "/files/"
+OA_ID = "2197174064623873199"
 
 
 class FakeZaloOA(FakeServer):
@@ -47,10 +66,12 @@ class FakeZaloOA(FakeServer):
         refresh_token: str = "oa-refresh-1",
         app_id: str = "4291763606161179100",
         secret_key: str = "OaAppSecretKey",
+        oa_secret_key: str = "OaWebhookSecretKey",
     ) -> None:
         super().__init__()
         self.access_token, self.refresh_token = access_token, refresh_token
-        self.app_id, self.secret_key = app_id, secret_key
+        self.app_id, self.secret_key, self.oa_secret_key = app_id, secret_key, oa_secret_key
+        self.files: dict[str, tuple[bytes, bool]] = {}  # path -> (bytes, cut half-way)
         self._issued = 1
         self._sent = 0
 
@@ -61,7 +82,45 @@ class FakeZaloOA(FakeServer):
     def texts(self) -> list[str]:
         return [r.json["message"]["text"] for r in self.requests if r.path == MESSAGE_PATH]
 
+    def downloads(self) -> list[str]:
+        return [r.path for r in self.requests if r.path.startswith(FILES_PATH)]
+
+    # --- the webhook side: files to fetch, and signed events ---------------------------------
+    def add_file(self, data: bytes, *, cut: bool = False) -> str:
+        """Serve ``data`` at a new attachment URL; ``cut`` drops the connection half-way."""
+        path = f"{FILES_PATH}{len(self.files) + 1}/{hashlib.sha256(data).hexdigest()[:16]}"
+        self.files[path] = (data, cut)
+        return self.base_url + path
+
+    def file_event(self, user_id: str, url: str, name: str, size: int) -> tuple[dict[str, str], bytes]:
+        payload = {"url": url, "size": str(size), "name": name, "checksum": "c0ffee", "type": "xlsx"}
+        message = {"msg_id": "oa-in-1", "attachments": [{"payload": payload, "type": "file"}]}
+        return self.signed_event("user_send_file", user_id, message)
+
+    def text_event(self, user_id: str, text: str) -> tuple[dict[str, str], bytes]:
+        return self.signed_event("user_send_text", user_id, {"msg_id": "oa-in-2", "text": text})
+
+    def signed_event(self, event_name: str, user_id: str, message: dict) -> tuple[dict[str, str], bytes]:
+        """(headers, body) of a webhook POST as Zalo sends it (see the module)."""
+        event = {
+            "app_id": self.app_id,
+            "user_id_by_app": "2372735685249892743",
+            "event_name": event_name,
+            "timestamp": "1775000000000",
+            "sender": {"id": user_id},
+            "recipient": {"id": OA_ID},
+            "message": message,
+        }
+        body = json.dumps(event, ensure_ascii=False).encode("utf-8")
+        mac = hashlib.sha256(
+            (self.app_id + body.decode("utf-8") + event["timestamp"] + self.oa_secret_key).encode("utf-8")
+        ).hexdigest()
+        return {"Content-Type": "application/json", "X-ZEvent-Signature": mac}, body
+
     def respond(self, request: Recorded) -> Answer:
+        if request.path in self.files:
+            data, cut = self.files[request.path]
+            return 200, data, ({CUT_HEADER: str(len(data) // 2)} if cut else {})
         if request.path == MESSAGE_PATH:
             return self._message(request)
         if request.path == OAUTH_PATH:

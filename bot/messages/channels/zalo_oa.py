@@ -9,10 +9,20 @@ refresh token: the old refresh token is spent, so the new pair is handed to
 send is tried again. An exception from ``on_tokens`` is not a transport problem and
 propagates as is (the channel keeps the new pair in memory either way).
 Sources are listed in ``tests/fakes/zalo_oa.py``.
+
+Receiving (the OA webhook, served by the portal at ``POST /zalo-oa/webhook``): Zalo signs each
+event with ``X-ZEvent-Signature: sha256(app_id + raw JSON body + the body's "timestamp" + OA
+secret key)`` in hex, where the OA secret key is the OA's own key shown on the webhook page of
+the app, NOT the app secret used for the OAuth renewal above (hainh.me/zalo-api-php-webhook-
+callback-official-account.html, "Các vấn đề khi xây dựng Webhook"; the same formula in the n8n
+Zalo OA trigger's documentation). :meth:`ZaloOAChannel.signed` checks it; :meth:`download`
+fetches an attachment's ``payload.url`` with the intake's size cap.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import threading
@@ -33,7 +43,7 @@ class ZaloOAChannel(Channel):
     kind = "zalo_oa"
     label = "Zalo OA"
     chat_prefix = "zalo_oa"
-    secrets = {"app_secret": "ZALO_OA_APP_SECRET"}
+    secrets = {"app_secret": "ZALO_OA_APP_SECRET", "oa_secret_key": "ZALO_OA_SECRET_KEY"}
     max_length = 2000
 
     @classmethod
@@ -60,11 +70,13 @@ class ZaloOAChannel(Channel):
         base_url: str = DEFAULT_BASE_URL,
         oauth_url: str = DEFAULT_OAUTH_URL,
         timeout: float = DEFAULT_TIMEOUT,
+        oa_secret_key: str = "",
     ):
         if not (access_token and refresh_token and app_id and secret_key):
             raise ChannelConfigError("Zalo OA cần đủ access_token, refresh_token, app_id và secret_key.")
-        for secret in (access_token, refresh_token, secret_key):
+        for secret in (access_token, refresh_token, secret_key, oa_secret_key):
             register_secret(secret)
+        self._oa_secret_key = oa_secret_key  # signs the webhook's events; without it none is accepted
         self._access_token, self._refresh_token = access_token, refresh_token
         self._app_id, self._secret_key = app_id, secret_key
         self._on_tokens = on_tokens
@@ -73,6 +85,33 @@ class ZaloOAChannel(Channel):
         self._oauth_url = oauth_url
         self._http = HttpClient("Zalo OA", timeout=timeout)
         self._refresh_lock = threading.Lock()  # one refresh at a time: the refresh token is single-use
+
+    @property
+    def receives(self) -> bool:
+        """Whether webhook events can be checked (the OA secret key is configured)."""
+        return bool(self._oa_secret_key)
+
+    def signed(self, headers: dict[str, str], body: bytes) -> bool:
+        """Whether ``body`` carries Zalo's signature (see the module); False without the OA key."""
+        given = next((v for k, v in headers.items() if k.lower() == "x-zevent-signature"), "").strip()
+        if given.lower().startswith("mac="):  # some deliveries are reported to prefix it so
+            given = given[4:]
+        if not (self._oa_secret_key and given):
+            return False
+        try:
+            event = json.loads(body)
+            text = body.decode("utf-8")
+        except ValueError:
+            return False
+        timestamp = str(event.get("timestamp", "")) if isinstance(event, dict) else ""
+        signed = (self._app_id + text + timestamp + self._oa_secret_key).encode("utf-8")
+        return hmac.compare_digest(given.lower().encode(), hashlib.sha256(signed).hexdigest().encode())
+
+    def download(self, url: str) -> bytes:
+        """An attachment's bytes from its ``payload.url``, at most the intake's 10 MB."""
+        from bot.intake.guard import MAX_BYTES
+
+        return self._http.get_bytes(url, limit=MAX_BYTES, timeout=60)
 
     def send(self, address: str, message: Message) -> str | None:
         texts = self.split(message.text)

@@ -20,6 +20,7 @@ from bot.messages.chat.transports import (
     answer,
     serve_zalo_once,
     telegram_application,
+    zalo_oa_webhook,
     zalo_text,
     zalo_webhook,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "run_console",
     "serve_zalo_once",
     "telegram_application",
+    "zalo_oa_webhook",
     "zalo_text",
     "zalo_webhook",
 ]

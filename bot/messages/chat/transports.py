@@ -1,6 +1,7 @@
 """The transports' glue: each turns an incoming update into :func:`handle` and sends the replies back.
 
-Zalo Bot by long polling or a webhook; Telegram through a python-telegram-bot Application.
+Zalo Bot by long polling or a webhook; Zalo OA by its webhook (served by the portal); Telegram
+through a python-telegram-bot Application.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.http import redact
-from bot.intake.chat_files import take_file, telegram_file, zalo_file_chat, zalo_file_replies
+from bot.intake.chat_files import take_file, telegram_file, zalo_file_chat, zalo_file_replies, zalo_oa_file
 from bot.messages.channels import Channel, Message, TransportError
 from bot.messages.chat.handlers import Jobs, handle
 from bot.messages.outbox import chat_name
@@ -116,6 +117,42 @@ def zalo_webhook(
     elif isinstance(update, dict) and (chat := zalo_file_chat(update)):
         send_replies(channel, chat, zalo_file_replies(ctx, chat))
     return 200
+
+
+# --- Zalo OA: its webhook, served by the portal ----------------------------------------------------
+
+
+def zalo_oa_webhook(ctx, channel, headers: dict[str, str], body: bytes, *, jobs: Jobs | None = None) -> int:
+    """Handle one webhook POST from Zalo OA; returns the HTTP status to answer with.
+
+    An event without the right ``X-ZEvent-Signature`` (``ZaloOAChannel.signed``) is refused (403)
+    before anything in it is acted on. A ``user_send_file`` event is taken like a Telegram
+    document (``bot.intake.chat_files``: its declared size is checked before its URL is
+    downloaded); a ``user_send_text`` event is answered by ``handle`` like any chat's text;
+    other events are acknowledged and ignored.
+    """
+    if not channel.signed(headers, body):
+        return 403
+    event = json.loads(body)  # signed() parsed it already
+    if not isinstance(event, dict):
+        return 400
+    if found := zalo_oa_file(event):
+        user_id, file = found
+        send_replies(channel, user_id, _oa_file_replies(ctx, user_id, file, channel, jobs))
+    elif event.get("event_name") == "user_send_text":
+        user_id = (event.get("sender") or {}).get("id")
+        text = (event.get("message") or {}).get("text")
+        if user_id is not None and isinstance(text, str):
+            answer(ctx, channel, str(user_id), text, jobs=jobs)
+    return 200
+
+
+def _oa_file_replies(ctx, user_id: str, file, channel, jobs: Jobs | None) -> list[str]:
+    try:
+        return take_file(ctx, "zalo_oa", user_id, file, channel.download, jobs.submit if jobs else None)
+    except Exception as exc:  # one bad file must not stop the bot; the sender gets a polite word
+        log.error("Lỗi khi nhận tệp từ %s: %s", chat_name("zalo_oa", user_id), redact(repr(exc)))
+        return [TROUBLE]
 
 
 # --- Telegram: a python-telegram-bot Application ----------------------------------------------------
