@@ -10,6 +10,7 @@ share it from two processes.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,8 +25,8 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
+        _use_wal(self.conn)
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.migrate()
 
@@ -62,6 +63,20 @@ class Database:
                 conn.execute("INSERT INTO migrations VALUES (?, ?)", (path.stem, clock.now().isoformat()))
             applied.append(path.stem)
         return applied
+
+
+def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
+    """WAL lets the scheduler, the chat bot and the portal share the file. Two processes switching
+    a fresh database to it at once can get "database is locked" at once, without SQLite's busy
+    handler waiting: try again for a few seconds."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _statements(sql: str):
