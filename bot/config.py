@@ -148,6 +148,11 @@ def load_config(home: str | Path, environ: dict | None = None) -> Config:
     _check_calendar(config, path)
     if config.backend == "google" and config.google is None:
         raise ConfigError(f"{path}: backend là 'google' nhưng thiếu mục 'google' (folder_id, credentials).")
+    if config.mailbox is not None and "email" not in config.channels:
+        raise ConfigError(
+            f"{path}: có mục 'mailbox' (hộp thư nhận báo cáo) nhưng thiếu kênh gửi thư 'channels.email' (SMTP): "
+            "bot không trả lời được đơn vị gửi báo cáo qua e-mail. Hãy thêm channels.email."
+        )
     return config
 
 

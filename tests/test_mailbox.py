@@ -195,3 +195,14 @@ def test_it_says_the_mailbox_cannot_be_read_without_showing_the_password(ctx, mo
     shown = capsys.readouterr()
     assert "Không đọc được hộp thư" in shown.err + shown.out
     assert wrong not in shown.err + shown.out
+
+
+def test_it_refuses_a_mailbox_it_could_never_answer_from(tmp_path):
+    from bot.config import ConfigError, load_config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    mailbox = {"host": "imap.example.vn", "username": "baocao@snv.example.vn"}
+    (home / "config.json").write_text(json.dumps({"mailbox": mailbox}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="channels.email"):
+        load_config(home)

@@ -360,7 +360,7 @@ def _resume(store, row: sqlite3.Row, moment: datetime) -> None:
 
 
 def _note_no_channel(store, row: sqlite3.Row, result: Delivery) -> None:
-    reason = f"kênh {channel_label(row['channel'])} chưa được cấu hình; tin chờ đến khi có"
+    reason = f"kênh {channel_label(row['channel'])} chưa được cấu hình"  # the row stays pending until it is
     if row["last_error"] != reason:
         store.note_message_error(row["id"], reason)
     result.no_channel.append(row["id"])
