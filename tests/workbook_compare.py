@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 import shutil
+from contextlib import contextmanager
 from datetime import datetime
 
 import openpyxl
+from openpyxl.worksheet.merge import MergedCellRange
 
 from bot.outline.units import Unit
 from bot.sheets.backends import xlsx_parts
@@ -105,51 +107,78 @@ def copy_of(path, tmp_path, name):
 def seen(path) -> dict:
     """What a unit sees in a workbook, as openpyxl loads it: values, formats, merges, links,
     protection, validation, widths and heights, tabs and tags."""
-    wb = openpyxl.load_workbook(path)
+    with _merged_cells_unformatted():
+        wb = openpyxl.load_workbook(path)
     out = {
         "tabs": wb.sheetnames,
         "tags": {p.name: p.value for p in wb.custom_doc_props.props},
         "title": wb.properties.title,
         "structure_locked": bool(wb.security and wb.security.lockStructure),
     }
+    looks: dict[bytes, tuple] = {}  # a look per cell format: formats are shared by many cells
     for ws in wb.worksheets:
         blank = None
         cells = {}
         for row in ws.iter_rows():
             for c in row:
-                look = cell_look(c)
-                blank = blank or cell_look(ws.cell(row=1048576, column=1))
+                look = cell_look(c, looks)
+                blank = blank or cell_look(ws.cell(row=1048576, column=1), looks)
                 if look != blank:
                     cells[c.coordinate] = look
-        p = ws.protection
-        out[ws.title] = {
-            "cells": cells,
-            "merges": sorted(str(r) for r in ws.merged_cells.ranges),
-            "links": sorted((h.ref, h.location, h.target) for h in ws._hyperlinks),
-            "protection": (p.sheet, p.insertRows, p.formatColumns, p.formatRows, p.deleteRows),
-            "validations": sorted(
-                (v.type, v.operator, v.formula1, v.formula2, str(v.sqref), v.error, v.errorStyle)
-                for v in ws.data_validations.dataValidation
-            ),
-            "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
-            "heights": {k: d.height for k, d in ws.row_dimensions.items() if d.height},
-            "print": (
-                ws.page_setup.orientation,
-                ws.page_setup.paperSize,
-                ws.page_setup.fitToWidth,
-                ws.sheet_properties.pageSetUpPr.fitToPage,
-                ws.print_options.horizontalCentered,
-            ),
-        }
+        out[ws.title] = {"cells": cells, **sheet_look(ws)}
     return out
 
 
-def cell_look(c) -> tuple:
+@contextmanager
+def _merged_cells_unformatted():
+    """openpyxl gives the cells under a merge the borders of its top-left cell as it loads a
+    file (``MergedCellRange.format``): a guess made from that cell, not something read from the
+    file, and half of the load's time (each new border is looked up in a list). Every look
+    compared is taken without it, so both sides still meet the same rules."""
+    saved = MergedCellRange.format
+    MergedCellRange.format = lambda self: None
+    try:
+        yield
+    finally:
+        MergedCellRange.format = saved
+
+
+def sheet_look(ws) -> dict:
+    p = ws.protection
+    return {
+        "merges": sorted(str(r) for r in ws.merged_cells.ranges),
+        "links": sorted((h.ref, h.location, h.target) for h in ws._hyperlinks),
+        "protection": (p.sheet, p.insertRows, p.formatColumns, p.formatRows, p.deleteRows),
+        "validations": sorted(
+            (v.type, v.operator, v.formula1, v.formula2, str(v.sqref), v.error, v.errorStyle)
+            for v in ws.data_validations.dataValidation
+        ),
+        "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
+        "heights": {k: d.height for k, d in ws.row_dimensions.items() if d.height},
+        "print": (
+            ws.page_setup.orientation,
+            ws.page_setup.paperSize,
+            ws.page_setup.fitToWidth,
+            ws.sheet_properties.pageSetUpPr.fitToPage,
+            ws.print_options.horizontalCentered,
+        ),
+    }
+
+
+def cell_look(c, looks: dict | None = None) -> tuple:
+    """A cell's value and how it looks. ``looks`` caches the look of each cell format."""
+    if looks is None:
+        return (c.value, c.data_type, *format_look(c))
+    key = c._style.tobytes() if c._style is not None else b""  # a merged cell may have none
+    if key not in looks:
+        looks[key] = format_look(c)
+    return (c.value, c.data_type, *looks[key])
+
+
+def format_look(c) -> tuple:
     f, b, a = c.font, c.border, c.alignment
     # an absent flag and a flag written as false look the same (LibreOffice writes them out)
     return (
-        c.value,
-        c.data_type,
         bool(f.b),
         bool(f.i),
         f.sz,
@@ -157,7 +186,7 @@ def cell_look(c) -> tuple:
         f.color.rgb if f.color else None,
         c.fill.fill_type,
         c.fill.fgColor.rgb,
-        tuple(getattr(b, s).style for s in ("left", "right", "top", "bottom")),
+        tuple(getattr(getattr(b, s), "style", None) for s in ("left", "right", "top", "bottom")),
         bool(a.wrap_text),
         a.horizontal,
         a.vertical,
@@ -182,9 +211,10 @@ def fast(path: str, edits) -> None:
     shutil.move(target, path)
 
 
-def feedback_for(path: str, layout, schema, rng: random.Random, approval: str | None):
+def feedback_for(path: str, layout, schema, rng: random.Random, approval: str | None, grids=None):
     """The edits a check makes: cover status, the "Kiểm tra" tab (findings linked to their
-    cells), and the locks of an approval or a return."""
+    cells), and the locks of an approval or a return. ``grids``: the workbook as openpyxl
+    read it, when the caller has them already."""
     from bot.checks.completeness import STATE_LABELS, completeness
     from bot.checks.feedback import feedback_edits
     from bot.checks.findings import check_reports
@@ -194,7 +224,7 @@ def feedback_for(path: str, layout, schema, rng: random.Random, approval: str | 
     from bot.sheets.document import extract
 
     report, read_findings = report_from_document(
-        extract(layout, read_with_openpyxl(path)), schema, layout.unit_kind
+        extract(layout, grids or read_with_openpyxl(path)), schema, layout.unit_kind
     )
     findings = check_reports(schema, [report], {report.unit: read_findings})[report.unit]
     state = rng.choice(sorted(STATE_LABELS))
