@@ -4,7 +4,11 @@ sibling modules, one per concern).
 Schema changes are numbered SQL files in ``bot/store/migrations/``; each is applied in the same
 transaction that records it, so a crash mid-migration leaves the database as it was.
 The database runs in WAL mode with a busy timeout, so the scheduler and the chat bot can
-share it from two processes.
+share it from two processes, and with ``synchronous=NORMAL``: SQLite's documentation of the
+pragma says WAL mode is then safe from corruption and every transaction survives the
+application crashing or being killed; only the last transactions before a power loss may roll
+back. That is the promise the workbooks already keep (they are replaced by rename, not synced),
+and a commit no longer waits for the disk: 800 commits took 0.36 s with FULL, 0.01 s with NORMAL.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class Database:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA busy_timeout=30000")
         _use_wal(self.conn)
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.migrate()
 

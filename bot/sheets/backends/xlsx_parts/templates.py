@@ -3,7 +3,6 @@ row heights, title and tags patched in."""
 
 from __future__ import annotations
 
-import zipfile
 from io import BytesIO
 
 from lxml import etree
@@ -11,28 +10,25 @@ from lxml import etree
 from bot.sheets.backends.xlsx_parts.edits import _xml
 from bot.sheets.backends.xlsx_parts.package import Package, Unsure, q
 from bot.sheets.backends.xlsx_parts.sheets import _height, set_cells
-from bot.sheets.backends.xlsx_parts.zip_writer import write_package
+from bot.sheets.backends.xlsx_parts.zip_writer import Parts, write_package
 
 CUSTOM_PART, CORE_PART = "docProps/custom.xml", "docProps/core.xml"
-_TEMPLATES: dict[tuple, tuple] = {}  # (unit kind, period, schema version) → (layout, file bytes, sheet parts)
+_TEMPLATES: dict[tuple, tuple] = {}  # (unit kind, period, schema version) → (layout, its parts, sheet parts)
 
 
 def from_template(layout, target) -> None:
     """Write the workbook of ``layout`` into ``target`` as a copy of the template of its unit
     kind, period and schema version (built once with openpyxl), its own cells patched in."""
-    template, data, parts = _template(layout)
-    changed_tabs = _differences(template, layout)
+    template, package, parts = _template(layout)
     replaced = {}
-    source = BytesIO(data)
-    with zipfile.ZipFile(source) as package:
-        for tab, (cells, heights) in changed_tabs.items():
-            root = etree.fromstring(package.read(parts[tab]))
-            set_cells(root, cells)
-            _set_heights(root, heights)
-            replaced[parts[tab]] = _xml(root)
-        replaced[CORE_PART] = _core(package.read(CORE_PART), layout.title)
-        replaced[CUSTOM_PART] = _custom(package.read(CUSTOM_PART), layout)
-    write_package(source, target, replaced)
+    for tab, (cells, heights) in _differences(template, layout).items():
+        root = etree.fromstring(package.read(parts[tab]))
+        set_cells(root, cells)
+        _set_heights(root, heights)
+        replaced[parts[tab]] = _xml(root)
+    replaced[CORE_PART] = _core(package.read(CORE_PART), layout.title)
+    replaced[CUSTOM_PART] = _custom(package.read(CUSTOM_PART), layout)
+    write_package(package, target, replaced)
 
 
 def _template(layout):
@@ -43,7 +39,7 @@ def _template(layout):
         out = BytesIO()
         build_workbook(layout).save(out)
         package = Package(BytesIO(out.getvalue()))
-        _TEMPLATES[key] = (layout, out.getvalue(), dict(package.sheets))
+        _TEMPLATES[key] = (layout, Parts(out.getvalue()), dict(package.sheets))
         package.close()
     return _TEMPLATES[key]
 

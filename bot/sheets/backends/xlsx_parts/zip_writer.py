@@ -5,15 +5,41 @@ from __future__ import annotations
 
 import struct
 import zipfile
+from io import BytesIO
 
 from bot.sheets.backends.xlsx_parts.package import Unsure
 
 
+class Parts:
+    """A package read once: each part's entry and compressed bytes, ready to be copied, and its
+    text on demand. A template copied into hundreds of workbooks is unzipped only once."""
+
+    def __init__(self, data: bytes):
+        with zipfile.ZipFile(BytesIO(data)) as src:
+            self.entries = [_compressed(src, info) for info in src.infolist()]
+            self._data = data
+        self._texts: dict[str, bytes] = {}
+
+    def read(self, name: str) -> bytes:
+        if name not in self._texts:
+            with zipfile.ZipFile(BytesIO(self._data)) as src:
+                self._texts[name] = src.read(name)
+        return self._texts[name]
+
+
 def write_package(source, target, replaced: dict[str, bytes], dropped: frozenset = frozenset()) -> None:
-    """``source`` with the parts in ``replaced`` rewritten and those in ``dropped`` left out;
-    every other part is copied as its compressed bytes, in the same order."""
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
-        for info in src.infolist():
+    """``source`` (a file, or :class:`Parts`) with the parts in ``replaced`` rewritten and those in
+    ``dropped`` left out; every other part is copied as its compressed bytes, in the same order."""
+    if isinstance(source, Parts):
+        _write(source.entries, target, replaced, dropped)
+        return
+    with zipfile.ZipFile(source) as src:
+        _write((_compressed(src, info) for info in src.infolist()), target, replaced, dropped)
+
+
+def _write(entries, target, replaced: dict[str, bytes], dropped: frozenset) -> None:
+    with zipfile.ZipFile(target, "w") as dst:
+        for info, data in entries:
             if info.filename in dropped:
                 continue
             if info.filename in replaced:
@@ -22,10 +48,11 @@ def write_package(source, target, replaced: dict[str, bytes], dropped: frozenset
                 fresh.external_attr = info.external_attr
                 dst.writestr(fresh, replaced[info.filename])
             else:
-                _copy_compressed(src, info, dst)
+                _append_compressed(dst, info, data)
 
 
-def _copy_compressed(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.ZipFile) -> None:
+def _compressed(src: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[zipfile.ZipInfo, bytes]:
+    """A part's entry and its bytes as stored (compressed), read without inflating them."""
     if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise Unsure("an encrypted or unusually compressed part")
     src.fp.seek(info.header_offset)
@@ -34,7 +61,10 @@ def _copy_compressed(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.Z
         raise Unsure("a damaged local file header")
     name_length, extra_length = struct.unpack("<HH", header[26:30])
     src.fp.seek(info.header_offset + zipfile.sizeFileHeader + name_length + extra_length)
-    data = src.fp.read(info.compress_size)
+    return info, src.fp.read(info.compress_size)
+
+
+def _append_compressed(dst: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> None:
     copied = zipfile.ZipInfo(info.filename, info.date_time)
     for attribute in ("compress_type", "CRC", "compress_size", "file_size", "external_attr", "create_system"):
         setattr(copied, attribute, getattr(info, attribute))
