@@ -35,7 +35,7 @@ from bot.messages.outbox import CHANNEL_LABELS, STATE_LABELS, build_channels, co
 from bot.outline.periods import PeriodError
 from bot.reporting.export import FORMATS, ExportError, export
 from bot.reporting.gather import NothingPolled, export_path, gather
-from bot.reporting.master import MASTER_UNIT
+from bot.reporting.master_layout import MASTER_UNIT
 from bot.store import Store
 from jobs.approve import decide
 from jobs.compile import compile
