@@ -23,7 +23,8 @@ from bot.outline.layout import build_layout
 from bot.outline.periods import parse_period
 from bot.outline.schema import load_schema
 from bot.outline.units import Unit
-from bot.reporting.master import compile_master, master_layout
+from bot.reporting.master import compile_master
+from bot.reporting.master_layout import master_layout
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("so_nganh", "huyen", "nganh_doc", "xa")

@@ -14,7 +14,7 @@ import json
 from bot.context import Context
 from bot.outline.periods import Period
 from bot.reporting.gather import gather
-from bot.reporting.master import MASTER_UNIT, master_layout, tab_digest
+from bot.reporting.master_layout import MASTER_UNIT, master_layout, tab_digest
 from bot.sheets.backends.base import ReplaceTab, SheetRef
 
 

@@ -191,7 +191,7 @@ def parts(path) -> dict[str, bytes]:
 
 def test_it_writes_the_master_as_openpyxl_does(master_ctx, tmp_path):
     from bot.reporting.gather import gather
-    from bot.reporting.master import master_layout
+    from bot.reporting.master_layout import master_layout
     from jobs.compile import compile
 
     period = master_ctx.period("2026-Q1")
@@ -231,7 +231,7 @@ def test_it_rewrites_a_whole_master_as_openpyxl_does(master_ctx, tmp_path):
     from openpyxl.packaging.custom import StringProperty
 
     from bot.reporting.gather import gather
-    from bot.reporting.master import master_layout
+    from bot.reporting.master_layout import master_layout
     from bot.sheets.backends.base import ReplaceTab, SheetRef
     from bot.sheets.backends.workbook import render_tab
     from jobs.compile import compile

@@ -11,7 +11,8 @@ from bot.context import open_context
 from bot.outline.layout import build_layout
 from bot.outline.units import Unit
 from bot.reporting.gather import NothingPolled
-from bot.reporting.master import PROVINCE, compile_master, master_layout
+from bot.reporting.master import PROVINCE, compile_master
+from bot.reporting.master_layout import master_layout
 from bot.sheets.backends.workbook import WorkbookBackend
 from cli.main import main
 from jobs.compile import compile

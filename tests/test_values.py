@@ -7,14 +7,9 @@ from datetime import date, datetime, time
 
 import pytest
 
-from bot.sheets.values import (
-    Parsed,
-    evaluate_arithmetic,
-    format_number,
-    is_formula,
-    parse_cell,
-    parse_typed_formula,
-)
+from bot.sheets.arithmetic import evaluate_arithmetic, parse_typed_formula
+from bot.sheets.parsed import Parsed, format_number
+from bot.sheets.values import is_formula, parse_cell
 
 CHOICES = ["Đã hoàn thành", "Đang thực hiện", "Chưa thực hiện"]
 

@@ -33,13 +33,12 @@ from openpyxl.utils import get_column_letter
 
 from bot.reporting.master import (
     PROVINCE,
-    WIDTHS,
     Master,
     Sheet,
     is_formula_like,
-    plain_value,
     quote_formula_like,
 )
+from bot.reporting.master_layout import WIDTHS, plain_value
 
 FORMATS = ("xlsx", "csv", "json", "docx")
 BOLD = Font(bold=True)

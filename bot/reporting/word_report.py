@@ -24,8 +24,9 @@ from docx.text.paragraph import Paragraph
 
 from bot import clock
 from bot.outline.schema import Heading, Narrative, Table
-from bot.reporting.master import LINE, NAME, PROVINCE, Master, plain_value, prompt_head
-from bot.sheets.values import format_number
+from bot.reporting.master import LINE, NAME, PROVINCE, Master, prompt_head
+from bot.reporting.master_layout import plain_value
+from bot.sheets.parsed import format_number
 
 FONT = "Times New Roman"
 BODY_SIZE = 13

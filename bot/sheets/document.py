@@ -323,7 +323,8 @@ def _count_list_lines(grid: _Grid, block: Block, rest, first: int, template_line
 
 def field_value(cell: CellValue, choices: list[str] | None = None):
     """The parsed value of one located cell (see :mod:`bot.sheets.values`)."""
-    from bot.sheets.values import is_formula, parse_cell, parse_typed_formula
+    from bot.sheets.arithmetic import parse_typed_formula
+    from bot.sheets.values import is_formula, parse_cell
 
     col_type = "text" if cell.spec.type == "narrative" else cell.spec.type
     if col_type == "choice" and not choices:

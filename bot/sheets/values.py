@@ -16,14 +16,13 @@ Conventions, all Vietnamese:
 * Percentages are stored 0–100. A raw number is taken as it is — a backend that reads a cell
   formatted as a percentage (where 45,5 % is stored as 0.455) must scale it before calling
   :func:`parse_cell` — and a "45,5%" string is taken as its number, 45.5.
-* Dates are day first ("05/03/2026" is 5 March); two-digit years 00–69 are 20xx and 70–99 are
-  19xx; a raw number in a date column is an Excel/Google serial day (1 = 1900-01-01, epoch
-  1899-12-30) and must fall between 1950 and 2099 to count as a date.
+* Dates are day first ("05/03/2026" is 5 March): read in :mod:`bot.sheets.dates`.
 * Formulas (strings starting with "=") are not values: :func:`parse_cell` parses them to missing
   without a finding (a computed cell holds the template's formula). A formula a clerk typed into
-  an input cell goes through :func:`parse_typed_formula` instead: plain arithmetic on numbers
-  ("=12+3", "=(10-2)*1.5") is computed by a small parser (never ``eval``) and read as if the
-  result had been typed; anything else (cell references, functions) is a finding at its cell.
+  an input cell goes through :func:`bot.sheets.arithmetic.parse_typed_formula` instead: plain
+  arithmetic on numbers ("=12+3", "=(10-2)*1.5") is computed by a small parser (never ``eval``)
+  and read as if the result had been typed; anything else (cell references, functions) is a
+  finding at its cell.
 * Bounds: a count above 10^12 and any number above 10^15 in absolute value (the limit of the
   template's data validation and of a spreadsheet's 15 significant digits) is a finding, not a
   value: "1e20" is not a headcount, and a 400-digit number must not reach the rules as an int
@@ -39,26 +38,14 @@ caller adds the table, row, column and cell.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from bot.outline.schema import COLUMN_TYPES
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A parsed cell: ``value`` None means missing; ``problem`` explains an unusable input."""
-
-    value: object | None
-    problem: str | None = None
-    warning: str | None = None  # the value is kept, but the clerk should look at it again
-
-
-MISSING = Parsed(None)
+from bot.sheets.dates import parse_date
+from bot.sheets.parsed import MISSING, Parsed, _shown, format_number
 
 # What a numeric column expects, for the end of a finding.
 _EXPECTED = {
@@ -66,7 +53,6 @@ _EXPECTED = {
     "decimal": "một số, ví dụ 12,5",
     "percent": "một tỉ lệ phần trăm, ví dụ 45,5",
 }
-_HOW_TO_WRITE_DATE = "hãy nhập theo thứ tự ngày/tháng/năm, ví dụ 14/03/2026"
 
 _DASHES = re.compile(r"[-‐‑‒–—―−]+")
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
@@ -81,17 +67,11 @@ _ZERO_WORDS = {"không", "khong", "ko"}
 _TRUE_WORDS = {"có", "co", "x", "✓", "✔", "1", "đúng", "true"}
 _FALSE_WORDS = {"không", "khong", "ko", "0", "sai", "false"}
 
-# Excel's 1900 date system as Google Sheets and openpyxl count it (Excel's phantom 29 Feb 1900
-# only shifts serials below 61, long before any report).
-_SERIAL_EPOCH = date(1899, 12, 30)
 MAX_COUNT = Decimal(10) ** 12
 MAX_NUMBER = Decimal(10) ** 15
 MAX_DIGITS = 40  # longer digit strings are refused before Decimal or int ever sees them
 # What a spreadsheet program takes for the start of a formula (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-# Serials outside 1950–2099 are more likely a year or a count typed in the wrong cell.
-_FIRST_SERIAL = (date(1950, 1, 1) - _SERIAL_EPOCH).days
-_LAST_SERIAL = (date(2099, 12, 31) - _SERIAL_EPOCH).days
 
 
 class Text(str):
@@ -148,25 +128,7 @@ def parse_cell(raw, col_type: str, choices: list[str] | None = None) -> Parsed:
         return _parse_number(raw, col_type)
     if col_type == "choice":
         return _parse_choice(raw, choices)
-    return {"text": _parse_text, "date": _parse_date, "bool": _parse_bool}[col_type](raw)
-
-
-def format_number(value, decimals: int = 1) -> str:
-    """A number the Vietnamese way: "." between thousands, decimal comma, no trailing zeros.
-
-    Rounded half up to ``decimals`` places: 45.5 → "45,5", 1234 → "1.234", 50.0 → "50".
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    with localcontext() as ctx:
-        ctx.prec = 100
-        rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    sign = "-" if rounded < 0 else ""  # Decimal("-0.0") is not below 0: no "-0"
-    whole, _, fraction = f"{abs(rounded):f}".partition(".")
-    fraction = fraction.rstrip("0")
-    grouped = f"{int(whole):,}".replace(",", ".")
-    return sign + grouped + ("," + fraction if fraction else "")
+    return {"text": _parse_text, "date": parse_date, "bool": _parse_bool}[col_type](raw)
 
 
 # --- text clean-up ----------------------------------------------------------------------
@@ -184,22 +146,6 @@ def _unquote(text: str) -> str:
 
 def _is_missing_text(text: str) -> bool:
     return text == "" or _DASHES.fullmatch(text) is not None
-
-
-def _shown(raw) -> str:
-    """``raw`` as a clerk would recognise it inside a finding."""
-    if isinstance(raw, bool):
-        return "Có" if raw else "Không"
-    if isinstance(raw, int) and raw.bit_length() > 128:
-        return "một số có hàng trăm chữ số"  # str() of a huge int is slow, and refused past 4300 digits
-    if isinstance(raw, int):
-        return str(raw)  # plain: a year typed into a date cell reads "2026", not "2.026"
-    if isinstance(raw, float | Decimal):
-        return format_number(raw, decimals=6)
-    if isinstance(raw, datetime | date):
-        return f"{raw:%d/%m/%Y}"
-    text = str(raw)
-    return text if len(text) <= 60 else text[:59] + "…"
 
 
 # --- numbers ----------------------------------------------------------------------------
@@ -409,140 +355,3 @@ def _parse_bool(raw) -> Parsed:
     if word in _FALSE_WORDS:
         return Parsed(False)
     return Parsed(None, f'"{_shown(raw)}" không rõ là Có hay Không: hãy nhập Có hoặc Không')
-
-
-# --- dates ------------------------------------------------------------------------------
-
-_TIME_SUFFIX = r"(?:[T\s]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-_DAY_FIRST = re.compile(rf"(\d{{1,2}})\s*([/.\-])\s*(\d{{1,2}})\s*\2\s*(\d{{4}}|\d{{2}}){_TIME_SUFFIX}")
-_YEAR_FIRST = re.compile(rf"(\d{{4}})([/.\-])(\d{{1,2}})\2(\d{{1,2}}){_TIME_SUFFIX}")
-_IN_WORDS = re.compile(r"(?:ngày\s*)?(\d{1,2})\s+tháng\s+(\d{1,2})\s*,?\s*năm\s+(\d{4})", re.IGNORECASE)
-
-
-def _parse_date(raw) -> Parsed:
-    if isinstance(raw, datetime):
-        return Parsed(raw.date())
-    if isinstance(raw, date):
-        return Parsed(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        return Parsed(None, f'"{_shown(raw)}" không phải là ngày: {_HOW_TO_WRITE_DATE}')
-    if isinstance(raw, int | float):
-        return _date_from_serial(raw)
-    return _date_from_text(raw)
-
-
-def _date_from_serial(serial: int | float) -> Parsed:
-    """A spreadsheet serial day (what a date cell holds when it is not formatted as a date)."""
-    if math.isfinite(serial) and _FIRST_SERIAL <= serial < _LAST_SERIAL + 1:
-        return Parsed(_SERIAL_EPOCH + timedelta(days=math.floor(serial)))
-    return Parsed(None, f'"{_shown(serial)}" không phải là ngày: {_HOW_TO_WRITE_DATE}')
-
-
-def _date_from_text(text: str) -> Parsed:
-    if match := _DAY_FIRST.fullmatch(text):
-        day, _, month, year = match.groups()
-    elif match := _YEAR_FIRST.fullmatch(text):
-        year, _, month, day = match.groups()
-    elif match := _IN_WORDS.fullmatch(text):
-        day, month, year = match.groups()
-    else:
-        return Parsed(None, f'"{_shown(text)}" không phải là ngày: {_HOW_TO_WRITE_DATE}')
-    return _checked_date(text, int(day), int(month), _full_year(year))
-
-
-def _full_year(year: str) -> int:
-    if len(year) == 4:
-        return int(year)
-    return (2000 if int(year) < 70 else 1900) + int(year)
-
-
-def _checked_date(text: str, day: int, month: int, year: int) -> Parsed:
-    if not 1 <= month <= 12:
-        return Parsed(
-            None,
-            f'Không có ngày "{_shown(text)}": không có tháng {month} ({_HOW_TO_WRITE_DATE})',
-        )
-    try:
-        return Parsed(date(year, month, day))
-    except ValueError:
-        return Parsed(
-            None,
-            f'Không có ngày "{_shown(text)}": tháng {month} năm {year} không có ngày {day}',
-        )
-
-
-# --- formulas typed into input cells ------------------------------------------------------
-
-_FORMULA_TOKEN = re.compile(r"\s*(?:([0-9]+(?:\.[0-9]+)?)|([-+*/()]))")
-_MAX_FORMULA = 200  # characters: longer arithmetic is not what a clerk types into one cell
-
-
-def parse_typed_formula(raw, col_type: str) -> Parsed:
-    """A formula a clerk typed into an input cell: its result when it is plain arithmetic on
-    numbers (``=12+3``), else a finding asking for a number (or for text, in a text cell)."""
-    if col_type in _EXPECTED:
-        number = evaluate_arithmetic(str(raw))
-        if number is not None:
-            return _typed_number(number, str(raw), col_type)
-        return Parsed(None, f'Ô đang chứa công thức "{_shown(str(raw))}": hãy nhập số, không nhập công thức')
-    return Parsed(
-        None,
-        f'Ô đang chứa công thức "{_shown(str(raw))}": hãy nhập nội dung, không nhập công thức '
-        f"(nếu nội dung bắt đầu bằng dấu =, hãy gõ thêm dấu ' ở đầu)",
-    )
-
-
-def evaluate_arithmetic(formula: str) -> Decimal | None:
-    """``=12+3*(4-1)/2`` → its value; None for anything but numbers, + - * / and parentheses,
-    for a division by zero and for a result out of any sensible range. A recursive-descent
-    parser over a bounded input: nothing is executed."""
-    text = formula[1:] if formula.startswith("=") else formula
-    if len(text) > _MAX_FORMULA:
-        return None
-    tokens, pos = [], 0
-    while pos < len(text.rstrip()):
-        match = _FORMULA_TOKEN.match(text, pos)
-        if not match:
-            return None
-        tokens.append(Decimal(match.group(1)) if match.group(1) else match.group(2))
-        pos = match.end()
-    try:
-        with localcontext() as ctx:
-            ctx.prec = 28
-            value, rest = _sum(tokens, 0)
-    except (ArithmeticError, _Unreadable, IndexError, RecursionError):
-        return None
-    return value if rest == len(tokens) and value.is_finite() and abs(value) <= MAX_NUMBER else None
-
-
-def _sum(tokens: list, i: int) -> tuple[Decimal, int]:
-    value, i = _product(tokens, i)
-    while i < len(tokens) and tokens[i] in ("+", "-"):
-        operator = tokens[i]
-        right, i = _product(tokens, i + 1)
-        value = value + right if operator == "+" else value - right
-    return value, i
-
-
-def _product(tokens: list, i: int) -> tuple[Decimal, int]:
-    value, i = _factor(tokens, i)
-    while i < len(tokens) and tokens[i] in ("*", "/"):
-        operator = tokens[i]
-        right, i = _factor(tokens, i + 1)
-        value = value * right if operator == "*" else value / right  # x / 0 raises: not computable
-    return value, i
-
-
-def _factor(tokens: list, i: int) -> tuple[Decimal, int]:
-    token = tokens[i]
-    if isinstance(token, Decimal):
-        return token, i + 1
-    if token in ("+", "-"):
-        value, i = _factor(tokens, i + 1)
-        return (value if token == "+" else -value), i
-    if token == "(":
-        value, i = _sum(tokens, i + 1)
-        if i >= len(tokens) or tokens[i] != ")":
-            raise _Unreadable
-        return value, i + 1
-    raise _Unreadable

@@ -7,7 +7,7 @@ import math
 from bot.checks.report import Report, row_label
 from bot.checks.rules.frame import LABEL_COLUMN, plain
 from bot.outline.schema import Schema, Table
-from bot.sheets.values import format_number
+from bot.sheets.parsed import format_number
 
 EMPTY_SHOWN = "(để trống)"
 
