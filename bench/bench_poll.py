@@ -42,7 +42,9 @@ def poll_line(label: str, result, seconds: float) -> str:
 
 def check_line(label: str, result, seconds: float) -> str:
     return (
-        f"{label}: {seconds:.2f} s; {len(result.outcomes)} units, feedback written {len(result.feedback_written)}, "
+        f"{label}: {seconds:.2f} s; {len(result.outcomes)} units, "
+        f"rules run for {len(getattr(result, 'evaluated', result.outcomes))}, "
+        f"feedback written {len(result.feedback_written)}, "
         f"pending {len(result.feedback_pending)}"
     )
 
@@ -90,6 +92,8 @@ def main(argv=None) -> None:
 
         result, seconds = timed(lambda: poll(ctx, period))
         print(poll_line("poll after our feedback writes", result, seconds))
+        result, seconds = timed(lambda: check(ctx, period))
+        print(check_line("check with nothing changed", result, seconds))
 
         # every unit's feedback out of date (as after a change of the rules): a write into each
         ctx.store.conn.execute(

@@ -7,14 +7,18 @@ busy (open in another program, quota) keeps its feedback pending for the next ch
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import bot.checks as checks_package
 from bot import clock
 from bot.checks.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
 from bot.checks.feedback import feedback_edits, feedback_hash
 from bot.checks.findings import check_reports
-from bot.checks.report import Finding, Report, report_from_json
+from bot.checks.report import Finding, Report, finding_from_dict, report_from_json
 from bot.checks.rules import evaluate_history
 from bot.context import Context
 from bot.outline.layout import build_layout
@@ -49,21 +53,41 @@ class CheckResult:
     outcomes: list[UnitOutcome]
     feedback_written: list[str] = field(default_factory=list)
     feedback_pending: dict[str, str] = field(default_factory=dict)  # unit → why it could not be written
+    evaluated: list[str] = field(default_factory=list)  # the units whose rules ran (the rest kept theirs)
 
 
 def check(
     ctx: Context, period: Period, *, write_feedback: bool = True, units: list[str] | None = None
 ) -> CheckResult:
     """Check the period; with ``units``, only those (the rules are per unit: a handed-in workbook
-    is checked at once without the rest of the period, which the scheduler's next check covers)."""
+    is checked at once without the rest of the period, which the scheduler's next check covers).
+
+    Without ``units``, a unit is checked again only when something its outcome depends on
+    changed (:func:`_inputs_keys`) or its feedback is still to be written; every other unit
+    keeps its stored outcome, so a check with nothing changed evaluates no rule."""
     wanted = _provisioned_units(ctx, period, units)
-    snapshots = {row["unit"]: row for row in ctx.store.latest_snapshots(period.id) if row["unit"] in wanted}
+    keys = _inputs_keys(ctx, period, wanted)
+    stale = wanted if units is not None else _stale(ctx, period, wanted, keys, write_feedback)
+    kept = [code for code in wanted if code not in set(stale)]
+    fresh = _evaluate(ctx, period, stale) if stale else []
+    if fresh or units is None:
+        _save(ctx, period, fresh, keys, None if units is not None else kept)
+    by_unit = {o.unit: o for o in fresh + _stored_outcomes(ctx, period, kept)}
+    result = CheckResult([by_unit[code] for code in wanted], evaluated=[o.unit for o in fresh])
+    if write_feedback and fresh:
+        _write_feedback(ctx, period, result, fresh)
+    return result
+
+
+def _evaluate(ctx: Context, period: Period, codes: list[str]) -> list[UnitOutcome]:
+    """Read the latest snapshots of ``codes`` and run the rules over them."""
+    snapshots = {row["unit"]: row for row in ctx.store.latest_snapshots(period.id) if row["unit"] in codes}
     reports, read_findings = {}, {}
     for code, row in snapshots.items():
         reports[code], read_findings[code] = report_from_json(row["report_json"])
-    findings = _all_findings(ctx, period, reports, read_findings, wanted)
+    findings = _all_findings(ctx, period, reports, read_findings, codes)
     filled = completeness_many(ctx.schema, list(reports.values()))
-    outcomes = [
+    return [
         _outcome(
             ctx,
             period,
@@ -73,20 +97,15 @@ def check(
             snapshots.get(code),
             findings.get(code, []),
         )
-        for code in wanted
+        for code in codes
     ]
-    _save(ctx, period, outcomes, units)
-    result = CheckResult(outcomes)
-    if write_feedback:
-        _write_feedback(ctx, period, result)
-    return result
 
 
 def _all_findings(
     ctx: Context, period: Period, reports: dict, read_findings: dict, wanted: list[str]
 ) -> dict[str, list[Finding]]:
     by_unit = check_reports(ctx.schema, list(reports.values()), read_findings)
-    for f in evaluate_history(ctx.schema, list(reports.values()), _history(ctx, period)):
+    for f in evaluate_history(ctx.schema, list(reports.values()), _history(ctx, period, set(reports))):
         by_unit.setdefault(f.unit, []).append(f)
     for code in wanted:
         mark = ctx.store.poll_mark(code, period.id)
@@ -97,15 +116,102 @@ def _all_findings(
     return by_unit
 
 
-def _history(ctx: Context, period: Period) -> dict[str, list[Report]]:
-    """Each unit's reports of earlier periods, oldest first."""
-    history: dict[str, list[Report]] = {}
-    earlier = period
+def _earlier_periods(ctx: Context, period: Period) -> list[Period]:
+    earlier, found = period, []
     for _ in range(HISTORY_DEPTH):
         earlier = previous_period(earlier, ctx.schema, ctx.config.period_overrides())
+        found.append(earlier)
+    return found
+
+
+def _history(ctx: Context, period: Period, units: set[str]) -> dict[str, list[Report]]:
+    """Each of ``units``' reports of earlier periods, oldest first."""
+    history: dict[str, list[Report]] = {}
+    for earlier in _earlier_periods(ctx, period):
         for row in ctx.store.latest_snapshots(earlier.id):
-            history.setdefault(row["unit"], []).insert(0, report_from_json(row["report_json"])[0])
+            if row["unit"] in units:
+                history.setdefault(row["unit"], []).insert(0, report_from_json(row["report_json"])[0])
     return history
+
+
+def _inputs_keys(ctx: Context, period: Period, codes: list[str]) -> dict[str, str]:
+    """unit → a hash of everything its outcome is computed from: its latest snapshot and those
+    of its earlier periods (snapshots are only ever added, never changed), the poll's error,
+    the coordinator's decision, the values carried into it, its kind, the schema and the code
+    of the checks."""
+    current = ctx.store.latest_snapshot_ids(period.id)
+    earlier = [ctx.store.latest_snapshot_ids(p.id) for p in _earlier_periods(ctx, period)]
+    states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}
+    common = hashlib.sha256(f"{ctx.schema.model_dump_json()}{_checks_code()}".encode()).hexdigest()
+    keys = {}
+    for code in codes:
+        mark, state = ctx.store.poll_mark(code, period.id), states.get(code)
+        decision = [state[k] if state else None for k in ("approval", "approval_at", "approval_comment")]
+        inputs = [
+            ctx.unit_by_code[code].kind,
+            current.get(code),
+            [ids.get(code) for ids in earlier],
+            mark["error"] if mark else None,
+            decision,
+            ctx.store.carried(code, period.id),
+        ]
+        digest = hashlib.sha256(json.dumps([common, inputs], ensure_ascii=False, default=str).encode())
+        keys[code] = digest.hexdigest()
+    return keys
+
+
+@functools.cache
+def _checks_code() -> str:
+    """A hash of the code that turns a report into findings and a state (``bot/checks``): after
+    an upgrade of the rules, every unit is checked again."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(checks_package.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stale(ctx: Context, period: Period, wanted: list[str], keys: dict, write_feedback: bool) -> list[str]:
+    states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}
+    return [
+        code
+        for code in wanted
+        if code not in states
+        or states[code]["inputs_key"] != keys[code]
+        or (write_feedback and feedback_due(states[code]))
+    ]
+
+
+def feedback_due(state) -> bool:
+    """Whether the unit's workbook does not show its last check yet. A workbook nobody opened
+    gets none: its blank template says all there is to say."""
+    if state["feedback_hash"] == state["feedback_written_hash"]:
+        return False
+    return not (state["state"] == "chua_mo" and state["feedback_written_hash"] is None)
+
+
+def _stored_outcomes(ctx: Context, period: Period, codes: list[str]) -> list[UnitOutcome]:
+    """The outcomes of the last check of ``codes``, as stored. Their completeness has no
+    per-section figures: only a feedback write needs those, and these units need none."""
+    if not codes:
+        return []
+    wanted = set(codes)
+    findings: dict[str, list[Finding]] = {}
+    for row in ctx.store.findings(period.id):
+        if row["unit"] in wanted:
+            findings.setdefault(row["unit"], []).append(finding_from_dict(json.loads(row["finding_json"])))
+    return [
+        UnitOutcome(
+            row["unit"],
+            row["state"],
+            Completeness(row["filled"], row["required"], {}, tuple(json.loads(row["incomplete_sections"]))),
+            findings.get(row["unit"], []),
+            row["last_change"],
+            row["submitted_at"],
+            row["snapshot_id"],
+        )
+        for row in ctx.store.unit_states(period.id)
+        if row["unit"] in wanted
+    ]
 
 
 def _provisioned_units(ctx: Context, period: Period, units: list[str] | None = None) -> list[str]:
@@ -161,7 +267,9 @@ def _jsonable(value):
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _save(ctx: Context, period: Period, outcomes: list[UnitOutcome], units: list[str] | None) -> None:
+def _save(
+    ctx: Context, period: Period, outcomes: list[UnitOutcome], keys: dict, kept: list[str] | None
+) -> None:
     rows, finding_rows = [], []
     for o in outcomes:
         comment = _comment(ctx, o.unit, period)
@@ -172,6 +280,7 @@ def _save(ctx: Context, period: Period, outcomes: list[UnitOutcome], units: list
             "last_change": o.last_change, "submitted_at": o.submitted_at, "checked_at": clock.now().isoformat(),
             "snapshot_id": o.snapshot_id,
             "feedback_hash": feedback_hash(STATE_LABELS[o.state], o.completeness, o.findings, comment),
+            "inputs_key": keys[o.unit],
         })  # fmt: skip
         finding_rows += [
             (
@@ -185,7 +294,7 @@ def _save(ctx: Context, period: Period, outcomes: list[UnitOutcome], units: list
             )
             for f in o.findings
         ]
-    ctx.store.save_check(period.id, rows, finding_rows, units)
+    ctx.store.save_check(period.id, rows, finding_rows, [o.unit for o in outcomes], kept)
 
 
 def _comment(ctx: Context, code: str, period: Period) -> str | None:
@@ -193,16 +302,15 @@ def _comment(ctx: Context, code: str, period: Period) -> str | None:
     return row["approval_comment"] if row and row["approval"] == "returned" else None
 
 
-def _write_feedback(ctx: Context, period: Period, result: CheckResult) -> None:
-    """Every unit whose feedback changed, in one batch (one change-time listing before and after)."""
+def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: list[UnitOutcome]) -> None:
+    """Every unit of ``fresh`` whose feedback changed, in one batch (one change-time listing
+    before and after)."""
     titles = {s.id: section_title(s) for s in ctx.schema.sections}
     batch, hashes = [], {}
-    for o in result.outcomes:
+    for o in fresh:
         row = ctx.store.unit_state(o.unit, period.id)
-        if row["feedback_hash"] == row["feedback_written_hash"]:
+        if not feedback_due(row):
             continue
-        if o.state == "chua_mo" and row["feedback_written_hash"] is None:
-            continue  # a workbook nobody opened yet: its blank template says all there is to say
         record = ctx.store.sheet(o.unit, period.id)
         ref = SheetRef(record.sheet_id, record.url)
         batch.append((ref, _feedback_for(ctx, period, o, row, titles)))

@@ -87,9 +87,11 @@ def set_state(store, unit: str, state: str, *, filled=4, required=10, errors=0, 
                 "checked_at": "2026-03-01T08:00:00+07:00",
                 "snapshot_id": None,
                 "feedback_hash": None,
+                "inputs_key": None,
             }
         ],
         [],
+        [unit],
     )
 
 

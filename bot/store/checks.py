@@ -81,17 +81,33 @@ class CheckQueries(Database):
             )
         )
 
+    def latest_snapshot_ids(self, period: str) -> dict[str, int]:
+        """unit → the id of its latest snapshot (snapshots are never changed, only added)."""
+        rows = self.conn.execute(
+            "SELECT unit, MAX(id) FROM snapshots WHERE period = ? GROUP BY unit", (period,)
+        )
+        return dict(rows.fetchall())
+
     def save_check(
-        self, period: str, outcomes: list[dict], findings: list[tuple], units: list[str] | None = None
+        self,
+        period: str,
+        outcomes: list[dict],
+        findings: list[tuple],
+        units: list[str],
+        kept: list[str] | None = None,
     ) -> None:
-        """Replace the period's findings and unit states (only those of ``units`` when given) with
-        those of one check, atomically."""
+        """Replace the findings and unit states of ``units`` with those of one check, atomically.
+        With ``kept`` (the units whose stored outcome stands), the findings of every other unit
+        of the period (one gone from the list) go too."""
         with self.transaction() as conn:
-            if units is None:
-                conn.execute("DELETE FROM findings WHERE period = ?", (period,))
-            else:
-                marks = ",".join("?" * len(units))
-                conn.execute(f"DELETE FROM findings WHERE period = ? AND unit IN ({marks})", (period, *units))
+            if kept is not None:
+                present = [*units, *kept]
+                marks = ",".join("?" * len(present))
+                conn.execute(
+                    f"DELETE FROM findings WHERE period = ? AND unit NOT IN ({marks})", (period, *present)
+                )
+            marks = ",".join("?" * len(units))
+            conn.execute(f"DELETE FROM findings WHERE period = ? AND unit IN ({marks})", (period, *units))
             conn.executemany(
                 "INSERT INTO findings (unit, period, rule, severity, cell, message, finding_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 findings,
@@ -99,14 +115,15 @@ class CheckQueries(Database):
             for o in outcomes:
                 conn.execute(
                     """INSERT INTO unit_states (unit, period, state, filled, required, errors, warnings, incomplete_sections,
-                           last_change, submitted_at, checked_at, snapshot_id, feedback_hash)
+                           last_change, submitted_at, checked_at, snapshot_id, feedback_hash, inputs_key)
                        VALUES (:unit, :period, :state, :filled, :required, :errors, :warnings, :incomplete_sections,
-                           :last_change, :submitted_at, :checked_at, :snapshot_id, :feedback_hash)
+                           :last_change, :submitted_at, :checked_at, :snapshot_id, :feedback_hash, :inputs_key)
                        ON CONFLICT (unit, period) DO UPDATE SET state = excluded.state, filled = excluded.filled,
                            required = excluded.required, errors = excluded.errors, warnings = excluded.warnings,
                            incomplete_sections = excluded.incomplete_sections, last_change = excluded.last_change,
                            submitted_at = excluded.submitted_at, checked_at = excluded.checked_at,
-                           snapshot_id = excluded.snapshot_id, feedback_hash = excluded.feedback_hash""",
+                           snapshot_id = excluded.snapshot_id, feedback_hash = excluded.feedback_hash,
+                           inputs_key = excluded.inputs_key""",
                     {**o, "period": period},
                 )
 
