@@ -28,6 +28,7 @@ from tests.workbook_compare import (
     random_unit,
     random_value,
     seen,
+    tags_with_openpyxl,
     trimmed,
     typed,
     with_openpyxl,
@@ -59,8 +60,23 @@ def random_workbooks(tmp_path_factory, schema):
 
 
 def test_it_reads_random_workbooks_exactly_as_openpyxl_does(random_workbooks):
-    for path, _ in random_workbooks:
+    for path, layout in random_workbooks:
         assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(path))
+        assert xlsx_parts.read_tags(path) == tags_with_openpyxl(path)
+        assert xlsx_parts.read_tags(path)["unit"] == layout.unit_code
+
+
+def test_it_hands_tags_it_cannot_be_sure_of_to_openpyxl(workbook, tmp_path):
+    from openpyxl.packaging.custom import IntProperty
+
+    backend, ref, _ = workbook
+    wb = openpyxl.load_workbook(ref.id)
+    wb.custom_doc_props.append(IntProperty(name="lần", value=3))
+    odd = tmp_path / "odd.xlsx"
+    wb.save(odd)
+    with pytest.raises(xlsx_parts.Unsure):
+        xlsx_parts.read_tags(odd)
+    assert backend.tags(odd)["lần"] == 3
 
 
 def test_it_reads_the_sample_workbook_exactly_as_openpyxl_does(workbook):

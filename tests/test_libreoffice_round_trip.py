@@ -26,6 +26,7 @@ from tests.workbook_compare import (
     fill_randomly,
     random_unit,
     seen,
+    tags_with_openpyxl,
     trimmed,
     typed,
     with_openpyxl,
@@ -82,9 +83,11 @@ def resaved(tmp_path_factory, schema):
 
 def test_it_reads_a_libreoffice_file_exactly_as_openpyxl_does(resaved):
     _, files = resaved
-    for path, _original, _ in files:
+    for path, _original, layout in files:
         assert "xl/sharedStrings.xml" in zipfile.ZipFile(path).namelist()  # really re-saved by LibreOffice
         assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(path))
+        assert xlsx_parts.read_tags(path) == tags_with_openpyxl(path)
+        assert xlsx_parts.read_tags(path)["unit"] == layout.unit_code
 
 
 def test_it_writes_feedback_into_a_libreoffice_file_that_libreoffice_opens_again(resaved, schema):

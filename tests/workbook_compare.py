@@ -104,6 +104,14 @@ def copy_of(path, tmp_path, name):
     return str(target)
 
 
+def tags_with_openpyxl(path) -> dict[str, str]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {p.name: p.value for p in wb.custom_doc_props.props}
+    finally:
+        wb.close()
+
+
 def seen(path) -> dict:
     """What a unit sees in a workbook, as openpyxl loads it: values, formats, merges, links,
     protection, validation, widths and heights, tabs and tags."""

@@ -159,9 +159,9 @@ STRAY_CELLS_SHOWN = 5  # per tab: enough to point at the mistake without burying
 
 def _report_stray_cells(doc: Document, grid: _Grid, tab) -> None:
     """Values right of the tab's last template column are never read: say so at their cells."""
-    shown = 0
+    shown, last = 0, tab.max_col
     for r, row in enumerate(grid.rows, start=1):
-        for c in range(tab.max_col, len(row)):
+        for c in range(last, len(row)):
             if row[c] is None or str(row[c]).strip() == "" or shown == STRAY_CELLS_SHOWN:
                 continue
             a1 = f"{get_column_letter(c + 1)}{r}"

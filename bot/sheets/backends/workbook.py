@@ -134,6 +134,9 @@ class WorkbookBackend(Backend):
 
     def tags(self, path: str | Path) -> dict[str, str]:
         """The tags a workbook was provisioned with (to check a lone file offline)."""
+        tags = xlsx_parts.attempt("read", xlsx_parts.read_tags, path)
+        if tags is not None:
+            return tags
         try:
             wb = load_workbook(path, read_only=True)
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:

@@ -58,7 +58,7 @@ from bot.sheets.backends.xlsx_parts.package import (
     attempt,
     q,
 )
-from bot.sheets.backends.xlsx_parts.reading import CellFormats, read_grids
+from bot.sheets.backends.xlsx_parts.reading import CellFormats, read_grids, read_tags
 from bot.sheets.backends.xlsx_parts.sheets import AFTER_SHEET_DATA, protect, render_sheet, set_cells
 from bot.sheets.backends.xlsx_parts.styles import (
     STYLESHEET_ORDER,
@@ -99,6 +99,7 @@ __all__ = [
     "protect",
     "q",
     "read_grids",
+    "read_tags",
     "render_sheet",
     "set_cells",
     "write_package",

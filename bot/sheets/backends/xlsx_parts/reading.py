@@ -57,6 +57,29 @@ def read_grids(path) -> dict[str, list[list]]:
         package.close()
 
 
+def read_tags(path) -> dict[str, str]:
+    """The workbook's custom document properties (the tags it was provisioned with), read where
+    openpyxl reads them (``docProps/custom.xml``, whatever the relationships say). Text
+    properties only: any other kind is openpyxl's to convert."""
+    import zipfile
+
+    from bot.sheets.backends.xlsx_parts.templates import CUSTOM_PART
+
+    with zipfile.ZipFile(path) as package:
+        if CUSTOM_PART not in package.namelist():
+            return {}
+        root = etree.fromstring(package.read(CUSTOM_PART))
+    tags = {}
+    for prop in root:
+        values = list(prop)
+        if prop.get("linkTarget") is not None or len(values) != 1:
+            raise Unsure("a custom property that is not plain text")
+        if etree.QName(values[0]).localname != "lpwstr":
+            raise Unsure(f"a custom property of type {etree.QName(values[0]).localname}")
+        tags[prop.get("name")] = values[0].text
+    return tags
+
+
 def _shared_strings(xml: bytes) -> list[str]:
     strings = []
     for si in etree.fromstring(xml).iter(q("si")):
@@ -81,22 +104,24 @@ def _sheet_grid(xml: bytes, strings, formats: CellFormats, epoch) -> list[list]:
     shared = {}
     row_counter = 0
     data = root.find(q("sheetData"))
+    row_tag, cell_tag = q("row"), q("c")
     for row in data if data is not None else ():
-        if row.tag != q("row"):
+        if row.tag != row_tag:
             continue
         r = row.get("r")
         row_counter = int(r) if r and r.isdigit() else (_row_number(r) if r else row_counter + 1)
         cells = []
         col_counter = 0
         for c in row:
-            if c.tag != q("c"):
+            if c.tag != cell_tag:
                 continue
             ref = c.get("r")
-            if ref:
-                _, col_counter = coordinate_to_tuple(ref)
-            else:
-                col_counter += 1
-            cells.append((col_counter, _cell_value(c, ref, strings, formats, epoch, shared)))
+            col_counter = _column(ref) if ref else col_counter + 1
+            if len(c):
+                cells.append((col_counter, _cell_value(c, ref, strings, formats, epoch, shared)))
+            else:  # a cell with a format and nothing in it: most of a template's cells
+                _check_style(c, formats)
+                cells.append((col_counter, None))
         rows.append((row_counter, cells))
     return _padded(rows, max_col, max_row)
 
@@ -108,11 +133,27 @@ def _row_number(r: str) -> int:
     return int(value)
 
 
-def _cell_value(c, ref, strings, formats: CellFormats, epoch, shared):
-    kind = c.get("t", "n")
+_COLUMNS: dict[str, int] = {}  # cell reference → its column: workbooks of one layout share them
+
+
+def _column(ref: str) -> int:
+    if ref not in _COLUMNS:
+        if len(_COLUMNS) > 100_000:
+            _COLUMNS.clear()
+        _COLUMNS[ref] = coordinate_to_tuple(ref)[1]
+    return _COLUMNS[ref]
+
+
+def _check_style(c, formats: CellFormats) -> int:
     style = int(c.get("s") or 0)
     if style >= len(formats.number_formats):
         raise Unsure("a cell style id beyond the cell formats")
+    return style
+
+
+def _cell_value(c, ref, strings, formats: CellFormats, epoch, shared):
+    kind = c.get("t", "n")
+    style = _check_style(c, formats)
     formula = c.find(q("f"))
     if formula is not None:
         return _formula(formula, ref, shared)
