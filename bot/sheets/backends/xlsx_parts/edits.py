@@ -39,7 +39,8 @@ def apply_edits(source, target, edits) -> None:
             if isinstance(edit, SetCells):
                 set_cells(sheet(edit.tab), edit.cells)
             elif isinstance(edit, ReplaceTab):
-                sheet(edit.tab.name)
+                if edit.tab.name not in by_name:
+                    raise Unsure(f"no sheet {edit.tab.name}")
                 part = by_name[edit.tab.name]
                 if _rels_path(part) in package.names:
                     raise Unsure("a replaced sheet with relationships of its own")

@@ -80,13 +80,14 @@ def render_sheet(tab, styles: Styles):
     frame = _frame(tab).decode("utf-8")
     head, tail = re.split(r"<sheetData\s*/>|<sheetData>\s*</sheetData>", frame)
     by_row: dict[int, list] = {row: [] for row in tab.row_heights}
-    validations, links = {}, []
+    validations, links, xfs = {}, [], {}
     for (row, col), spec in sorted(tab.cells.items()):
         ref = f"{get_column_letter(col)}{row}"
         quote = spec.formula is None and isinstance(spec.value, str) and spec.value.startswith("=")
-        by_row.setdefault(row, []).append(
-            _cell_xml(ref, styles.xf(format_parts(spec.style, spec.input, quote)), spec, quote)
-        )
+        look = (spec.style, spec.input, quote)
+        if look not in xfs:
+            xfs[look] = styles.xf(format_parts(*look))
+        by_row.setdefault(row, []).append(_cell_xml(ref, xfs[look], spec, quote))
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
@@ -122,7 +123,21 @@ def render_sheet(tab, styles: Styles):
     return root
 
 
+_CELLS: dict[tuple, str] = {}  # a cell's XML by (place, format, value): feedback tabs repeat them
+
+
 def _cell_xml(ref: str, style: int, spec, quote: bool) -> str:
+    if spec.formula:
+        return _written_cell(ref, style, spec, quote)
+    key = (ref, style, type(spec.value), spec.value, quote)
+    if key not in _CELLS:
+        if len(_CELLS) > 200_000:
+            _CELLS.clear()
+        _CELLS[key] = _written_cell(ref, style, spec, quote)
+    return _CELLS[key]
+
+
+def _written_cell(ref: str, style: int, spec, quote: bool) -> str:
     from openpyxl.compat import safe_string
 
     if spec.formula:
