@@ -20,6 +20,8 @@ from bot.intake.chat_files import ChatFile, take_file
 from bot.intake.download import download
 from bot.intake.mailbox import fetch_mail
 from bot.outline.layout import build_layout
+from bot.sheets.backends import xlsx_parts
+from bot.sheets.backends.base import SetCells
 from jobs.submit import submit
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -40,11 +42,22 @@ def hand_in(ctx, code: str, period_id: str, values: dict) -> str:
 
 
 def _filled(ctx, code: str, period_id: str, values: dict) -> bytes:
+    """The downloaded copy with ``values`` typed in, saved by the bot's own part-level writer
+    (openpyxl where it is unsure), so the demo's time is the bot's, not the simulated clerk's."""
     layout = build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period(period_id))
-    wb = openpyxl.load_workbook(io.BytesIO(download(ctx, code, ctx.period(period_id))[0]))
+    data = download(ctx, code, ctx.period(period_id))[0]
+    cells: dict[str, dict] = {}
     for key, value in values.items():
         spec = layout.fields[key]
-        wb[spec.tab].cell(row=spec.row, column=spec.col).value = value
+        cells.setdefault(spec.tab, {})[(spec.row, spec.col)] = value
+    edits = [SetCells(tab, typed) for tab, typed in cells.items()]
+    out = io.BytesIO()
+    if xlsx_parts.attempt("write", lambda: xlsx_parts.apply_edits(io.BytesIO(data), out, edits) or True):
+        return out.getvalue()
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    for tab, typed in cells.items():
+        for (row, col), value in typed.items():
+            wb[tab].cell(row=row, column=col).value = value
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
