@@ -138,7 +138,7 @@ _COLUMNS: dict[str, int] = {}  # cell reference → its column: workbooks of one
 
 def _column(ref: str) -> int:
     if ref not in _COLUMNS:
-        if len(_COLUMNS) > 100_000:
+        if len(_COLUMNS) > 50_000:
             _COLUMNS.clear()
         _COLUMNS[ref] = coordinate_to_tuple(ref)[1]
     return _COLUMNS[ref]

@@ -131,7 +131,7 @@ def _cell_xml(ref: str, style: int, spec, quote: bool) -> str:
         return _written_cell(ref, style, spec, quote)
     key = (ref, style, type(spec.value), spec.value, quote)
     if key not in _CELLS:
-        if len(_CELLS) > 200_000:
+        if len(_CELLS) > 50_000:
             _CELLS.clear()
         _CELLS[key] = _written_cell(ref, style, spec, quote)
     return _CELLS[key]
