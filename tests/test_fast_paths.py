@@ -8,7 +8,6 @@ the bot reads and what a unit sees must be the same.
 
 from __future__ import annotations
 
-import functools
 import random
 import zipfile
 
@@ -20,6 +19,7 @@ from bot.outline.units import Unit
 from bot.sheets.backends import xlsx_parts
 from bot.sheets.backends.workbook import WorkbookBackend, build_workbook, read_with_openpyxl
 from tests.workbook_compare import (
+    KINDS,
     copy_of,
     fast,
     feedback_for,
@@ -34,16 +34,14 @@ from tests.workbook_compare import (
     with_openpyxl,
 )
 
-
-@functools.cache
-def read_once(path: str) -> dict:
-    """The random workbooks are never changed: each is read once for the three approvals."""
-    return read_with_openpyxl(path)
+APPROVALS = [None, "approved", "returned"]
 
 
 @pytest.fixture(scope="module")
 def random_workbooks(tmp_path_factory, schema):
-    """Twelve randomly filled workbooks of every unit kind (and their layouts)."""
+    """Twelve workbooks, three of each unit kind, the first of every four left blank and the
+    others randomly filled (with their layouts). Every third of them, taken from the first,
+    second or third on, holds each kind once and one blank workbook."""
     from bot.outline.periods import parse_period
 
     period = parse_period("2026-Q1", schema)
@@ -51,7 +49,7 @@ def random_workbooks(tmp_path_factory, schema):
     rng = random.Random(13)
     made = []
     for i in range(12):
-        layout = build_layout(schema, random_unit(rng, i), period)
+        layout = build_layout(schema, random_unit(rng, i, sorted(KINDS)[i % 4]), period)
         path = provision_with_openpyxl(backend, layout)
         if i % 4:
             fill_randomly(path, layout, rng)
@@ -101,11 +99,13 @@ def test_it_hands_a_workbook_it_cannot_be_sure_of_to_openpyxl(workbook, tmp_path
     assert xlsx_parts.FALLBACKS["read"] == before + 1
 
 
-@pytest.mark.parametrize("approval", [None, "approved", "returned"])
+@pytest.mark.parametrize("approval", APPROVALS)
 def test_it_writes_feedback_as_openpyxl_does(random_workbooks, schema, tmp_path, approval):
+    """Feedback without a decision, with an approval's lock and with a return's: each on a
+    third of the random workbooks (every unit kind, blank and filled)."""
     rng = random.Random(f"feedback {approval}")
-    for i, (path, layout) in enumerate(random_workbooks):
-        edits = feedback_for(path, layout, schema, rng, approval, read_once(path))
+    for i, (path, layout) in enumerate(random_workbooks[APPROVALS.index(approval) :: len(APPROVALS)]):
+        edits = feedback_for(path, layout, schema, rng, approval)
         reference, candidate = copy_of(path, tmp_path, f"a{i}.xlsx"), copy_of(path, tmp_path, f"b{i}.xlsx")
         with_openpyxl(reference, edits)
         fast(candidate, edits)

@@ -37,8 +37,8 @@ def trimmed(grids):
     return out
 
 
-def random_unit(rng: random.Random, i: int) -> Unit:
-    kind = rng.choice(sorted(KINDS))
+def random_unit(rng: random.Random, i: int, kind: str | None = None) -> Unit:
+    kind = kind or rng.choice(sorted(KINDS))
     name = f"{KINDS[kind]} {'Phường Hòa Bình Đông ' * rng.randint(1, 6)}{i}"  # long names wrap on the cover
     return Unit(f"U{i}", name, kind, (), ())
 
