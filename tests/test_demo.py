@@ -56,6 +56,15 @@ def test_it_sends_reminders_and_digests_to_the_message_log(demo):
     assert "Kính gửi" in log and "Quý I năm 2026" in log and "18/03/2026" in log
 
 
+def test_it_leaves_no_message_undelivered_not_even_the_answer_to_an_emailed_workbook(demo):
+    home, _, _ = demo
+    ctx = open_context(home)
+    states = {row["state"] for row in ctx.store.conn.execute("SELECT state FROM outbox")}
+    assert states == {"sent"}
+    log = (home / "outbox" / "messages.log").read_text(encoding="utf-8")
+    assert "Re: Báo cáo của đơn vị STC" in log
+
+
 def test_it_leaves_a_master_sheet_an_xlsx_export_and_a_word_report(demo):
     home, results, _ = demo
     assert results["master"] and results["master"].endswith("_master.xlsx")

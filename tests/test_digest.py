@@ -199,4 +199,4 @@ def test_it_lists_reminders_no_channel_could_deliver_as_something_to_act_on(tmp_
     remind(ctx, period, now=at(date(2026, 3, 12), 16, 30))  # the next day's digest
 
     text = digests(ctx)[-1][2].text
-    assert "Có 2 tin nhắc không gửi được" in text and "UBND xã số 1 – truoc-7, Zalo" in text
+    assert "Có 2 tin nhắc không gửi được" in text and "UBND xã số 1 – nhắc trước hạn 7 ngày, Zalo" in text

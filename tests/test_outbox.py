@@ -426,3 +426,22 @@ def test_it_lists_a_message_no_channel_delivered_as_something_to_act_on(tmp_path
     assert main(["--home", str(tmp_path), "outbox"]) == 1
     listing = capsys.readouterr().out
     assert "Cần xử lý: tin #1 tới Đơn vị 1 (U1) (truoc-7) không gửi được qua kênh nào" in listing
+
+
+@pytest.mark.parametrize(
+    "stage, words",
+    [
+        ("truoc-7", "nhắc trước hạn 7 ngày"),
+        ("han", "nhắc vào ngày hết hạn"),
+        ("tre-2026-03-19", "nhắc quá hạn ngày 19/03/2026"),
+        ("digest-2026-03-10", "bản tin tổng hợp ngày 10/03/2026"),
+        ("thucong-20260310T081500", "nhắc thủ công lúc 08:15 10/03/2026"),
+        ("thu-4f2a9c", "trả lời thư gửi báo cáo"),
+        ("returned-2026-03-12T09:00:00+07:00", "thông báo trả lại báo cáo"),
+        ("something-new", "something-new"),
+    ],
+)
+def test_it_names_each_kind_of_message_in_words_for_the_coordinator(stage, words):
+    from bot.messages.outbox import stage_label
+
+    assert stage_label(stage) == words

@@ -20,6 +20,7 @@ from bot.messages.outbox import (
     Outgoing,
     channel_problems,
     problems,
+    stage_label,
     undelivered,
 )
 from bot.messages.recipients import coordinator_messages
@@ -107,7 +108,7 @@ def _undelivered_text(ctx: Context, period: Period) -> str:
     if not lost:
         return ""
     shown = [
-        f"{row['recipient']} – {row['stage']}, {CHANNEL_LABELS.get(row['channel'], row['channel'])}: "
+        f"{row['recipient']} – {stage_label(row['stage'])}, {CHANNEL_LABELS.get(row['channel'], row['channel'])}: "
         f"{row['last_error']}"
         for row in lost[:MAX_UNDELIVERED_IN_DIGEST]
     ]

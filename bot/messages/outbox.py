@@ -65,6 +65,36 @@ DEFAULT_VALIDITY = timedelta(days=1)  # how long a message without its own expir
 MAX_ROUNDS = 50  # of one deliver() call that waits for retries: a bound, whatever the clock does
 
 
+def stage_label(stage: str) -> str:
+    """What a message was, in words, from its stage key (the key itself when it is unknown)."""
+    kind, _, rest = stage.partition("-")
+    moment = _stage_moment(rest)
+    words = {
+        "truoc": f"nhắc trước hạn {rest} ngày",
+        "han": "nhắc vào ngày hết hạn",
+        "tre": f"nhắc quá hạn ngày {moment}",
+        "digest": f"bản tin tổng hợp ngày {moment}",
+        "thucong": f"nhắc thủ công lúc {moment}",
+        "manual": f"nhắc từ trang quản lý lúc {moment}",
+        "xuat": f"tệp tổng hợp gửi lúc {moment}",
+        "thu": "trả lời thư gửi báo cáo",
+        "approved": "thông báo duyệt báo cáo",
+        "returned": "thông báo trả lại báo cáo",
+        "kenh": "thông báo kênh ngừng gửi",
+    }
+    return words.get(kind, stage)
+
+
+def _stage_moment(text: str) -> str:
+    """ "2026-03-19" or "20260310T081500" as the Vietnamese write them."""
+    for pattern, shown in (("%Y-%m-%d", "%d/%m/%Y"), ("%Y%m%dT%H%M%S", "%H:%M %d/%m/%Y")):
+        try:
+            return datetime.strptime(text, pattern).strftime(shown)
+        except ValueError:
+            continue
+    return text
+
+
 @dataclass(frozen=True)
 class Outgoing:
     unit: str  # unit code, or COORDINATORS

@@ -20,6 +20,7 @@ from bot.messages.outbox import (
     deliver,
     messages,
     problems,
+    stage_label,
     undelivered,
 )
 from bot.messages.registration import issue_code
@@ -85,7 +86,7 @@ def outbox_command(args):
     for r in rows:
         print(
             f"#{r['id']:<5} {STATE_LABELS[r['state']]:<9} {_who(r):<32} {CHANNEL_LABELS.get(r['channel'], r['channel']):<12} "
-            f"{r['stage']:<24} lần thử: {r['attempts']}"
+            f"{stage_label(r['stage']):<32} lần thử: {r['attempts']}"
             + (f"  lỗi: {r['last_error']}" if r["last_error"] else "")
         )
     for r in flagged:

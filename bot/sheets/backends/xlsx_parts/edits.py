@@ -26,13 +26,16 @@ def apply_edits(source, target, edits) -> None:
             raise Unsure("no styles part")
         styles = Styles(package.zip.read(STYLES_PART))
         roots: dict[str, object] = {}
+        # A rendered tab is kept as its bytes, not its tree: a tree takes ten times the memory,
+        # and a master's tabs for 200 units would all be held at once.
+        rendered: dict[str, bytes] = {}
 
         def sheet(name: str):
             if name not in by_name:
                 raise Unsure(f"no sheet {name}")
             part = by_name[name]
             if part not in roots:
-                roots[part] = etree.fromstring(package.zip.read(part))
+                roots[part] = etree.fromstring(rendered.pop(part, None) or package.zip.read(part))
             return roots[part]
 
         for edit in edits:
@@ -44,14 +47,15 @@ def apply_edits(source, target, edits) -> None:
                 part = by_name[edit.tab.name]
                 if _rels_path(part) in package.names:
                     raise Unsure("a replaced sheet with relationships of its own")
-                roots[part] = render_sheet(edit.tab, styles)
+                roots.pop(part, None)
+                rendered[part] = _xml(render_sheet(edit.tab, styles))
             elif isinstance(edit, Protect):
                 for name, _ in package.sheets:
                     unlocked = None if edit.whole else set(edit.input_cells.get(name, ()))
                     protect(sheet(name), styles, unlocked)
             else:
                 raise Unsure(f"an edit {type(edit).__name__}")
-        replaced = {part: _xml(root) for part, root in roots.items()}
+        replaced = rendered | {part: _xml(root) for part, root in roots.items()}
         if styles.changed:
             replaced[STYLES_PART] = styles.to_bytes()
         dropped = _drop_calc_chain(package, replaced)
