@@ -213,7 +213,9 @@ def test_it_writes_the_master_as_openpyxl_does(master_ctx, tmp_path):
     period = master_ctx.period("2026-Q1")
     type_and_poll(master_ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 4, "i1_chi_dao": "=không chạy"})
     compile(master_ctx, period)
-    type_and_poll(master_ctx, "H_A", {"t_tinh_gian/cong_chuc/de_nghi": 2})
+    type_and_poll(
+        master_ctx, "H_A", {"t_tinh_gian/cong_chuc/de_nghi": 2, "i1_chi_dao": "- Đã ban hành kế hoạch"}
+    )
     before = xlsx_parts.FALLBACKS["write"]
     path = compile(master_ctx, period).removeprefix("file://")  # the tabs whose values changed
     assert xlsx_parts.FALLBACKS["write"] == before

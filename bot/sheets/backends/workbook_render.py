@@ -25,6 +25,8 @@ from bot.outline.styles import STYLES
 from bot.sheets.backends.base import Edit, Protect, ReplaceTab, SetCells
 from bot.sheets.values import is_formula_like
 
+CREATOR = "CCHC reporting bot"
+
 
 def build_workbook(layout: WorkbookLayout) -> Workbook:
     """A unit's workbook as openpyxl builds it (and the template the fast path copies)."""
@@ -33,7 +35,7 @@ def build_workbook(layout: WorkbookLayout) -> Workbook:
     for tab in layout.tabs:
         render_tab(wb.create_sheet(tab.name), tab)
     wb.properties.title = layout.title
-    wb.properties.creator = "CCHC reporting bot"
+    wb.properties.creator = CREATOR
     for key, value in layout_tags(layout).items():
         wb.custom_doc_props.append(StringProperty(name=key, value=value))
     wb.security = WorkbookProtection(lockStructure=True)  # tabs cannot be renamed or deleted

@@ -5,11 +5,14 @@ from __future__ import annotations
 from io import BytesIO
 
 
-def fresh_workbook(tabs, tags: dict[str, str], target) -> None:
+def fresh_workbook(tabs, tags: dict[str, str], target, *, title=None, creator=None, locked=False) -> None:
     """What ``WorkbookBackend._rewrite`` builds with openpyxl: ``tabs`` in order, ``tags`` as
-    custom properties; the frame of the package from openpyxl, the sheets rendered here."""
+    custom properties; the frame of the package from openpyxl, the sheets rendered here. With
+    ``title``, ``creator`` and ``locked`` (tabs that cannot be renamed or deleted), what
+    ``build_workbook`` builds for a unit."""
     from openpyxl import Workbook
     from openpyxl.packaging.custom import StringProperty
+    from openpyxl.workbook.protection import WorkbookProtection
 
     from bot.sheets.backends import xlsx_parts
     from bot.sheets.backends.base import ReplaceTab
@@ -20,6 +23,12 @@ def fresh_workbook(tabs, tags: dict[str, str], target) -> None:
         wb.create_sheet(tab.name)
     for key, value in tags.items():
         wb.custom_doc_props.append(StringProperty(name=key, value=value))
+    if title is not None:
+        wb.properties.title = title
+    if creator is not None:
+        wb.properties.creator = creator
+    if locked:
+        wb.security = WorkbookProtection(lockStructure=True)
     skeleton = BytesIO()
     wb.save(skeleton)
     # through the package, as before the split: a patched ``xlsx_parts.apply_edits`` is the one called

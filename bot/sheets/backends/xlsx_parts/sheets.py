@@ -12,6 +12,7 @@ from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
 
 from bot.sheets.backends.xlsx_parts.package import Unsure, q
 from bot.sheets.backends.xlsx_parts.styles import Styles, _ns, format_parts
+from bot.sheets.values import is_formula_like
 
 _FRAMES: dict[tuple, bytes] = {}
 
@@ -83,7 +84,9 @@ def render_sheet(tab, styles: Styles):
     validations, links, xfs = {}, [], {}
     for (row, col), spec in sorted(tab.cells.items()):
         ref = f"{get_column_letter(col)}{row}"
-        quote = spec.formula is None and isinstance(spec.value, str) and spec.value.startswith("=")
+        # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
+        # quote prefix, as render_tab stores it through openpyxl
+        quote = spec.formula is None and is_formula_like(spec.value)
         look = (spec.style, spec.input, quote)
         if look not in xfs:
             xfs[look] = styles.xf(format_parts(*look))

@@ -32,16 +32,37 @@ def from_template(layout, target) -> None:
 
 
 def _template(layout):
-    from bot.sheets.backends.workbook import build_workbook
-
     key = (layout.unit_kind, layout.period_id, layout.schema_version)
     if key not in _TEMPLATES:
-        out = BytesIO()
-        build_workbook(layout).save(out)
+        out = _built(layout)
         package = Package(BytesIO(out.getvalue()))
         _TEMPLATES[key] = (layout, Parts(out.getvalue()), dict(package.sheets))
         package.close()
     return _TEMPLATES[key]
+
+
+def _built(layout) -> BytesIO:
+    """The template: its tabs rendered at part level (openpyxl's frame, as ``fresh_workbook``
+    writes a master), or by openpyxl's ``build_workbook`` when that renderer is not sure."""
+    from bot.sheets.backends.workbook import build_workbook, layout_tags
+    from bot.sheets.backends.workbook_render import CREATOR
+    from bot.sheets.backends.xlsx_parts.fresh import fresh_workbook
+    from bot.sheets.backends.xlsx_parts.package import attempt
+
+    out = BytesIO()
+    made = attempt(
+        "lay_out",
+        lambda: (
+            fresh_workbook(
+                layout.tabs, layout_tags(layout), out, title=layout.title, creator=CREATOR, locked=True
+            )
+            or True
+        ),
+    )
+    if made is None:
+        out = BytesIO()
+        build_workbook(layout).save(out)
+    return out
 
 
 def _differences(template, layout) -> dict[str, tuple[dict, dict]]:
