@@ -48,7 +48,7 @@ def apply_edits(source, target, edits) -> None:
                 if _rels_path(part) in package.names:
                     raise Unsure("a replaced sheet with relationships of its own")
                 roots.pop(part, None)
-                rendered[part] = _xml(render_sheet(edit.tab, styles))
+                rendered[part] = render_sheet(edit.tab, styles)
             elif isinstance(edit, Protect):
                 for name, _ in package.sheets:
                     unlocked = None if edit.whole else set(edit.input_cells.get(name, ()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from io import BytesIO
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
@@ -72,14 +72,32 @@ def _place(root, element) -> None:
     anchor.addnext(element)
 
 
-def render_sheet(tab, styles: Styles):
-    """The sheet XML of ``tab`` as ``render_tab`` lays it out (through openpyxl), strings inline."""
-    from openpyxl.worksheet.datavalidation import DataValidationList
+XML_DECLARATION = b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"  # what lxml writes
+_DIMENSION = re.compile(r'<dimension ref="[^"]*"/>')
+_PROTECTION = re.compile(r"<sheetProtection\b[^>]*/>")
 
-    from bot.sheets.backends.workbook import _data_validation
 
+def render_sheet(tab, styles: Styles) -> bytes:
+    """The sheet XML of ``tab`` as ``render_tab`` lays it out (through openpyxl), strings inline:
+    openpyxl's frame of an empty sheet with the rows, merges, validations and links written
+    into it as text, in the order the schema gives them (no tree is built: a master's tabs are
+    large)."""
     frame = _frame(tab).decode("utf-8")
     head, tail = re.split(r"<sheetData\s*/>|<sheetData>\s*</sheetData>", frame)
+    if tab.cells:
+        rs, cs = [r for r, _ in tab.cells], [c for _, c in tab.cells]
+        ref = f"{get_column_letter(min(cs))}{min(rs)}:{get_column_letter(max(cs))}{max(rs)}"
+        head = _DIMENSION.sub(f'<dimension ref="{ref}"/>', head, count=1)
+    rows, validations, links = _rows(tab, styles)
+    protection = _PROTECTION.match(tail)
+    at = protection.end() if protection else 0  # mergeCells… come after sheetProtection
+    extras = _merges_xml(tab.merges) + _validations_xml(validations) + _links_xml(links)
+    return XML_DECLARATION + f"{head}<sheetData>{rows}</sheetData>{tail[:at]}{extras}{tail[at:]}".encode()
+
+
+def _rows(tab, styles: Styles) -> tuple[str, dict, list]:
+    from bot.sheets.backends.workbook import _data_validation
+
     by_row: dict[int, list] = {row: [] for row in tab.row_heights}
     validations, links, xfs = {}, [], {}
     for (row, col), spec in sorted(tab.cells.items()):
@@ -101,29 +119,44 @@ def render_sheet(tab, styles: Styles):
     for row in sorted(by_row):
         height = f' ht="{_height(tab.row_heights[row])}" customHeight="1"' if row in tab.row_heights else ""
         rows.append(f'<row r="{row}"{height}>{"".join(by_row[row])}</row>')
-    root = etree.fromstring(f"{head}<sheetData>{''.join(rows)}</sheetData>{tail}".encode())
-    if tab.cells:
-        rs, cs = [r for r, _ in tab.cells], [c for _, c in tab.cells]
-        root.find(q("dimension")).set(
-            "ref", f"{get_column_letter(min(cs))}{min(rs)}:{get_column_letter(max(cs))}{max(rs)}"
+    return "".join(rows), validations, links
+
+
+def _merges_xml(merges) -> str:
+    if not merges:
+        return ""
+    cells = "".join(
+        f'<mergeCell ref="{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"/>'
+        for r1, c1, r2, c2 in merges
+    )
+    return f'<mergeCells count="{len(merges)}">{cells}</mergeCells>'
+
+
+def _validations_xml(validations: dict) -> str:
+    """What openpyxl writes for the tab's data validations (serialised by openpyxl itself)."""
+    if not validations:
+        return ""
+    from xml.etree.ElementTree import tostring
+
+    from openpyxl.worksheet.datavalidation import DataValidationList
+
+    for dv, refs in validations.values():
+        dv.sqref = " ".join(refs)
+    return tostring(
+        DataValidationList(dataValidation=[dv for dv, _ in validations.values()]).to_tree(), "unicode"
+    )
+
+
+def _links_xml(links: list) -> str:
+    if not links:  # what openpyxl writes for Hyperlink(ref=…, location=…)
+        return ""
+    return (
+        "<hyperlinks>"
+        + "".join(
+            f"<hyperlink ref={quoteattr(ref)} location={quoteattr(location)}/>" for ref, location in links
         )
-    if tab.merges:
-        merges = etree.Element(q("mergeCells"), count=str(len(tab.merges)))
-        for r1, c1, r2, c2 in tab.merges:
-            etree.SubElement(
-                merges, q("mergeCell"), ref=f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"
-            )
-        _place(root, merges)
-    if validations:
-        for dv, refs in validations.values():
-            dv.sqref = " ".join(refs)
-        _place(root, _ns(DataValidationList(dataValidation=[dv for dv, _ in validations.values()]).to_tree()))
-    if links:
-        hyperlinks = etree.Element(q("hyperlinks"))
-        for ref, location in links:  # what openpyxl writes for Hyperlink(ref=…, location=…)
-            etree.SubElement(hyperlinks, q("hyperlink"), ref=ref, location=location)
-        _place(root, hyperlinks)
-    return root
+        + "</hyperlinks>"
+    )
 
 
 _CELLS: dict[tuple, str] = {}  # a cell's XML by (place, format, value): feedback tabs repeat them

@@ -33,6 +33,24 @@ def _copy(element):
     return etree.fromstring(etree.tostring(element))
 
 
+_LIST_INDEXES: dict[tuple[str, bytes], tuple[dict, int]] = {}  # the workbooks of a kind share their styles
+
+
+def _index_of_list(name: str, items) -> tuple[dict, int]:
+    """Canonical form → first index, and the count, of a stylesheet list: computed once per
+    distinct list (its serialised bytes), not once per workbook."""
+    key = (name, etree.tostring(items))
+    if key not in _LIST_INDEXES:
+        if len(_LIST_INDEXES) > 256:
+            _LIST_INDEXES.clear()
+        children = [c for c in items if isinstance(c.tag, str)]
+        index: dict[tuple, int] = {}
+        for i, child in enumerate(children):
+            index.setdefault(_canon(child), i)
+        _LIST_INDEXES[key] = (index, len(children))
+    return _LIST_INDEXES[key]
+
+
 STYLESHEET_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs")
 
 
@@ -63,16 +81,14 @@ class Styles:
                 anchor.addnext(node)
         return node
 
-    def index_of(self, name: str, element) -> int:
-        """The index of an element equal to ``element`` in list ``name`` (appended if absent)."""
+    def index_of(self, name: str, element, key: tuple | None = None) -> int:
+        """The index of an element equal to ``element`` (whose :func:`_canon` is ``key``, when
+        known) in list ``name``, appended if absent."""
         items = self._list(name)
         if name not in self._indexes:
-            children = [c for c in items if isinstance(c.tag, str)]
-            self._indexes[name] = {}
-            for i, child in enumerate(children):
-                self._indexes[name].setdefault(_canon(child), i)
-            self._counts[name] = len(children)
-        index, key = self._indexes[name], _canon(element)
+            index, count = _index_of_list(name, items)
+            self._indexes[name], self._counts[name] = dict(index), count
+        index, key = self._indexes[name], key or _canon(element)
         if key not in index:
             items.append(element)
             index[key] = self._counts[name]
@@ -105,10 +121,11 @@ class Styles:
         xf = _copy(parts.elements["cellXfs"])
         xf.set("numFmtId", str(self.number_format_id(parts.number_format) if parts.number_format else 0))
         for name, attribute in (("fonts", "fontId"), ("fills", "fillId"), ("borders", "borderId")):
-            xf.set(
-                attribute,
-                "0" if parts.defaults[name] else str(self.index_of(name, _copy(parts.elements[name]))),
-            )
+            if parts.defaults[name]:
+                xf.set(attribute, "0")
+                continue
+            element = parts.elements[name]
+            xf.set(attribute, str(self.index_of(name, _copy(element), parts.canon(name))))
         return self.index_of("cellXfs", xf)
 
     def locked_clone(self, index: int, locked: bool) -> int:
@@ -193,6 +210,10 @@ class FormatParts:
             "fills": array.fillId == 0,
             "borders": array.borderId == 0,
         }
+        self._canon = {name: _canon(element) for name, element in self.elements.items()}
+
+    def canon(self, name: str) -> tuple:
+        return self._canon[name]
 
 
 _FORMAT_PARTS: dict[tuple, FormatParts] = {}
