@@ -14,7 +14,7 @@ import json
 from bot.context import Context
 from bot.outline.periods import Period
 from bot.reporting.gather import gather
-from bot.reporting.master_layout import MASTER_UNIT, master_layout, tab_digest
+from bot.reporting.master_layout import MASTER_UNIT, master_layout, master_tabs, master_title, sheet_digest
 from bot.sheets.backends.base import ReplaceTab, SheetRef
 
 
@@ -31,25 +31,25 @@ def compile(ctx: Context, period: Period, *, force: bool = False) -> str:
 
 
 def _write_master(ctx: Context, period: Period, *, every_tab: bool = False) -> str:
-    layout = master_layout(gather(ctx, period), period)
+    master = gather(ctx, period)
     tags = {"unit": MASTER_UNIT, "period": period.id}
     record = ctx.store.sheet(MASTER_UNIT, period.id)
     ref = SheetRef(record.sheet_id, record.url) if record else ctx.backend.find(tags)
     if ref is None:
-        ref = ctx.backend.allocate(layout.title, tags)
+        ref = ctx.backend.allocate(master_title(period), tags)
     if record is None or record.sheet_id != ref.id:
         ctx.store.record_sheet(MASTER_UNIT, period.id, ctx.backend.name, ref.id, ref.url, ctx.schema.version)
-    digests = {tab.name: tab_digest(tab) for tab in layout.tabs}
+    digests = {sheet.name: sheet_digest(sheet) for sheet in master.sheets()}
     key = f"master_tabs:{period.id}"
     if ctx.backend.is_laid_out(ref):
         written = json.loads(ctx.store.setting(key) or "{}") if record and record.sheet_id == ref.id else {}
         if every_tab or list(written) != list(digests):
             written = {}  # other tabs (or none known): all of them are written
-        changed = [tab for tab in layout.tabs if written.get(tab.name) != digests[tab.name]]
-        if changed:
-            ctx.backend.write(ref, [ReplaceTab(tab) for tab in changed])
+        changed = {name for name, digest in digests.items() if written.get(name) != digest}
+        if changed:  # only the tabs whose frame changed are built and written
+            ctx.backend.write(ref, [ReplaceTab(tab) for tab in master_tabs(master, period, changed)])
     else:
-        ctx.backend.lay_out(ref, layout)
+        ctx.backend.lay_out(ref, master_layout(master, period))
         ctx.store.mark_ready(MASTER_UNIT, period.id)
     ctx.store.set_setting(key, json.dumps(digests, ensure_ascii=False))
     return ref.url

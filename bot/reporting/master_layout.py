@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,19 +48,28 @@ def plain_value(value):
 def master_layout(master: Master, period) -> WorkbookLayout:
     """The master as tabs: a title, the period, a header row, then one row per frame row
     (province rows in bold). Backends write text as text, so what a unit typed never runs."""
-    stamp = f"{clock.local(master.compiled_at):%d/%m/%Y %H:%M}" if master.compiled_at else ""
-    subtitle = f"{period.label} — tổng hợp lúc {stamp}" + (f" — {master.province}" if master.province else "")
     return WorkbookLayout(
-        title=f"Tổng hợp báo cáo CCHC {period.label}",
+        title=master_title(period),
         unit_code=MASTER_UNIT,
         unit_name="Bảng tổng hợp",
         unit_kind="",
         period_id=period.id,
         schema_version=master.schema.version,
-        tabs=[frame_tab(s, subtitle) for s in master.sheets()],
+        tabs=master_tabs(master, period),
         fields={},
         blocks=[],
     )
+
+
+def master_title(period) -> str:
+    return f"Tổng hợp báo cáo CCHC {period.label}"
+
+
+def master_tabs(master: Master, period, names: set[str] | None = None) -> list[TabLayout]:
+    """The master's tabs in order; with ``names``, only those."""
+    stamp = f"{clock.local(master.compiled_at):%d/%m/%Y %H:%M}" if master.compiled_at else ""
+    subtitle = f"{period.label} — tổng hợp lúc {stamp}" + (f" — {master.province}" if master.province else "")
+    return [frame_tab(s, subtitle) for s in master.sheets() if names is None or s.name in names]
 
 
 MASTER_UNIT = "_master"
@@ -94,21 +104,14 @@ def _shown(value):
     return value
 
 
-SUBTITLE_CELL = (2, 1)  # "<period> — tổng hợp lúc <time>" (frame_tab)
+def sheet_digest(sheet: Sheet) -> str:
+    """What the tab of ``sheet`` shows but the time it was compiled (its subtitle), from the
+    frame it is made of, so a tab is built and rewritten only when its digest changed. The
+    source of this module is in it: a change of how tabs look rewrites them all."""
+    frame = sheet.frame
+    units = list(frame.index.get_level_values(0)) if len(frame) else []
+    shown = [sheet.name, sheet.title, list(frame.columns), units, frame.values.tolist()]
+    return hashlib.sha256(f"{_LAYOUT_CODE}{shown!r}".encode()).hexdigest()
 
 
-def tab_digest(tab) -> str:
-    """What a master tab shows, but the time it was compiled (its subtitle): a tab whose
-    digest is unchanged is not rewritten."""
-    cells = sorted(
-        (pos, repr(spec.value), spec.formula, spec.style, spec.link)
-        for pos, spec in tab.cells.items()
-        if pos != SUBTITLE_CELL
-    )
-    shape = [
-        sorted(tab.merges),
-        sorted(tab.col_widths.items()),
-        sorted(tab.row_heights.items()),
-        tab.landscape,
-    ]
-    return hashlib.sha256(repr([cells, shape]).encode("utf-8")).hexdigest()
+_LAYOUT_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()

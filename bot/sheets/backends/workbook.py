@@ -106,14 +106,10 @@ class WorkbookBackend(Backend):
         path = Path(ref.id)
         if path.exists():
             return  # never lay a template over a workbook a unit may have typed into
-        # a copy of the template of the unit's kind with the unit's own cells patched in
-        if (
-            layout.unit_kind
-            and _replace_atomically(
-                path, lambda target: xlsx_parts.from_template(layout, target), fast="lay_out"
-            )
-            is not None
-        ):
+        # a unit's: a copy of the template of its kind with its own cells patched in; the
+        # master's: its tabs rendered at part level; openpyxl's when either is not sure
+        fast = xlsx_parts.from_template if layout.unit_kind else xlsx_parts.fresh_layout
+        if _replace_atomically(path, lambda target: fast(layout, target), fast="lay_out") is not None:
             return
         _save_atomically(build_workbook(layout), path)
 

@@ -42,7 +42,7 @@ module-level state (``FALLBACKS``, the caches) lives once, in its submodule.
 """
 
 from bot.sheets.backends.xlsx_parts.edits import CALC_CHAIN_TYPE, apply_edits
-from bot.sheets.backends.xlsx_parts.fresh import fresh_workbook
+from bot.sheets.backends.xlsx_parts.fresh import fresh_layout, fresh_workbook
 from bot.sheets.backends.xlsx_parts.package import (
     CT_NS,
     FALLBACKS,
@@ -93,6 +93,7 @@ __all__ = [
     "apply_edits",
     "attempt",
     "format_parts",
+    "fresh_layout",
     "fresh_workbook",
     "from_template",
     "is_locked",

@@ -33,3 +33,12 @@ def fresh_workbook(tabs, tags: dict[str, str], target, *, title=None, creator=No
     wb.save(skeleton)
     # through the package, as before the split: a patched ``xlsx_parts.apply_edits`` is the one called
     xlsx_parts.apply_edits(skeleton, target, [ReplaceTab(tab) for tab in tabs])
+
+
+def fresh_layout(layout, target) -> None:
+    """What ``build_workbook(layout)`` builds with openpyxl (title, creator, tags, tabs that
+    cannot be renamed or deleted), its tabs rendered here."""
+    from bot.sheets.backends.workbook import layout_tags
+    from bot.sheets.backends.workbook_render import CREATOR
+
+    fresh_workbook(layout.tabs, layout_tags(layout), target, title=layout.title, creator=CREATOR, locked=True)

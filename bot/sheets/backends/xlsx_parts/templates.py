@@ -44,22 +44,12 @@ def _template(layout):
 def _built(layout) -> BytesIO:
     """The template: its tabs rendered at part level (openpyxl's frame, as ``fresh_workbook``
     writes a master), or by openpyxl's ``build_workbook`` when that renderer is not sure."""
-    from bot.sheets.backends.workbook import build_workbook, layout_tags
-    from bot.sheets.backends.workbook_render import CREATOR
-    from bot.sheets.backends.xlsx_parts.fresh import fresh_workbook
+    from bot.sheets.backends.workbook import build_workbook
+    from bot.sheets.backends.xlsx_parts.fresh import fresh_layout
     from bot.sheets.backends.xlsx_parts.package import attempt
 
     out = BytesIO()
-    made = attempt(
-        "lay_out",
-        lambda: (
-            fresh_workbook(
-                layout.tabs, layout_tags(layout), out, title=layout.title, creator=CREATOR, locked=True
-            )
-            or True
-        ),
-    )
-    if made is None:
+    if attempt("lay_out", lambda: fresh_layout(layout, out) or True) is None:
         out = BytesIO()
         build_workbook(layout).save(out)
     return out
