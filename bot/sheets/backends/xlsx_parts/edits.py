@@ -6,7 +6,7 @@ from __future__ import annotations
 from lxml import etree
 
 from bot.sheets.backends.xlsx_parts.package import STYLES_PART, Package, Unsure, _rels_path
-from bot.sheets.backends.xlsx_parts.sheets import protect, render_sheet, set_cells
+from bot.sheets.backends.xlsx_parts.sheets import lock_whole_xml, protect, render_sheet, set_cells
 from bot.sheets.backends.xlsx_parts.styles import Styles
 from bot.sheets.backends.xlsx_parts.zip_writer import write_package
 
@@ -50,7 +50,12 @@ def apply_edits(source, target, edits) -> None:
                 roots.pop(part, None)
                 rendered[part] = render_sheet(edit.tab, styles)
             elif isinstance(edit, Protect):
-                for name, _ in package.sheets:
+                for name, part in package.sheets:
+                    if edit.whole and part not in roots:  # a whole lock: no tree needed
+                        locked = lock_whole_xml(rendered.get(part) or package.zip.read(part), styles)
+                        if locked is not None:
+                            rendered[part] = locked
+                            continue
                     unlocked = None if edit.whole else set(edit.input_cells.get(name, ()))
                     protect(sheet(name), styles, unlocked)
             else:

@@ -268,6 +268,56 @@ def protect(root, styles: Styles, unlocked: set | None) -> None:
         protection.set("sheet", "1")
 
 
+_MAIN_DEFAULT = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData\b[^>]*>.*?</sheetData>", re.DOTALL)
+_CELL_STYLE = re.compile(rb'(<c\b[^>]*?\ss=")(\d+)(")')
+_FORMATTED_ROW_OR_COLUMN = re.compile(rb'<(?:row\b[^>]*?\ss|col\b[^>]*?\sstyle)="0*[1-9]')
+_PROTECTION_TAG = re.compile(rb"<sheetProtection\b[^>]*>")
+_SHEET_ATTRIBUTE = re.compile(rb'\ssheet="[^"]*"')
+_CALC_PR = re.compile(rb"\s*<sheetCalcPr\b[^>]*/>")
+
+
+def lock_whole_xml(xml: bytes, styles: Styles) -> bytes | None:
+    """What :func:`protect` does for a whole lock (every cell locked, the sheet protected), on
+    the sheet's text: each cell's ``s`` swapped for its locked clone. None when the text is not
+    the plain form this reads (the main namespace as default, formats on rows or columns):
+    :func:`protect` then works on the tree."""
+    head = xml[:1000]
+    if b"<worksheet" not in head or _MAIN_DEFAULT not in head or not styles.is_locked(0):
+        return None
+    data = _SHEET_DATA.search(xml)
+    if data is None or _FORMATTED_ROW_OR_COLUMN.search(xml):
+        return None
+    cells = _CELL_STYLE.sub(
+        lambda m: m[1] + str(styles.locked_clone(int(m[2]), True)).encode() + m[3], data[0]
+    )
+    before, after = xml[: data.start()], xml[data.end() :]
+    tag = _PROTECTION_TAG.search(after)
+    if tag is not None:
+        on = (
+            _SHEET_ATTRIBUTE.sub(b' sheet="1"', tag[0], count=1)
+            if _SHEET_ATTRIBUTE.search(tag[0])
+            else (tag[0].replace(b"<sheetProtection", b'<sheetProtection sheet="1"', 1))
+        )
+        after = after[: tag.start()] + on + after[tag.end() :]
+    else:
+        calc = _CALC_PR.match(after)
+        at = calc.end() if calc else 0
+        after = after[:at] + _PROTECTION_XML + after[at:]
+    return before + cells + after
+
+
+def _protection_xml() -> bytes:
+    from xml.etree.ElementTree import tostring
+
+    from openpyxl.worksheet.protection import SheetProtection
+
+    return tostring(SheetProtection(sheet=True).to_tree())  # unprefixed: the main namespace
+
+
+_PROTECTION_XML = _protection_xml()
+
+
 def _add_cells(root, cells: set, style: int) -> None:
     data = root.find(q("sheetData"))
     rows = {int(row.get("r")): row for row in data.iter(q("row"))}
