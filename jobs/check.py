@@ -68,7 +68,8 @@ def check(
     wanted = _provisioned_units(ctx, period, units)
     keys = _inputs_keys(ctx, period, wanted)
     stale = wanted if units is not None else _stale(ctx, period, wanted, keys, write_feedback)
-    kept = [code for code in wanted if code not in set(stale)]
+    checked = set(stale)
+    kept = [code for code in wanted if code not in checked]
     fresh = _evaluate(ctx, period, stale) if stale else []
     if fresh or units is None:
         _save(ctx, period, fresh, keys, None if units is not None else kept)

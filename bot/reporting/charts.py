@@ -42,7 +42,7 @@ def state_chart(units: list[UnitStatus], path: Path, title: str) -> Path:
     axes.set_ylim(0, max(counts + [1]) * 1.15)
     axes.tick_params(axis="x", labelrotation=20)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)  # fixed labels: no layout pass
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     return path
