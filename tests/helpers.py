@@ -36,6 +36,15 @@ SMALL_UNITS_CSV = (
 )
 
 
+# A submitted report whose Table 14 total (402) is not sent + received (160 + 260).
+WRONG_TOTAL = {
+    "t_van_ban_dien_tu/don_vi[1]/vb_tong": 402,
+    "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,
+    "t_van_ban_dien_tu/don_vi[1]/vb_nhan": 260,
+    "_cover/status": "Đã nộp",
+}
+
+
 def type_into(path: str, layout, values: dict) -> None:
     """Type ``values`` (field key → what a clerk types) into the workbook and save it. Saved by
     the part-level writer, which writes what openpyxl writes (tests/test_fast_paths.py), and by

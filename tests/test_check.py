@@ -11,15 +11,9 @@ from bot.outline.layout import CHECK_TAB, COVER_TAB, build_layout
 from cli.main import main
 from jobs.check import check
 from jobs.poll import poll
-from tests.helpers import type_into
+from tests.helpers import WRONG_TOTAL, type_into
 
 UNITS = "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
-WRONG_TOTAL = {
-    "t_van_ban_dien_tu/don_vi[1]/vb_tong": 402,
-    "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,
-    "t_van_ban_dien_tu/don_vi[1]/vb_nhan": 260,
-    "_cover/status": "Đã nộp",
-}
 
 
 @pytest.fixture

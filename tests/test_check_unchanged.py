@@ -15,18 +15,12 @@ from bot.outline.layout import build_layout
 from bot.outline.schema import parse_schema
 from jobs.check import check
 from jobs.poll import poll
-from tests.helpers import type_into
+from tests.helpers import WRONG_TOTAL, type_into
 
 UNITS = (
     "code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nSYT,Sở Y tế,so_nganh,,\n"
     "XA1,UBND xã Tân Lập,xa,,\n"
 )
-WRONG_TOTAL = {
-    "t_van_ban_dien_tu/don_vi[1]/vb_tong": 402,
-    "t_van_ban_dien_tu/don_vi[1]/vb_gui": 160,
-    "t_van_ban_dien_tu/don_vi[1]/vb_nhan": 260,
-    "_cover/status": "Đã nộp",
-}
 
 
 @pytest.fixture

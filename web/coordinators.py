@@ -62,6 +62,11 @@ def register(app: FastAPI, portal: Portal, render) -> None:
             **data,
         )
 
+    def refusal(request, title: str, error):
+        """The page that says why a file cannot be made yet (the error's own message)."""
+        user = session(portal, request)
+        return render(request, "message.html", 409, title=title, user=user, text=error.user_message())
+
     def unit_admin(request, user, ctx, period, code, a=None, b=None, msg="", error="", status=200):
         versions = pages.versions(ctx, period, code)
         if (a is None or b is None) and len(versions) >= 2:  # the last change, unless asked otherwise
@@ -139,14 +144,7 @@ def register(app: FastAPI, portal: Portal, render) -> None:
         try:
             url = compile(ctx, period)
         except NothingPolled as e:
-            return render(
-                request,
-                "message.html",
-                409,
-                title="Chưa có số liệu",
-                user=session(portal, request),
-                text=e.user_message(),
-            )
+            return refusal(request, "Chưa có số liệu", e)
         record = ctx.store.sheet(MASTER_UNIT, period.id)
         if ctx.backend.name != "workbook":
             return RedirectResponse(url, status_code=303)
@@ -162,14 +160,7 @@ def register(app: FastAPI, portal: Portal, render) -> None:
         try:
             out = export(gather(ctx, period), fmt, export_path(ctx, period, fmt))
         except (NothingPolled, ExportError) as e:
-            return render(
-                request,
-                "message.html",
-                409,
-                title="Chưa xuất được",
-                user=session(portal, request),
-                text=e.user_message(),
-            )
+            return refusal(request, "Chưa xuất được", e)
         return FileResponse(out, media_type=MEDIA[fmt], filename=Path(out).name)
 
     @app.get("/hop-thu", response_class=HTMLResponse)
