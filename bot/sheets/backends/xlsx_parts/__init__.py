@@ -16,12 +16,12 @@ Parts read or written:
   on writing, fonts, fills, borders and cell formats are appended for the "Kiểm tra" tab and
   for locked clones of cell formats (approval), reusing any already there.
 - ``xl/sharedStrings.xml``: read only (cells are written as inline strings, as openpyxl does).
-- ``xl/worksheets/*.xml``: parsed with lxml; the "Kiểm tra" sheet (and the master's tabs)
-  rendered whole in the frame openpyxl writes for an empty sheet; the cover's bot-owned cells
-  and a new workbook's unit cells and row heights patched; ``sheetProtection`` and cell style
-  ids patched on approval.
-- ``docProps/core.xml`` (title, times) and ``docProps/custom.xml`` (the tags): written when a
-  workbook is provisioned from its template.
+- ``xl/worksheets/*.xml``: parsed with lxml; the "Kiểm tra" sheet, the master's tabs and the
+  templates' tabs rendered whole as text into the frame openpyxl writes for an empty sheet; the
+  cover's bot-owned cells and a new workbook's unit cells and row heights patched;
+  ``sheetProtection`` and cell style ids patched on approval (as text for a whole lock).
+- ``docProps/core.xml`` (title, times) and ``docProps/custom.xml`` (the tags): read for a
+  workbook's tags; written when a workbook is provisioned from its template.
 
 Whatever this package cannot be sure of (a structure it did not expect) raises :class:`Unsure`
 
@@ -29,13 +29,14 @@ Submodules, in the order a part flows through them:
 
 - ``package``: which part is what (namespaces, content types, :class:`Package`), :class:`Unsure`,
   :func:`attempt` and :data:`FALLBACKS`.
-- ``reading``: the grids of a workbook (:func:`read_grids`).
+- ``reading``: the grids of a workbook (:func:`read_grids`) and its tags (:func:`read_tags`).
 - ``zip_writer``: the zip written with some parts replaced, the rest copied compressed.
 - ``styles``: cell formats in ``xl/styles.xml`` (:class:`Styles`, :class:`FormatParts`).
 - ``sheets``: a tab rendered whole, cells patched, a sheet locked.
 - ``edits``: the backend's edits applied (:func:`apply_edits`), the calculation chain dropped.
 - ``templates``: a workbook provisioned as a copy of its template (:func:`from_template`).
-- ``fresh``: a program-owned workbook written whole, the master (:func:`fresh_workbook`).
+- ``fresh``: a workbook written whole: the master (:func:`fresh_workbook`), a template or a first
+  master (:func:`fresh_layout`).
 
 Callers use the package (``xlsx_parts.<name>``); every name they use is re-exported here, and
 module-level state (``FALLBACKS``, the caches) lives once, in its submodule.

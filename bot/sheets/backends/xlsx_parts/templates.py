@@ -18,7 +18,7 @@ _TEMPLATES: dict[tuple, tuple] = {}  # (unit kind, period, schema version) → (
 
 def from_template(layout, target) -> None:
     """Write the workbook of ``layout`` into ``target`` as a copy of the template of its unit
-    kind, period and schema version (built once with openpyxl), its own cells patched in."""
+    kind, period and schema version (built once, see :func:`_built`), its own cells patched in."""
     template, package, parts = _template(layout)
     replaced = {}
     for tab, (cells, heights) in _differences(template, layout).items():
