@@ -270,7 +270,7 @@ def protect(root, styles: Styles, unlocked: set | None) -> None:
 
 _MAIN_DEFAULT = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData\b[^>]*>.*?</sheetData>", re.DOTALL)
-_CELL_STYLE = re.compile(rb'(<c\b[^>]*?\ss=")(\d+)(")')
+_CELL_STYLE_ID = re.compile(rb'<c\b[^>]*?\ss="(\d+)"')
 _FORMATTED_ROW_OR_COLUMN = re.compile(rb'<(?:row\b[^>]*?\ss|col\b[^>]*?\sstyle)="0*[1-9]')
 _PROTECTION_TAG = re.compile(rb"<sheetProtection\b[^>]*>")
 _SHEET_ATTRIBUTE = re.compile(rb'\ssheet="[^"]*"')
@@ -288,9 +288,7 @@ def lock_whole_xml(xml: bytes, styles: Styles) -> bytes | None:
     data = _SHEET_DATA.search(xml)
     if data is None or _FORMATTED_ROW_OR_COLUMN.search(xml):
         return None
-    cells = _CELL_STYLE.sub(
-        lambda m: m[1] + str(styles.locked_clone(int(m[2]), True)).encode() + m[3], data[0]
-    )
+    cells = _locked_cells(data[0], styles)
     before, after = xml[: data.start()], xml[data.end() :]
     tag = _PROTECTION_TAG.search(after)
     if tag is not None:
@@ -305,6 +303,20 @@ def lock_whole_xml(xml: bytes, styles: Styles) -> bytes | None:
         at = calc.end() if calc else 0
         after = after[:at] + _PROTECTION_XML + after[at:]
     return before + cells + after
+
+
+def _locked_cells(sheet_data: bytes, styles: Styles) -> bytes:
+    """``sheetData`` with each cell's format swapped for its locked clone: only the cells whose
+    format changes (the unlocked ones, a few formats) are rewritten."""
+    clones = {}
+    for style in set(_CELL_STYLE_ID.findall(sheet_data)):
+        clone = str(styles.locked_clone(int(style), True)).encode()
+        if clone != style:
+            clones[style] = clone
+    if not clones:
+        return sheet_data
+    changed = re.compile(rb'(<c\b[^>]*?\ss=")(' + b"|".join(clones) + rb')(")')
+    return changed.sub(lambda m: m[1] + clones[m[2]] + m[3], sheet_data)
 
 
 def _protection_xml() -> bytes:
