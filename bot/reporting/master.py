@@ -23,6 +23,7 @@ write.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -184,12 +185,31 @@ def _values_with_derived(report: Report, derived: dict) -> dict:
 # --- table frames ----------------------------------------------------------------------------
 
 
+_FRAMES: dict[str, tuple] = {}  # table id → (table, digest of its rows, frame): the last one made
+
+
 def table_frame(
     schema: Schema, table: Table, units: list, reports: dict, values: dict, approved: set
 ) -> pd.DataFrame:
-    """One table for every unit it applies to, then its province rows."""
-    kind_labels = {k.id: k.label for k in schema.unit_kinds}
+    """One table for every unit it applies to, then its province rows. A frame is a function
+    of its table and its rows: the last one made for the table is reused while they are the
+    same (between two compiles, most tables of a period do not change)."""
+    records, index = _table_rows(schema, table, units, reports, values, approved)
+    digest = hashlib.sha256(repr((records, index)).encode("utf-8")).hexdigest()
+    last = _FRAMES.get(table.id)
+    if last is not None and last[0] is table and last[1] == digest:
+        return last[2]
     columns = [CODE, NAME, KIND, LINE] + [c.label for c in table.columns] + [APPROVED]
+    frame = pd.DataFrame(records, columns=columns, index=_index(index), dtype=object)
+    province = _province_rows(table, frame)
+    frame = _show_bools(table, frame)
+    frame = _typed(table, pd.concat([frame, province]) if len(frame) else province)
+    _FRAMES[table.id] = (table, digest, frame)
+    return frame
+
+
+def _table_rows(schema: Schema, table: Table, units: list, reports: dict, values: dict, approved: set):
+    kind_labels = {k.id: k.label for k in schema.unit_kinds}
     records, index = [], []
     for unit in units:
         if not schema.applies(table.applies_to, unit.kind):
@@ -201,10 +221,7 @@ def table_frame(
         ):
             records.append(head + [label] + cells + [mark])
             index.append((unit.code, slot))
-    frame = pd.DataFrame(records, columns=columns, index=_index(index), dtype=object)
-    province = _province_rows(table, frame)
-    frame = _show_bools(table, frame)
-    return _typed(table, pd.concat([frame, province]) if len(frame) else province)
+    return records, index
 
 
 def _index(pairs: list[tuple[str, str]]) -> pd.MultiIndex:
