@@ -21,7 +21,7 @@ from bot import clock
 from bot.config import REPO
 from bot.context import Context, open_context
 from bot.outline.layout import build_layout
-from bot.sheets.backends.base import SetCells, SheetRef
+from bot.sheets.backends.base import SheetRef, field_edits
 
 PERIOD = "2026-Q1"
 FIRST_DAY = date(2026, 3, 6)
@@ -108,14 +108,8 @@ def type_into_workbook(ctx: Context, code: str, values: dict) -> None:
     """A clerk typing and saving (what Excel or LibreOffice would write into the file)."""
     layout = build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period(PERIOD))
     record = ctx.store.sheet(code, PERIOD)
-    cells: dict[str, dict] = {}
-    for key, value in values.items():
-        spec = layout.fields[key]
-        cells.setdefault(spec.tab, {})[(spec.row, spec.col)] = value
     # the same writer as the bot's (part level, openpyxl where unsure): the demo measures the bot
-    ctx.backend.write(
-        SheetRef(record.sheet_id, record.url), [SetCells(tab, typed) for tab, typed in cells.items()]
-    )
+    ctx.backend.write(SheetRef(record.sheet_id, record.url), field_edits(layout, values))
 
 
 def unit_activity(ctx: Context, day: int, plan: dict[str, Persona]) -> list[str]:

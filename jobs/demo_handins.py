@@ -21,7 +21,7 @@ from bot.intake.download import download
 from bot.intake.mailbox import fetch_mail
 from bot.outline.layout import build_layout
 from bot.sheets.backends import xlsx_parts
-from bot.sheets.backends.base import SetCells
+from bot.sheets.backends.base import field_edits
 from jobs.submit import submit
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -46,18 +46,14 @@ def _filled(ctx, code: str, period_id: str, values: dict) -> bytes:
     (openpyxl where it is unsure), so the demo's time is the bot's, not the simulated clerk's."""
     layout = build_layout(ctx.schema, ctx.unit_by_code[code], ctx.period(period_id))
     data = download(ctx, code, ctx.period(period_id))[0]
-    cells: dict[str, dict] = {}
-    for key, value in values.items():
-        spec = layout.fields[key]
-        cells.setdefault(spec.tab, {})[(spec.row, spec.col)] = value
-    edits = [SetCells(tab, typed) for tab, typed in cells.items()]
+    edits = field_edits(layout, values)
     out = io.BytesIO()
     if xlsx_parts.attempt("write", lambda: xlsx_parts.apply_edits(io.BytesIO(data), out, edits) or True):
         return out.getvalue()
     wb = openpyxl.load_workbook(io.BytesIO(data))
-    for tab, typed in cells.items():
-        for (row, col), value in typed.items():
-            wb[tab].cell(row=row, column=col).value = value
+    for edit in edits:
+        for (row, col), value in edit.cells.items():
+            wb[edit.tab].cell(row=row, column=col).value = value
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

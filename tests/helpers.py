@@ -15,7 +15,7 @@ from bot.context import Context
 from bot.messages.channels import Channel
 from bot.outline.layout import build_layout
 from bot.outline.units import Unit
-from bot.sheets.backends.base import SetCells
+from bot.sheets.backends.base import field_edits
 from bot.sheets.backends.workbook import WorkbookBackend
 from bot.sheets.backends.xlsx_parts.edits import (
     apply_edits as clerks_writer,
@@ -51,13 +51,10 @@ def type_into(path: str, layout, values: dict) -> None:
     openpyxl itself for what that writer leaves to it (a formula, a date, a boolean): the same
     file in a tenth of the time. The writer is bound when this module is imported, so a test
     that replaces the bot's ``xlsx_parts.apply_edits`` does not replace the clerk's too."""
-    cells: dict[str, dict] = {}
-    for key, value in values.items():
-        spec = layout.fields[key]
-        cells.setdefault(spec.tab, {})[(spec.row, spec.col)] = value
+    edits = field_edits(layout, values)
     target = f"{path}.typing"
     try:
-        clerks_writer(path, target, [SetCells(tab, typed) for tab, typed in cells.items()])
+        clerks_writer(path, target, edits)
         os.replace(target, path)
         return
     except Unsure:
@@ -66,9 +63,9 @@ def type_into(path: str, layout, values: dict) -> None:
         if os.path.exists(target):
             os.remove(target)
     wb = openpyxl.load_workbook(path)
-    for tab, typed in cells.items():
-        for (row, col), value in typed.items():
-            wb[tab].cell(row=row, column=col).value = value
+    for edit in edits:
+        for (row, col), value in edit.cells.items():
+            wb[edit.tab].cell(row=row, column=col).value = value
     wb.save(path)
 
 

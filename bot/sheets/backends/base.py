@@ -149,6 +149,15 @@ class Backend(ABC):
         return failed
 
 
+def field_edits(layout: WorkbookLayout, values: dict) -> list[SetCells]:
+    """``values`` (field key → value) as the edits that write them, one per tab."""
+    cells: dict[str, dict[tuple[int, int], object]] = {}
+    for key, value in values.items():
+        spec = layout.fields[key]
+        cells.setdefault(spec.tab, {})[(spec.row, spec.col)] = value
+    return [SetCells(tab, typed) for tab, typed in cells.items()]
+
+
 def input_cells(layout: WorkbookLayout) -> dict[str, list[tuple[int, int]]]:
     """The cells a unit may edit, per tab, as the layout marks them."""
     cells: dict[str, list[tuple[int, int]]] = {}
@@ -163,6 +172,7 @@ __all__ = [
     "BackendStopped",
     "CellSpec",
     "Edit",
+    "field_edits",
     "Grids",
     "Protect",
     "ReplaceTab",
