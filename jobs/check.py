@@ -66,14 +66,15 @@ def check(
     changed (:func:`_inputs_keys`) or its feedback is still to be written; every other unit
     keeps its stored outcome, so a check with nothing changed evaluates no rule."""
     wanted = _provisioned_units(ctx, period, units)
-    keys = _inputs_keys(ctx, period, wanted)
-    stale = wanted if units is not None else _stale(ctx, period, wanted, keys, write_feedback)
+    states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}  # as the last check left them
+    keys = _inputs_keys(ctx, period, wanted, states)
+    stale = wanted if units is not None else _stale(wanted, states, keys, write_feedback)
     checked = set(stale)
     kept = [code for code in wanted if code not in checked]
     fresh = _evaluate(ctx, period, stale) if stale else []
     if fresh or units is None:
         _save(ctx, period, fresh, keys, None if units is not None else kept)
-    by_unit = {o.unit: o for o in fresh + _stored_outcomes(ctx, period, kept)}
+    by_unit = {o.unit: o for o in fresh + _stored_outcomes(ctx, period, kept, states)}
     result = CheckResult([by_unit[code] for code in wanted], evaluated=[o.unit for o in fresh])
     if write_feedback and fresh:
         _write_feedback(ctx, period, result, fresh)
@@ -135,14 +136,13 @@ def _history(ctx: Context, period: Period, units: set[str]) -> dict[str, list[Re
     return history
 
 
-def _inputs_keys(ctx: Context, period: Period, codes: list[str]) -> dict[str, str]:
+def _inputs_keys(ctx: Context, period: Period, codes: list[str], states: dict) -> dict[str, str]:
     """unit → a hash of everything its outcome is computed from: its latest snapshot and those
     of its earlier periods (snapshots are only ever added, never changed), the poll's error,
     the coordinator's decision, the values carried into it, its kind, the schema and the code
     of the checks."""
     current = ctx.store.latest_snapshot_ids(period.id)
     earlier = [ctx.store.latest_snapshot_ids(p.id) for p in _earlier_periods(ctx, period)]
-    states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}
     common = hashlib.sha256(f"{ctx.schema.model_dump_json()}{_checks_code()}".encode()).hexdigest()
     keys = {}
     for code in codes:
@@ -171,8 +171,7 @@ def _checks_code() -> str:
     return digest.hexdigest()
 
 
-def _stale(ctx: Context, period: Period, wanted: list[str], keys: dict, write_feedback: bool) -> list[str]:
-    states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}
+def _stale(wanted: list[str], states: dict, keys: dict, write_feedback: bool) -> list[str]:
     return [
         code
         for code in wanted
@@ -190,7 +189,7 @@ def feedback_due(state) -> bool:
     return not (state["state"] == "chua_mo" and state["feedback_written_hash"] is None)
 
 
-def _stored_outcomes(ctx: Context, period: Period, codes: list[str]) -> list[UnitOutcome]:
+def _stored_outcomes(ctx: Context, period: Period, codes: list[str], states: dict) -> list[UnitOutcome]:
     """The outcomes of the last check of ``codes``, as stored. Their completeness has no
     per-section figures: only a feedback write needs those, and these units need none."""
     if not codes:
@@ -210,8 +209,7 @@ def _stored_outcomes(ctx: Context, period: Period, codes: list[str]) -> list[Uni
             row["submitted_at"],
             row["snapshot_id"],
         )
-        for row in ctx.store.unit_states(period.id)
-        if row["unit"] in wanted
+        for row in (states[code] for code in codes)
     ]
 
 
