@@ -24,7 +24,9 @@ from datetime import date, datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-CUSTOM_PART = "docProps/custom.xml"
+from bot.sheets.backends.xlsx_parts.package import CUSTOM_PART
+from bot.sheets.backends.xlsx_parts.zip_writer import write_package
+
 CUSTOM_NS = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
 VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 PROPERTY_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
@@ -88,16 +90,12 @@ def stamp(data: bytes, based_on: str) -> bytes:
     is copied byte for byte."""
     ET.register_namespace("", CUSTOM_NS)
     ET.register_namespace("vt", VT_NS)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        names = src.namelist()
-        for info in src.infolist():
-            body = src.read(info)
-            if info.filename == CUSTOM_PART:
-                body = _with_property(body, BASED_ON, based_on)
-            dst.writestr(info, body)
-        if CUSTOM_PART not in names:
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        if CUSTOM_PART not in src.namelist():
             raise ValueError("workbook without custom document properties")  # ours always has them
+        custom = _with_property(src.read(CUSTOM_PART), BASED_ON, based_on)
+    out = io.BytesIO()
+    write_package(io.BytesIO(data), out, {CUSTOM_PART: custom})  # the other parts as they are stored
     return out.getvalue()
 
 

@@ -45,7 +45,9 @@ module-level state (``FALLBACKS``, the caches) lives once, in its submodule.
 from bot.sheets.backends.xlsx_parts.edits import CALC_CHAIN_TYPE, apply_edits
 from bot.sheets.backends.xlsx_parts.fresh import fresh_layout, fresh_workbook
 from bot.sheets.backends.xlsx_parts.package import (
+    CORE_PART,
     CT_NS,
+    CUSTOM_PART,
     FALLBACKS,
     MAIN,
     PKG_REL,
@@ -68,7 +70,7 @@ from bot.sheets.backends.xlsx_parts.styles import (
     format_parts,
     is_locked,
 )
-from bot.sheets.backends.xlsx_parts.templates import CORE_PART, CUSTOM_PART, from_template
+from bot.sheets.backends.xlsx_parts.templates import from_template
 from bot.sheets.backends.xlsx_parts.zip_writer import write_package
 
 __all__ = [

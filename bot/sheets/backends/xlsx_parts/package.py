@@ -23,6 +23,8 @@ WORKBOOK_TYPES = tuple(
 SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 STYLES_PART = "xl/styles.xml"  # where openpyxl looks for styles, whatever the relationships say
+CUSTOM_PART = "docProps/custom.xml"  # the tags; where openpyxl reads and writes custom properties
+CORE_PART = "docProps/core.xml"  # title, creation and change times
 
 FALLBACKS: Counter = Counter()  # operation → files handed to openpyxl (reported by bench/)
 

@@ -9,7 +9,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelt
 from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 
-from bot.sheets.backends.xlsx_parts.package import STYLES_PART, Package, Unsure, q
+from bot.sheets.backends.xlsx_parts.package import CUSTOM_PART, STYLES_PART, Package, Unsure, q
 from bot.sheets.values import Text
 
 
@@ -62,8 +62,6 @@ def read_tags(path) -> dict[str, str]:
     openpyxl reads them (``docProps/custom.xml``, whatever the relationships say). Text
     properties only: any other kind is openpyxl's to convert."""
     import zipfile
-
-    from bot.sheets.backends.xlsx_parts.templates import CUSTOM_PART
 
     with zipfile.ZipFile(path) as package:
         if CUSTOM_PART not in package.namelist():

@@ -8,11 +8,10 @@ from io import BytesIO
 from lxml import etree
 
 from bot.sheets.backends.xlsx_parts.edits import _xml
-from bot.sheets.backends.xlsx_parts.package import Package, Unsure, q
+from bot.sheets.backends.xlsx_parts.package import CORE_PART, CUSTOM_PART, Package, Unsure, q
 from bot.sheets.backends.xlsx_parts.sheets import _height, set_cells
 from bot.sheets.backends.xlsx_parts.zip_writer import Parts, write_package
 
-CUSTOM_PART, CORE_PART = "docProps/custom.xml", "docProps/core.xml"
 _TEMPLATES: dict[tuple, tuple] = {}  # (unit kind, period, schema version) → (layout, its parts, sheet parts)
 
 
