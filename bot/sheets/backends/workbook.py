@@ -326,20 +326,10 @@ def _write_parts(path: Path, edits: list[Edit], tags: dict | None, loaded: tuple
     (a program-owned master), else the edits patched in; None when it is not sure of the file."""
     if tags is not None:
         tabs = [e.tab for e in edits]
-        return _replace_atomically(
-            path,
-            lambda target: xlsx_parts.fresh_workbook(tabs, tags, target),
-            unchanged_since=loaded,
-            ref=ref,
-            fast="rewrite",
-        )
-    return _replace_atomically(
-        path,
-        lambda target: xlsx_parts.apply_edits(path, target, edits),
-        unchanged_since=loaded,
-        ref=ref,
-        fast="write",
-    )
+        write, fast = (lambda target: xlsx_parts.fresh_workbook(tabs, tags, target)), "rewrite"
+    else:
+        write, fast = (lambda target: xlsx_parts.apply_edits(path, target, edits)), "write"
+    return _replace_atomically(path, write, unchanged_since=loaded, ref=ref, fast=fast)
 
 
 def _save_atomically(wb: Workbook, path: Path, unchanged_since: tuple | None = None, ref=None) -> float:
