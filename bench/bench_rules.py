@@ -186,15 +186,19 @@ def main() -> None:
     print(f"{len(reports)} reports of {args.period}, {cells:,} fields")
     best = min((run(schema, reports) for _ in range(args.repeat)), key=lambda t: t[0] + t[1])
     rules_s, completeness_s, found = best
-    print(f"evaluate: {rules_s:.3f} s ({found} findings); completeness_many: {completeness_s:.3f} s; "
-          f"total {rules_s + completeness_s:.3f} s (best of {args.repeat})")  # fmt: skip
+    print(
+        f"evaluate: {rules_s:.3f} s ({found} findings); completeness_many: {completeness_s:.3f} s; "
+        f"total {rules_s + completeness_s:.3f} s (best of {args.repeat})"
+    )
     tracemalloc.start()
     run(schema, reports)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory allocated during evaluate + completeness_many: {peak / 2**20:.1f} MiB; "
-          f"process max RSS: {rss:.0f} MiB")  # fmt: skip
+    print(
+        f"peak memory allocated during evaluate + completeness_many: {peak / 2**20:.1f} MiB; "
+        f"process max RSS: {rss:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

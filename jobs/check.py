@@ -272,15 +272,25 @@ def _save(
     rows, finding_rows = [], []
     for o in outcomes:
         comment = _comment(ctx, o.unit, period)
-        rows.append({
-            "unit": o.unit, "state": o.state, "filled": o.completeness.filled, "required": o.completeness.required,
-            "errors": o.errors, "warnings": o.warnings,
-            "incomplete_sections": json.dumps(list(o.completeness.incomplete_sections), ensure_ascii=False),
-            "last_change": o.last_change, "submitted_at": o.submitted_at, "checked_at": clock.now().isoformat(),
-            "snapshot_id": o.snapshot_id,
-            "feedback_hash": feedback_hash(STATE_LABELS[o.state], o.completeness, o.findings, comment),
-            "inputs_key": keys[o.unit],
-        })  # fmt: skip
+        rows.append(
+            {
+                "unit": o.unit,
+                "state": o.state,
+                "filled": o.completeness.filled,
+                "required": o.completeness.required,
+                "errors": o.errors,
+                "warnings": o.warnings,
+                "incomplete_sections": json.dumps(
+                    list(o.completeness.incomplete_sections), ensure_ascii=False
+                ),
+                "last_change": o.last_change,
+                "submitted_at": o.submitted_at,
+                "checked_at": clock.now().isoformat(),
+                "snapshot_id": o.snapshot_id,
+                "feedback_hash": feedback_hash(STATE_LABELS[o.state], o.completeness, o.findings, comment),
+                "inputs_key": keys[o.unit],
+            }
+        )
         finding_rows += [
             (
                 o.unit,

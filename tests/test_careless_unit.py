@@ -39,28 +39,36 @@ def test_it_finds_nothing_in_a_careful_units_workbook(careful, schema):
 def test_it_reports_every_mistake_of_a_careless_unit_once_at_its_cell(careful, schema):
     backend, ref, layout = careful
     where = lambda key: f"'{layout.fields[key].tab}'!{layout.fields[key].a1}"  # noqa: E731
-    type_into(ref.id, layout, {
-        f"{T14}[1]/ty_le_vbdt": 50,  # a rate typed over its formula: 91 / 200 is 45,5
-        f"{T14}[2]/vb_tong": 100,  # column (3) is not (4) + (5) = 90
-        f"{T14}[3]/vbdt_tong": 60, f"{T14}[3]/vbdt_gui": 20, f"{T14}[3]/vbdt_nhan": 40,  # 60 e-documents of 50, 40 received of 30
-        "t_chu_ky_so/lanh_dao_ky_so/ty_le": 120,  # a percentage of 120
-        "t_to_chuc_bo_may/phong_ban/bao_cao": "mười",  # words in a count
-        "t_tu_chu_tai_chinh/tu_chu/nd130_tong": "1.234,5",  # a fraction in a count
-    })  # fmt: skip
+    type_into(
+        ref.id,
+        layout,
+        {
+            f"{T14}[1]/ty_le_vbdt": 50,  # a rate typed over its formula: 91 / 200 is 45,5
+            f"{T14}[2]/vb_tong": 100,  # column (3) is not (4) + (5) = 90
+            f"{T14}[3]/vbdt_tong": 60,
+            f"{T14}[3]/vbdt_gui": 20,
+            f"{T14}[3]/vbdt_nhan": 40,  # 60 e-documents of 50, 40 received of 30
+            "t_chu_ky_so/lanh_dao_ky_so/ty_le": 120,  # a percentage of 120
+            "t_to_chuc_bo_may/phong_ban/bao_cao": "mười",  # words in a count
+            "t_tu_chu_tai_chinh/tu_chu/nd130_tong": "1.234,5",  # a fraction in a count
+        },
+    )
     delete_row(ref.id, layout, "t_tinh_gian/tong/de_nghi")  # the total row of table 9, deleted
     total_row = layout.fields["t_tinh_gian/tong/de_nghi"]
     label_column = get_column_letter(next(b for b in layout.blocks if b.id == "t_tinh_gian").label_col)
     found = findings_of(schema, backend, ref, layout)
-    assert sorted((f.rule, f.cell) for f in found) == sorted([
-        ("r14_ty_le_vbdt", where(f"{T14}[1]/ty_le_vbdt")),
-        ("r14_vb_tong", where(f"{T14}[2]/vb_tong")),
-        ("r14_vbdt_le_vb", where(f"{T14}[3]/vbdt_tong")),
-        ("r14_vbdt_nhan_le", where(f"{T14}[3]/vbdt_nhan")),
-        ("percent_0_100", where("t_chu_ky_so/lanh_dao_ky_so/ty_le")),
-        ("parse", where("t_to_chuc_bo_may/phong_ban/bao_cao")),
-        ("parse", where("t_tu_chu_tai_chinh/tu_chu/nd130_tong")),
-        ("structure", f"'{total_row.tab}'!{label_column}{total_row.row}"),
-    ])  # fmt: skip
+    assert sorted((f.rule, f.cell) for f in found) == sorted(
+        [
+            ("r14_ty_le_vbdt", where(f"{T14}[1]/ty_le_vbdt")),
+            ("r14_vb_tong", where(f"{T14}[2]/vb_tong")),
+            ("r14_vbdt_le_vb", where(f"{T14}[3]/vbdt_tong")),
+            ("r14_vbdt_nhan_le", where(f"{T14}[3]/vbdt_nhan")),
+            ("percent_0_100", where("t_chu_ky_so/lanh_dao_ky_so/ty_le")),
+            ("parse", where("t_to_chuc_bo_may/phong_ban/bao_cao")),
+            ("parse", where("t_tu_chu_tai_chinh/tu_chu/nd130_tong")),
+            ("structure", f"'{total_row.tab}'!{label_column}{total_row.row}"),
+        ]
+    )
     by_rule = {f.rule: f for f in found}
     assert (
         by_rule["r14_ty_le_vbdt"].message

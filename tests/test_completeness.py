@@ -58,8 +58,14 @@ def test_it_counts_what_a_unit_must_fill_for_its_kind_and_period(sheet, schema):
 def test_it_names_the_incomplete_sections_of_a_report_being_typed(sheet, schema):
     fill, read = sheet
     everything = careful_values(schema)
-    fill({k: v for k, v in everything.items() if k in ("i1_chi_dao", "i2_thanh_tra", "i4_nguoi_dung_dau")
-          or k.startswith(("t_thanh_tra/", "t_tuyen_truyen/"))})  # fmt: skip
+    fill(
+        {
+            k: v
+            for k, v in everything.items()
+            if k in ("i1_chi_dao", "i2_thanh_tra", "i4_nguoi_dung_dau")
+            or k.startswith(("t_thanh_tra/", "t_tuyen_truyen/"))
+        }
+    )
     report = read()
     result = completeness(schema, report)
     assert result.by_section["s_i"] == (5, 5)

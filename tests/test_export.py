@@ -20,13 +20,23 @@ from tests.helpers import HUYEN, SO, UNITS, report_for
 @pytest.fixture
 def master(schema, period):
     reports = [
-        report_for(schema, SO, period, {
-            "v_kien_nghi": "=1+1", "iv_phuong_huong": "@SUM(A1)", "iii2_tich_cuc": "- Cải thiện chỉ số PAR.",
-            "t_van_ban_dien_tu/don_vi[1]/_label": "+Văn phòng Sở", "t_van_ban_dien_tu/don_vi[1]/vb_tong": 100,
-            "t_van_ban_dien_tu/don_vi[1]/vbdt_tong": 90,
-        }),
-        report_for(schema, HUYEN, period, {"t_cap_xa/can_bo_tong/q1": -1.5, "v_kien_nghi": "Đề nghị tăng biên chế."}),
-    ]  # fmt: skip
+        report_for(
+            schema,
+            SO,
+            period,
+            {
+                "v_kien_nghi": "=1+1",
+                "iv_phuong_huong": "@SUM(A1)",
+                "iii2_tich_cuc": "- Cải thiện chỉ số PAR.",
+                "t_van_ban_dien_tu/don_vi[1]/_label": "+Văn phòng Sở",
+                "t_van_ban_dien_tu/don_vi[1]/vb_tong": 100,
+                "t_van_ban_dien_tu/don_vi[1]/vbdt_tong": 90,
+            },
+        ),
+        report_for(
+            schema, HUYEN, period, {"t_cap_xa/can_bo_tong/q1": -1.5, "v_kien_nghi": "Đề nghị tăng biên chế."}
+        ),
+    ]
     return compile_master(schema, UNITS, reports, [], {}, period=period)
 
 

@@ -188,11 +188,18 @@ def test_it_shows_where_each_unit_stands_in_the_status_frame(schema, period, thr
     urls = {"STP": "https://sheets.example/stp", "H_A": "https://sheets.example/ha"}
     status = compile_master(schema, UNITS, three_units[:1], states, urls, period=period).status
     assert status.loc["STP"].to_dict() == {
-        "Mã đơn vị": "STP", "Tên đơn vị": "Sở Tư pháp", "Loại đơn vị": "Sở, ban, ngành thuộc tỉnh",
-        "Tình trạng": "Đã nộp nhưng còn lỗi", "Hoàn thành (%)": 75.0, "Số lỗi": 2, "Số cảnh báo": 1,
-        "Thay đổi gần nhất": "10/03/2026 09:30", "Thời điểm nộp": "11/03/2026 09:00", "Đã duyệt": "",
+        "Mã đơn vị": "STP",
+        "Tên đơn vị": "Sở Tư pháp",
+        "Loại đơn vị": "Sở, ban, ngành thuộc tỉnh",
+        "Tình trạng": "Đã nộp nhưng còn lỗi",
+        "Hoàn thành (%)": 75.0,
+        "Số lỗi": 2,
+        "Số cảnh báo": 1,
+        "Thay đổi gần nhất": "10/03/2026 09:30",
+        "Thời điểm nộp": "11/03/2026 09:00",
+        "Đã duyệt": "",
         "Liên kết bảng tính": "https://sheets.example/stp",
-    }  # fmt: skip
+    }
     assert status.loc["H_A", "Tình trạng"] == "Chưa kiểm tra"
     assert status.loc["CT", "Tình trạng"] == "Chưa tạo bảng tính"
 

@@ -253,8 +253,12 @@ def test_it_writes_many_workbooks_and_reports_each_failure(tmp_path, schema, per
 
 def test_it_asks_a_commune_what_the_outline_asks_a_district_in_a_communes_words(schema, period):
     layout = build_layout(schema, Unit("X", "UBND phường X", "xa"), period)
-    texts = [spec.value for tab in layout.tabs for spec in tab.cells.values()
-             if isinstance(spec.value, str) and spec.style != "anchor"]  # fmt: skip
+    texts = [
+        spec.value
+        for tab in layout.tabs
+        for spec in tab.cells.values()
+        if isinstance(spec.value, str) and spec.style != "anchor"
+    ]
     assert [t for t in texts if "huyện" in t] == []  # table titles (anchors) keep the outline's words
     assert any(t.startswith("b) UBND xã, phường, đặc khu") and "06a, 07a, 07b, 07g" in t for t in texts)
     assert "t_cap_xa/can_bo_tong/q1" in layout.fields

@@ -92,11 +92,20 @@ def required_rules(schema) -> set[str]:
 def e_documents(
     line: int, total, sent, received, e_total=None, e_sent=None, e_received=None, label="Văn phòng Sở"
 ):
-    values = {f"{T14}[{line}]/_label": label, f"{T14}[{line}]/vb_tong": total, f"{T14}[{line}]/vb_gui": sent,
-              f"{T14}[{line}]/vb_nhan": received}  # fmt: skip
+    values = {
+        f"{T14}[{line}]/_label": label,
+        f"{T14}[{line}]/vb_tong": total,
+        f"{T14}[{line}]/vb_gui": sent,
+        f"{T14}[{line}]/vb_nhan": received,
+    }
     if e_total is not None:
-        values.update({f"{T14}[{line}]/vbdt_tong": e_total, f"{T14}[{line}]/vbdt_gui": e_sent,
-                       f"{T14}[{line}]/vbdt_nhan": e_received})  # fmt: skip
+        values.update(
+            {
+                f"{T14}[{line}]/vbdt_tong": e_total,
+                f"{T14}[{line}]/vbdt_gui": e_sent,
+                f"{T14}[{line}]/vbdt_nhan": e_received,
+            }
+        )
     return values
 
 
@@ -189,8 +198,11 @@ def test_it_recomputes_a_total_rate_from_summed_parts_not_by_adding_rates(stp, s
 
 
 def test_it_checks_a_total_rate_typed_by_hand_against_the_summed_parts(stp):
-    stp.fill(e_documents(1, 3, 1, 2, 1, 1, 0) | e_documents(2, 1, 1, 0, 1, 1, 0, label="Phòng B")
-             | {"t_van_ban_dien_tu/tong/ty_le_vbdt": 133.3})  # fmt: skip
+    stp.fill(
+        e_documents(1, 3, 1, 2, 1, 1, 0)
+        | e_documents(2, 1, 1, 0, 1, 1, 0, label="Phòng B")
+        | {"t_van_ban_dien_tu/tong/ty_le_vbdt": 133.3}
+    )
     [finding] = [f for f in stp.findings() if f.rule == "r14_ty_le_vbdt"]
     assert finding.cell == stp.cell("t_van_ban_dien_tu/tong/ty_le_vbdt") and finding.expected == 50
 

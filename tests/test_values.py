@@ -365,9 +365,15 @@ def test_it_keeps_a_fraction_typed_in_a_percent_cell_but_asks_whether_a_hundred_
     assert parsed(0, "percent") == Parsed(0.0) and parsed(1, "percent") == Parsed(1.0)
 
 
-@pytest.mark.parametrize("formula, col_type, expected", [
-    ("=12+3", "count", 15), ("=(10-2)*1.5", "decimal", 12.0), ("= 4 / 2 ", "count", 2), ("=-3+5", "count", 2),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "formula, col_type, expected",
+    [
+        ("=12+3", "count", 15),
+        ("=(10-2)*1.5", "decimal", 12.0),
+        ("= 4 / 2 ", "count", 2),
+        ("=-3+5", "count", 2),
+    ],
+)
 def test_it_computes_plain_arithmetic_a_clerk_typed_as_a_formula(formula, col_type, expected):
     assert parse_typed_formula(formula, col_type) == Parsed(expected)
 

@@ -43,14 +43,20 @@ def board(ctx, period, state: str = "", kind: str = "") -> dict:
         counts[unit_state] = counts.get(unit_state, 0) + 1
         if (state and unit_state != state) or (kind and unit.kind != kind):
             continue
-        units.append({
-            "code": unit.code, "name": unit.name, "kind": ctx.schema.kind_by_id[unit.kind].label,
-            "state": unit_state, "state_label": STATE_LABELS[unit_state],
-            "percent": percent_filled(row["filled"], row["required"]) if row else 0,
-            "errors": row["errors"] if row else 0, "warnings": row["warnings"] if row else 0,
-            # a workbook nobody opened has only the poll's first read to show, not a change
-            "last_change": when(row["last_change"]) if row and unit_state != "chua_mo" else "",
-        })  # fmt: skip
+        units.append(
+            {
+                "code": unit.code,
+                "name": unit.name,
+                "kind": ctx.schema.kind_by_id[unit.kind].label,
+                "state": unit_state,
+                "state_label": STATE_LABELS[unit_state],
+                "percent": percent_filled(row["filled"], row["required"]) if row else 0,
+                "errors": row["errors"] if row else 0,
+                "warnings": row["warnings"] if row else 0,
+                # a workbook nobody opened has only the poll's first read to show, not a change
+                "last_change": when(row["last_change"]) if row and unit_state != "chua_mo" else "",
+            }
+        )
     total = sum(counts.values()) or 1
     chart = [
         {"state": s, "label": STATE_LABELS[s], "count": counts[s], "share": round(100 * counts[s] / total, 1)}
@@ -94,15 +100,22 @@ def unit_page(ctx, period, code: str) -> dict:
         )
     )
     return {
-        "code": code, "name": unit.name, "period": period, "state": unit_state, "state_label": STATE_LABELS[unit_state],
+        "code": code,
+        "name": unit.name,
+        "period": period,
+        "state": unit_state,
+        "state_label": STATE_LABELS[unit_state],
         "percent": percent_filled(row["filled"], row["required"]) if row else 0,
-        "errors": row["errors"] if row else 0, "warnings": row["warnings"] if row else 0,
+        "errors": row["errors"] if row else 0,
+        "warnings": row["warnings"] if row else 0,
         "comment": row["approval_comment"] if row and row["approval"] == "returned" else None,
         "approval": row["approval"] if row else None,
-        "deadline": f"{period.deadline:%d/%m/%Y}", "days_left": days_left(period),
-        "sections": _sections(ctx, period, code), "findings": findings,
+        "deadline": f"{period.deadline:%d/%m/%Y}",
+        "days_left": days_left(period),
+        "sections": _sections(ctx, period, code),
+        "findings": findings,
         "last_change": when(row["last_change"]) if row else "",
-    }  # fmt: skip
+    }
 
 
 def _sections(ctx, period, code: str) -> list[dict]:

@@ -21,9 +21,16 @@ WIDTHS = (11, 28, 28, 24, 10, 70)
 
 def feedback_hash(state_label: str, completeness, findings: list[Finding], comment: str | None) -> str:
     """Changes only when what the unit would read changes (not with the time of the check)."""
-    text = json.dumps([state_label, completeness.filled, completeness.required,
-                       sorted((f.severity, f.cell or "", f.message) for f in findings), comment or ""],
-                      ensure_ascii=False)  # fmt: skip
+    text = json.dumps(
+        [
+            state_label,
+            completeness.filled,
+            completeness.required,
+            sorted((f.severity, f.cell or "", f.message) for f in findings),
+            comment or "",
+        ],
+        ensure_ascii=False,
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -42,11 +42,20 @@ class Finding:
 
     def as_dict(self) -> dict:
         return {
-            "unit": self.unit, "rule": self.rule, "severity": self.severity, "message": self.message,
-            "table": self.table, "row": self.row, "column": self.column, "cell": self.cell,
-            "table_label": self.table_label, "row_label": self.row_label, "column_label": self.column_label,
-            "values": dict(self.values), "expected": self.expected,
-        }  # fmt: skip
+            "unit": self.unit,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "table": self.table,
+            "row": self.row,
+            "column": self.column,
+            "cell": self.cell,
+            "table_label": self.table_label,
+            "row_label": self.row_label,
+            "column_label": self.column_label,
+            "values": dict(self.values),
+            "expected": self.expected,
+        }
 
 
 @dataclass
@@ -171,25 +180,38 @@ def _parse_finding(unit: str, schema: Schema, spec, where: str, problem: str) ->
 
 def report_to_json(report: Report, findings: list[Finding]) -> str:
     """A snapshot: the report and the findings of reading it, as JSON."""
-    return json.dumps({
-        "unit": report.unit, "kind": report.kind, "period": report.period, "status": report.status,
-        "values": {k: _encode(v) for k, v in report.values.items()},
-        "cells": report.cells, "formulas": sorted(report.formulas),
-        "list_lines": [[t, r, n] for (t, r), n in report.list_lines.items()],
-        "unreadable": sorted(report.unreadable), "unparsed": sorted(report.unparsed),
-        "findings": [f.as_dict() for f in findings],
-    }, ensure_ascii=False)  # fmt: skip
+    return json.dumps(
+        {
+            "unit": report.unit,
+            "kind": report.kind,
+            "period": report.period,
+            "status": report.status,
+            "values": {k: _encode(v) for k, v in report.values.items()},
+            "cells": report.cells,
+            "formulas": sorted(report.formulas),
+            "list_lines": [[t, r, n] for (t, r), n in report.list_lines.items()],
+            "unreadable": sorted(report.unreadable),
+            "unparsed": sorted(report.unparsed),
+            "findings": [f.as_dict() for f in findings],
+        },
+        ensure_ascii=False,
+    )
 
 
 def report_from_json(text: str) -> tuple[Report, list[Finding]]:
     data = json.loads(text)
     report = Report(
-        data["unit"], data["kind"], data["period"],
+        data["unit"],
+        data["kind"],
+        data["period"],
         values={k: _decode(v) for k, v in data["values"].items()},
-        cells=data["cells"], formulas=set(data["formulas"]),
+        cells=data["cells"],
+        formulas=set(data["formulas"]),
         list_lines={(t, r): n for t, r, n in data["list_lines"]},
-        unreadable=set(data["unreadable"]), unparsed=set(data.get("unparsed", [])), status=data["status"],
-    )  # fmt: skip
+        unreadable=set(data["unreadable"]),
+        unparsed=set(data.get("unparsed", [])),
+        status=data["status"],
+    )
     return report, [finding_from_dict(f) for f in data["findings"]]
 
 

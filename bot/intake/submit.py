@@ -269,13 +269,23 @@ def _writable(raw, text: str):
 
 def _record(ctx, code, period, upload: _Upload, data, filename, sender, channel, result: Submission) -> int:
     digest, _ = versions.keep(ctx.config.home, data)
-    return ctx.store.add_version({
-        "unit": code, "period": period.id, "sha256": digest, "size": len(data), "filename": filename,
-        "sender": sender, "channel": channel, "received_at": clock.now().isoformat(),
-        "based_on": upload.tags.get(versions.BASED_ON), "content_hash": content_hash(upload.doc),
-        "outcome": result.outcome, "notes": json.dumps(result.notes, ensure_ascii=False),
-        "cells": versions.dumps(versions.cell_texts(upload.doc)),
-    })  # fmt: skip
+    return ctx.store.add_version(
+        {
+            "unit": code,
+            "period": period.id,
+            "sha256": digest,
+            "size": len(data),
+            "filename": filename,
+            "sender": sender,
+            "channel": channel,
+            "received_at": clock.now().isoformat(),
+            "based_on": upload.tags.get(versions.BASED_ON),
+            "content_hash": content_hash(upload.doc),
+            "outcome": result.outcome,
+            "notes": json.dumps(result.notes, ensure_ascii=False),
+            "cells": versions.dumps(versions.cell_texts(upload.doc)),
+        }
+    )
 
 
 def _after_write(ctx, code, period, result: Submission, refresh: Refresh) -> Submission:

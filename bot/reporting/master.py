@@ -362,12 +362,21 @@ def status_frame(
     records = []
     for unit in units:
         state = states.get(unit.code)
-        records.append([
-            unit.code, unit.name, kind_labels[unit.kind], _state_label(state, unit.code in urls),
-            _percent(state), _get(state, "errors") if state else None, _get(state, "warnings") if state else None,
-            _when(_get(state, "last_change")) if state else "", _when(_get(state, "submitted_at")) if state else "",
-            "Có" if unit.code in approved else "", urls.get(unit.code, ""),
-        ])  # fmt: skip
+        records.append(
+            [
+                unit.code,
+                unit.name,
+                kind_labels[unit.kind],
+                _state_label(state, unit.code in urls),
+                _percent(state),
+                _get(state, "errors") if state else None,
+                _get(state, "warnings") if state else None,
+                _when(_get(state, "last_change")) if state else "",
+                _when(_get(state, "submitted_at")) if state else "",
+                "Có" if unit.code in approved else "",
+                urls.get(unit.code, ""),
+            ]
+        )
     frame = pd.DataFrame(
         records, columns=list(STATUS_COLUMNS), index=pd.Index([u.code for u in units], name="unit")
     )

@@ -184,10 +184,16 @@ def _foreign(doc: Document, layout: WorkbookLayout, tags: dict[str, str]) -> boo
     if all(found[k] == normalise(v).upper() for k, v in expected.items() if k in found):
         return False
     owner = f"đơn vị {tags.get('unit', '?')}" + (f" ({tags['unit_name']})" if tags.get("unit_name") else "")
-    doc.problems.append(Problem(COVER_TAB, COVER_TAB, None,
-        f"Tệp này là báo cáo của {owner}, kỳ {tags.get('period', '?')}, không phải của đơn vị {layout.unit_code} "
-        f"kỳ {layout.period_id}: có thể tệp đã bị chép đè bằng tệp khác. Số liệu trong tệp chưa được đọc; "
-        "hãy đặt lại đúng tệp của đơn vị cho kỳ này."))  # fmt: skip
+    doc.problems.append(
+        Problem(
+            COVER_TAB,
+            COVER_TAB,
+            None,
+            f"Tệp này là báo cáo của {owner}, kỳ {tags.get('period', '?')}, không phải của đơn vị {layout.unit_code} "
+            f"kỳ {layout.period_id}: có thể tệp đã bị chép đè bằng tệp khác. Số liệu trong tệp chưa được đọc; "
+            "hãy đặt lại đúng tệp của đơn vị cho kỳ này.",
+        )
+    )
     doc.unreadable_blocks.update(b.id for b in layout.blocks)
     return True
 
@@ -206,9 +212,15 @@ def _columns_moved(doc: Document, grid: _Grid, tab, block: Block, shift: int) ->
         found = grid.get(row + shift, col)
         if normalise(_as_label(found)) != normalise(expected):
             a1 = f"{get_column_letter(col)}{row + shift}"
-            doc.problems.append(Problem(block.id, block.tab, a1,
-                f"Ô {a1} phải là tiêu đề cột \"{expected}\" nhưng đang là \"{_as_label(found)}\": một cột đã bị chèn "
-                "thêm, bị xóa hoặc tiêu đề đã bị sửa. Bảng này chưa được đọc; hãy khôi phục đúng các cột như mẫu."))  # fmt: skip
+            doc.problems.append(
+                Problem(
+                    block.id,
+                    block.tab,
+                    a1,
+                    f'Ô {a1} phải là tiêu đề cột "{expected}" nhưng đang là "{_as_label(found)}": một cột đã bị chèn '
+                    "thêm, bị xóa hoặc tiêu đề đã bị sửa. Bảng này chưa được đọc; hãy khôi phục đúng các cột như mẫu.",
+                )
+            )
             doc.unreadable_blocks.add(block.id)
             return True
     return False

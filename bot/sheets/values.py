@@ -59,9 +59,18 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _EDGES = re.compile(rf"^[\s{_INVISIBLE}]+|[\s{_INVISIBLE}]+$")
 _APOSTROPHES = "'‘’"
 _SPREADSHEET_ERRORS = {
-    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
-    "#SPILL!", "#CALC!", "#GETTING_DATA", "#ERROR!",
-}  # fmt: skip
+    "#NULL!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#N/A",
+    "#SPILL!",
+    "#CALC!",
+    "#GETTING_DATA",
+    "#ERROR!",
+}
 _ZERO_WORDS = {"không", "khong", "ko"}
 
 _TRUE_WORDS = {"có", "co", "x", "✓", "✔", "1", "đúng", "true"}

@@ -60,6 +60,16 @@ from bot.checks.rules.frame import PeriodFrame, ratio_values, round_half_up
 from bot.checks.rules.history import evaluate_history
 
 __all__ = [
-    "Binding", "PeriodCheck", "PeriodFrame", "Ref", "bindings", "check", "derived_values", "evaluate",
-    "evaluate_history", "global_bindings", "ratio_values", "round_half_up",
-]  # fmt: skip
+    "Binding",
+    "PeriodCheck",
+    "PeriodFrame",
+    "Ref",
+    "bindings",
+    "check",
+    "derived_values",
+    "evaluate",
+    "evaluate_history",
+    "global_bindings",
+    "ratio_values",
+    "round_half_up",
+]

@@ -56,9 +56,14 @@ def bindings(rule: Rule, table: Table) -> list[Binding]:
     """The rule once per column its '*' columns stand for (once if it names its columns)."""
     parse = lambda text: Ref.parse(text) if text else None  # noqa: E731
     base = Binding(
-        rule, table, parse(rule.left), tuple(map(Ref.parse, rule.right or ())),
-        parse(rule.numerator), parse(rule.denominator), tuple(map(Ref.parse, rule.sequence or ())),
-    )  # fmt: skip
+        rule,
+        table,
+        parse(rule.left),
+        tuple(map(Ref.parse, rule.right or ())),
+        parse(rule.numerator),
+        parse(rule.denominator),
+        tuple(map(Ref.parse, rule.sequence or ())),
+    )
     wild = [r for r in base.refs() if r.col == "*"]
     if not wild:
         return [base]
@@ -70,8 +75,15 @@ def bindings(rule: Rule, table: Table) -> list[Binding]:
 
 def _with_col(b: Binding, col: str) -> Binding:
     sub = lambda r: r.with_col(col) if r else None  # noqa: E731
-    return Binding(b.rule, b.table, sub(b.left), tuple(map(sub, b.right)), sub(b.numerator), sub(b.denominator),
-                   tuple(map(sub, b.sequence)))  # fmt: skip
+    return Binding(
+        b.rule,
+        b.table,
+        sub(b.left),
+        tuple(map(sub, b.right)),
+        sub(b.numerator),
+        sub(b.denominator),
+        tuple(map(sub, b.sequence)),
+    )
 
 
 def _wildcard_fits(kind: str, column: Column) -> bool:

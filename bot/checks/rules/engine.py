@@ -76,8 +76,10 @@ def _check_ratio(b: Binding, ops: list[Operand]) -> list[Wrong]:
     wrong = gate & (np.abs(round_half_up(value, rule.decimals) - expected) >= step - 1e-9)
     shown = {"value": value, "expected": expected, "numerator": n, "denominator": d}
     den_label = f'"{den.column.label}"'
-    zero_message = (f"{{label}} đang là {{value}} nhưng {den_label} bằng 0 nên không tính được tỷ lệ; "
-                    f"hãy để trống ô tỷ lệ hoặc sửa lại số liệu")  # fmt: skip
+    zero_message = (
+        f"{{label}} đang là {{value}} nhưng {den_label} bằng 0 nên không tính được tỷ lệ; "
+        f"hãy để trống ô tỷ lệ hoặc sửa lại số liệu"
+    )
     return [
         Wrong(wrong, left, shown, expected=expected),
         Wrong(zero, left, {"value": left.value, "denominator": den.value}, message=zero_message),
@@ -121,9 +123,14 @@ def _check_monotone(b: Binding, ops: list[Operand]) -> list[Wrong]:
 
 
 _CHECKS = {
-    "sum": _check_sum_like, "le": _check_sum_like, "ge": _check_sum_like, "ratio": _check_ratio,
-    "range": _check_range, "required": _check_required, "monotone": _check_monotone,
-}  # fmt: skip
+    "sum": _check_sum_like,
+    "le": _check_sum_like,
+    "ge": _check_sum_like,
+    "ratio": _check_ratio,
+    "range": _check_range,
+    "required": _check_required,
+    "monotone": _check_monotone,
+}
 
 
 def _shown(op: Operand, value: np.ndarray) -> np.ndarray:
@@ -172,12 +179,20 @@ def _findings(frame: PeriodFrame, b: Binding, wrong: Wrong, specificity: int, de
         texts.update(label=label, min=format_value(rule.min), max=format_value(rule.max))
         cell = report.cells.get(f"{table.id}/{slot}/{column_id}")
         finding = Finding(
-            report.unit, rule.id, rule.severity, (wrong.message or rule.message).format_map(_Placeholders(texts)),
-            table=table.id, row=slot, column=column_id, cell=cell,
-            table_label=f"Bảng {table.number}. {table.title}", row_label=r_label, column_label=c_label,
+            report.unit,
+            rule.id,
+            rule.severity,
+            (wrong.message or rule.message).format_map(_Placeholders(texts)),
+            table=table.id,
+            row=slot,
+            column=column_id,
+            cell=cell,
+            table_label=f"Bảng {table.number}. {table.title}",
+            row_label=r_label,
+            column_label=c_label,
             values=tuple((name, None if math.isnan(x) else plain(x)) for name, x in numbers.items()),
             expected=None if expected is None or math.isnan(expected[i, k]) else plain(expected[i, k]),
-        )  # fmt: skip
+        )
         rank = (0 if rule.severity == "error" else 1, specificity, declared)
         out.append(_Ranked(finding, rank, (i, table.number, slot_i, space.col_index[column_id])))
     return out

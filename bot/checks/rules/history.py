@@ -74,10 +74,20 @@ def _decreases(schema: Schema, now: pd.DataFrame, before: pd.DataFrame, by_unit:
     for row in down.itertuples():
         report = by_unit[row.unit]
         label = _history_label(schema, row.key, report)
-        message = (f"{label}: kỳ này báo cáo {format_value(row.value)}, nhỏ hơn số đã báo cáo ở kỳ trước "
-                   f"({format_value(row.value_before)}); số liệu lũy kế không giảm, đề nghị kiểm tra lại")  # fmt: skip
-        out.append(_history_finding(schema, report, row.key, "history_decrease", message,
-                                    (("value", plain(row.value)), ("before", plain(row.value_before)))))  # fmt: skip
+        message = (
+            f"{label}: kỳ này báo cáo {format_value(row.value)}, nhỏ hơn số đã báo cáo ở kỳ trước "
+            f"({format_value(row.value_before)}); số liệu lũy kế không giảm, đề nghị kiểm tra lại"
+        )
+        out.append(
+            _history_finding(
+                schema,
+                report,
+                row.key,
+                "history_decrease",
+                message,
+                (("value", plain(row.value)), ("before", plain(row.value_before))),
+            )
+        )
     return out
 
 
@@ -100,8 +110,10 @@ def _outliers(schema: Schema, now: pd.DataFrame, before: pd.DataFrame, by_unit: 
     for row in joined.itertuples():
         report = by_unit[row.unit]
         label = _history_label(schema, row.key, report)
-        message = (f"{label}: {format_value(row.value)} khác xa số liệu các kỳ trước của đơn vị "
-                   f"(từ {format_value(row.min)} đến {format_value(row.max)}); đề nghị kiểm tra lại")  # fmt: skip
+        message = (
+            f"{label}: {format_value(row.value)} khác xa số liệu các kỳ trước của đơn vị "
+            f"(từ {format_value(row.min)} đến {format_value(row.max)}); đề nghị kiểm tra lại"
+        )
         values = (("value", plain(row.value)), ("min", plain(row.min)), ("max", plain(row.max)))
         out.append(_history_finding(schema, report, row.key, "history_outlier", message, values))
     return out
@@ -123,6 +135,17 @@ def _history_finding(
     table_id, row_id, col_id = key.split("/")
     table = schema.table_by_id[table_id]
     _, r_label, c_label = cell_labels(schema, table, row_id, col_id, report)
-    return Finding(report.unit, rule, "warning", message, table=table_id, row=row_id, column=col_id,
-                   cell=report.cells.get(key), table_label=f"Bảng {table.number}. {table.title}",
-                   row_label=r_label, column_label=c_label, values=values)  # fmt: skip
+    return Finding(
+        report.unit,
+        rule,
+        "warning",
+        message,
+        table=table_id,
+        row=row_id,
+        column=col_id,
+        cell=report.cells.get(key),
+        table_label=f"Bảng {table.number}. {table.title}",
+        row_label=r_label,
+        column_label=c_label,
+        values=values,
+    )
