@@ -563,6 +563,29 @@ def test_it_refuses_a_rule_naming_an_unknown_column():
     assert "unknown column id 'vb_guii'" in problems
 
 
+def test_it_refuses_severity_missing_on_a_rule_that_is_not_about_a_blank_cell():
+    raw = raw_schema()
+    raw_part(raw, "t_van_ban_dien_tu")["rules"][0]["severity"] = "missing"
+    problems = problems_of(raw)
+    assert "parts[2](id=t_van_ban_dien_tu).rules[0](id=r14_vb_tong)" in problems
+    assert "severity 'missing' is only for a 'required' rule" in problems
+
+
+def test_it_takes_whether_a_blank_required_cell_is_missing_or_a_warning_from_the_schema(schema):
+    required = [r for t in schema.tables for r in rules_of(t, "required")]
+    assert {r.severity for r in required} == {"missing", "warning"}
+    assert [r.id for r in required if r.severity == "warning"] == [
+        "r1_required",
+        "r2_required",
+        "r3_required",
+        "r6_required",
+        "r16_required",
+        "r17_required_kip_thoi",
+        "r17_required_day_du",
+        "r17_required_thuan_tien",
+    ]
+
+
 def test_it_refuses_a_duplicate_row_id():
     raw = raw_schema()
     raw_part(raw, "t_kiem_tra_ra_soat")["rows"][1]["id"] = "kiem_tra"

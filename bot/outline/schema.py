@@ -163,7 +163,9 @@ class Rule(_Strict):
 
     id: Id
     kind: Literal["sum", "ratio", "le", "ge", "range", "required", "monotone"]
-    severity: Literal["error", "warning"] = "error"
+    # "missing" is for 'required' rules: a value not given yet is told apart from a wrong one
+    # (shown and counted as "Chưa nhập", not as an error)
+    severity: Literal["error", "missing", "warning"] = "error"
     message: Label
     missing: Literal["skip_if_any", "skip_if_all", "never_skip"] = "skip_if_any"
     left: str | None = None  # sum / ratio / le / ge / range / required target
@@ -196,6 +198,8 @@ class Rule(_Strict):
             raise ValueError("a 'range' rule needs 'min' or 'max'")
         if self.kind in ("range", "required") and not (self.left or self.types):
             raise ValueError(f"a '{self.kind}' rule needs 'left' or 'types'")
+        if self.severity == "missing" and self.kind != "required":
+            raise ValueError("severity 'missing' is only for a 'required' rule (a value not given yet)")
         return self
 
     def operands(self) -> list[str]:

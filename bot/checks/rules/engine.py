@@ -193,7 +193,8 @@ def _findings(frame: PeriodFrame, b: Binding, wrong: Wrong, specificity: int, de
             values=tuple((name, None if math.isnan(x) else plain(x)) for name, x in numbers.items()),
             expected=None if expected is None or math.isnan(expected[i, k]) else plain(expected[i, k]),
         )
-        rank = (0 if rule.severity == "error" else 1, specificity, declared)
+        # a blank required cell ("missing") outranks a warning on its cell, as an error does
+        rank = (0 if rule.severity in ("error", "missing") else 1, specificity, declared)
         out.append(_Ranked(finding, rank, (i, table.number, slot_i, space.col_index[column_id])))
     return out
 
