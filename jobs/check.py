@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class UnitOutcome:
     unit: str
     state: str
     completeness: Completeness
-    findings: list[Finding] = field(default_factory=list)
+    findings: Sequence[Finding] = field(default_factory=list)  # LazyFindings when kept as stored
     last_change: str | None = None
     submitted_at: str | None = None
     snapshot_id: int | None = None
@@ -191,26 +192,66 @@ def feedback_due(state) -> bool:
 
 def _stored_outcomes(ctx: Context, period: Period, codes: list[str], states: dict) -> list[UnitOutcome]:
     """The outcomes of the last check of ``codes``, as stored. Their completeness has no
-    per-section figures: only a feedback write needs those, and these units need none."""
+    per-section figures: only a feedback write needs those, and these units need none. Their
+    findings are read from the database only when asked for (a check with nothing changed
+    has every unit's counts in ``states`` and needs no finding)."""
     if not codes:
         return []
-    wanted = set(codes)
-    findings: dict[str, list[Finding]] = {}
-    for row in ctx.store.findings(period.id):
-        if row["unit"] in wanted:
-            findings.setdefault(row["unit"], []).append(finding_from_dict(json.loads(row["finding_json"])))
+    stored = _StoredFindings(ctx, period, codes)
     return [
         UnitOutcome(
             row["unit"],
             row["state"],
             Completeness(row["filled"], row["required"], {}, tuple(json.loads(row["incomplete_sections"]))),
-            findings.get(row["unit"], []),
+            LazyFindings(functools.partial(stored.of, row["unit"])),
             row["last_change"],
             row["submitted_at"],
             row["snapshot_id"],
         )
         for row in (states[code] for code in codes)
     ]
+
+
+class _StoredFindings:
+    """The stored findings of the units a check kept, all read at the first that is asked for."""
+
+    def __init__(self, ctx: Context, period: Period, codes: list[str]):
+        self._read = lambda: ctx.store.findings(period.id)
+        self._wanted = set(codes)
+        self._by_unit: dict[str, list[Finding]] | None = None
+
+    def of(self, code: str) -> list[Finding]:
+        if self._by_unit is None:
+            self._by_unit = {}
+            for row in self._read():
+                if row["unit"] in self._wanted:
+                    finding = finding_from_dict(json.loads(row["finding_json"]))
+                    self._by_unit.setdefault(row["unit"], []).append(finding)
+        return self._by_unit.get(code, [])
+
+
+class LazyFindings(Sequence):
+    """A unit's findings, read when first used (iterated, counted, indexed)."""
+
+    def __init__(self, load):
+        self._load, self._items = load, None
+
+    def _list(self) -> list[Finding]:
+        if self._items is None:
+            self._items = list(self._load())
+        return self._items
+
+    def __getitem__(self, index):
+        return self._list()[index]
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Sequence)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(self._list())
 
 
 def _provisioned_units(ctx: Context, period: Period, units: list[str] | None = None) -> list[str]:

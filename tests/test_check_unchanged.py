@@ -80,6 +80,23 @@ def test_it_evaluates_no_rule_and_writes_nothing_when_nothing_changed(ctx, evalu
     assert evaluated == [every_unit]
 
 
+def test_it_reads_no_stored_finding_when_nothing_changed_until_one_is_asked_for(ctx, monkeypatch):
+    period = ctx.period("2026-Q1")
+    reads = []
+    real = ctx.store.findings
+    monkeypatch.setattr(ctx.store, "findings", lambda *a, **k: reads.append(a) or real(*a, **k))
+
+    again = check(ctx, period)
+
+    assert reads == []
+    by_unit = {o.unit: o for o in again.outcomes}
+    assert by_unit["STP"].errors >= 1 and by_unit["XA1"].errors == 0
+    assert len(reads) == 1  # every kept unit's findings came with the first one asked for
+    assert sorted(f.message for f in by_unit["STP"].findings) == sorted(
+        json.loads(r["finding_json"])["message"] for r in real(period.id, "STP")
+    )
+
+
 def test_it_checks_again_only_the_unit_that_changed(ctx, evaluated):
     period = ctx.period("2026-Q1")
     fill(ctx, "STP", {"t_van_ban_dien_tu/don_vi[1]/vb_tong": 420})

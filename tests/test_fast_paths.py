@@ -13,6 +13,7 @@ import zipfile
 
 import openpyxl
 import pytest
+from openpyxl import load_workbook
 
 from bot.outline.layout import build_layout
 from bot.outline.units import Unit
@@ -62,6 +63,7 @@ def test_it_reads_random_workbooks_exactly_as_openpyxl_does(random_workbooks):
         assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(path))
         assert xlsx_parts.read_tags(path) == tags_with_openpyxl(path)
         assert xlsx_parts.read_tags(path)["unit"] == layout.unit_code
+        assert xlsx_parts.read_sheet_names(path) == load_workbook(path, read_only=True).sheetnames
 
 
 def test_it_hands_tags_it_cannot_be_sure_of_to_openpyxl(workbook, tmp_path):

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.outline.layout import build_layout
 from bot.sheets.backends import xlsx_parts
@@ -88,6 +89,7 @@ def test_it_reads_a_libreoffice_file_exactly_as_openpyxl_does(resaved):
         assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(path))
         assert xlsx_parts.read_tags(path) == tags_with_openpyxl(path)
         assert xlsx_parts.read_tags(path)["unit"] == layout.unit_code
+        assert xlsx_parts.read_sheet_names(path) == load_workbook(path, read_only=True).sheetnames
 
 
 def test_it_writes_feedback_into_a_libreoffice_file_that_libreoffice_opens_again(resaved, schema):

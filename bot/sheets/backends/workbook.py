@@ -205,11 +205,14 @@ class WorkbookBackend(Backend):
         """A program-owned workbook (the master sheet) rewritten whole: no need to load it."""
         if not edits or not all(isinstance(e, ReplaceTab) for e in edits):
             return False
-        wb = load_workbook(path, read_only=True)
-        try:
-            return set(wb.sheetnames) <= {e.tab.name for e in edits}
-        finally:
-            wb.close()
+        names = xlsx_parts.attempt("sheet names", xlsx_parts.read_sheet_names, path)
+        if names is None:
+            wb = load_workbook(path, read_only=True)
+            try:
+                names = wb.sheetnames
+            finally:
+                wb.close()
+        return set(names) <= {e.tab.name for e in edits}
 
     def _rebuilt(self, path: Path, tabs: list[TabLayout]) -> Workbook:
         tags = self.tags(path)

@@ -29,7 +29,8 @@ Submodules, in the order a part flows through them:
 
 - ``package``: which part is what (namespaces, content types, :class:`Package`), :class:`Unsure`,
   :func:`attempt` and :data:`FALLBACKS`.
-- ``reading``: the grids of a workbook (:func:`read_grids`) and its tags (:func:`read_tags`).
+- ``reading``: the grids of a workbook (:func:`read_grids`), its sheet names
+  (:func:`read_sheet_names`) and its tags (:func:`read_tags`).
 - ``zip_writer``: the zip written with some parts replaced, the rest copied compressed.
 - ``styles``: cell formats in ``xl/styles.xml`` (:class:`Styles`, :class:`FormatParts`).
 - ``sheets``: a tab rendered whole, cells patched, a sheet locked.
@@ -61,7 +62,7 @@ from bot.sheets.backends.xlsx_parts.package import (
     attempt,
     q,
 )
-from bot.sheets.backends.xlsx_parts.reading import CellFormats, read_grids, read_tags
+from bot.sheets.backends.xlsx_parts.reading import CellFormats, read_grids, read_sheet_names, read_tags
 from bot.sheets.backends.xlsx_parts.sheets import AFTER_SHEET_DATA, protect, render_sheet, set_cells
 from bot.sheets.backends.xlsx_parts.styles import (
     STYLESHEET_ORDER,
@@ -103,6 +104,7 @@ __all__ = [
     "protect",
     "q",
     "read_grids",
+    "read_sheet_names",
     "read_tags",
     "render_sheet",
     "set_cells",

@@ -57,6 +57,15 @@ def read_grids(path) -> dict[str, list[list]]:
         package.close()
 
 
+def read_sheet_names(path) -> list[str]:
+    """The workbook's sheet names in order, from ``xl/workbook.xml`` (no sheet is parsed)."""
+    package = Package(path)
+    try:
+        return [name for name, _ in package.sheets]
+    finally:
+        package.close()
+
+
 def read_tags(path) -> dict[str, str]:
     """The workbook's custom document properties (the tags it was provisioned with), read where
     openpyxl reads them (``docProps/custom.xml``, whatever the relationships say). Text
