@@ -274,3 +274,23 @@ def test_it_rewrites_a_whole_master_as_openpyxl_does(master_ctx, tmp_path):
     wb.save(tmp_path / "expected.xlsx")
     assert seen(path) == seen(tmp_path / "expected.xlsx")
     assert typed(xlsx_parts.read_grids(path)) == typed(read_with_openpyxl(tmp_path / "expected.xlsx"))
+
+
+@pytest.mark.parametrize(
+    "xml, found",
+    [
+        (
+            b'<worksheet><sheetData><row r="1"/></sheetData><x/></worksheet>',
+            b'<sheetData><row r="1"/></sheetData>',
+        ),
+        (b"<worksheet><sheetData/><x/></worksheet>", b"<sheetData/>"),
+        (b'<worksheet><sheetData\n a="1"></sheetData></worksheet>', b'<sheetData\n a="1"></sheetData>'),
+        (b"<worksheet><sheetDataX/></worksheet>", None),
+        (b"<worksheet><sheetData><row/></worksheet>", None),
+    ],
+)
+def test_it_finds_the_cells_of_a_sheet_it_locks_whole_or_says_it_is_unsure(xml, found):
+    from bot.sheets.backends.xlsx_parts.sheets import _sheet_data_span
+
+    span = _sheet_data_span(xml)
+    assert (xml[span[0] : span[1]] if span else None) == found

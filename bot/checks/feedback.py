@@ -94,21 +94,19 @@ def _findings_table(tab: TabLayout, row: int, findings: list[Finding]) -> int:
     for col, text in enumerate(HEADERS, start=1):
         tab.put(row, col, CellSpec(text, style="header"))
     ordered = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.cell or ""))
+    cells = tab.cells  # ~70 findings × 6 cells a unit: filled directly, in row order
     for i, f in enumerate(ordered, start=row + 1):
         style = "error" if f.severity == "error" else "warning"
         a1 = (f.cell or "").rpartition("!")[2]
-        cells = (
-            SEVERITY_LABELS.get(f.severity, f.severity),
-            f.table_label or "",
-            f.row_label or "",
-            f.column_label or "",
-            a1,
-            f.message,
-        )
-        for col, text in enumerate(cells, start=1):
-            tab.put(i, col, CellSpec(text, style=style))
+        cells[(i, 1)] = CellSpec(SEVERITY_LABELS.get(f.severity, f.severity), style=style)
+        cells[(i, 2)] = CellSpec(f.table_label or "", style=style)
+        cells[(i, 3)] = CellSpec(f.row_label or "", style=style)
+        cells[(i, 4)] = CellSpec(f.column_label or "", style=style)
         if f.cell:
-            tab.cells[(i, 5)] = CellSpec(a1, style="link", link=_link_target(f.cell))
+            cells[(i, 5)] = CellSpec(a1, style="link", link=_link_target(f.cell))
+        else:
+            cells[(i, 5)] = CellSpec(a1, style=style)
+        cells[(i, 6)] = CellSpec(f.message, style=style)
     return row + len(ordered) + 1
 
 

@@ -240,13 +240,17 @@ ONE_LINE_STYLES = ("title", "subtitle", "heading", "anchor")
 def fit_row_heights(tab: TabLayout) -> None:
     """Grow each row to show its wrapped text (spreadsheets do not do it for merged cells)."""
     spans = {(r1, c1): (r2, c2) for r1, c1, r2, c2 in tab.merges}
+    widths: dict[tuple[int, int], float] = {}  # (first, last column) → the width they span
     tall = []
     for (row, col), spec in tab.cells.items():
-        if not isinstance(spec.value, str) or not spec.value or spec.style in ONE_LINE_STYLES:
+        value = spec.value
+        if not isinstance(value, str) or not value or spec.style in ONE_LINE_STYLES:
             continue
         r2, c2 = spans.get((row, col), (row, col))
-        width = sum(tab.col_widths.get(c, 12) for c in range(col, c2 + 1))
-        lines = sum(1 + int(len(part) * 1.1 // max(width, 1)) for part in spec.value.split("\n"))
+        width = widths.get((col, c2))
+        if width is None:
+            width = widths[(col, c2)] = max(sum(tab.col_widths.get(c, 12) for c in range(col, c2 + 1)), 1)
+        lines = sum(1 + int(len(part) * 1.1 // width) for part in value.split("\n"))
         if r2 == row:
             tab.row_heights[row] = max(tab.row_heights.get(row, LINE_HEIGHT), lines * LINE_HEIGHT)
         else:

@@ -269,7 +269,6 @@ def protect(root, styles: Styles, unlocked: set | None) -> None:
 
 
 _MAIN_DEFAULT = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData\b[^>]*>.*?</sheetData>", re.DOTALL)
 _CELL_STYLE_ID = re.compile(rb'<c\b[^>]*?\ss="(\d+)"')
 _FORMATTED_ROW_OR_COLUMN = re.compile(rb'<(?:row\b[^>]*?\ss|col\b[^>]*?\sstyle)="0*[1-9]')
 _PROTECTION_TAG = re.compile(rb"<sheetProtection\b[^>]*>")
@@ -285,11 +284,12 @@ def lock_whole_xml(xml: bytes, styles: Styles) -> bytes | None:
     head = xml[:1000]
     if b"<worksheet" not in head or _MAIN_DEFAULT not in head or not styles.is_locked(0):
         return None
-    data = _SHEET_DATA.search(xml)
-    if data is None or _FORMATTED_ROW_OR_COLUMN.search(xml):
+    span = _sheet_data_span(xml)
+    if span is None or _FORMATTED_ROW_OR_COLUMN.search(xml):
         return None
-    cells = _locked_cells(data[0], styles)
-    before, after = xml[: data.start()], xml[data.end() :]
+    start, end = span
+    cells = _locked_cells(xml[start:end], styles)
+    before, after = xml[:start], xml[end:]
     tag = _PROTECTION_TAG.search(after)
     if tag is not None:
         on = (
@@ -303,6 +303,21 @@ def lock_whole_xml(xml: bytes, styles: Styles) -> bytes | None:
         at = calc.end() if calc else 0
         after = after[:at] + _PROTECTION_XML + after[at:]
     return before + cells + after
+
+
+def _sheet_data_span(xml: bytes) -> tuple[int, int] | None:
+    """Where ``<sheetData …>…</sheetData>`` (or ``<sheetData/>``) is in the sheet's text: found
+    with ``bytes.find``, as a lazy regular expression over the whole sheet is slow."""
+    start = xml.find(b"<sheetData")
+    if start < 0 or xml[start + 10 : start + 11] not in (b" ", b"\t", b"\r", b"\n", b">", b"/"):
+        return None
+    close = xml.find(b">", start)
+    if close < 0:
+        return None
+    if xml[close - 1 : close] == b"/":
+        return start, close + 1
+    end = xml.find(b"</sheetData>", close)
+    return None if end < 0 else (start, end + len(b"</sheetData>"))
 
 
 def _locked_cells(sheet_data: bytes, styles: Styles) -> bytes:

@@ -9,6 +9,11 @@ from io import BytesIO
 
 from bot.sheets.backends.xlsx_parts.package import Unsure
 
+# zlib's fastest level for the parts written here: a third less time than its default (6) for
+# about a tenth more bytes on the sheets (measured on the sample workbooks); any level inflates
+# the same in every spreadsheet program
+COMPRESS_LEVEL = 1
+
 
 class Parts:
     """A package read once: each part's entry and compressed bytes, ready to be copied, and its
@@ -46,7 +51,7 @@ def _write(entries, target, replaced: dict[str, bytes], dropped: frozenset) -> N
                 fresh = zipfile.ZipInfo(info.filename, info.date_time)
                 fresh.compress_type = zipfile.ZIP_DEFLATED
                 fresh.external_attr = info.external_attr
-                dst.writestr(fresh, replaced[info.filename])
+                dst.writestr(fresh, replaced[info.filename], compresslevel=COMPRESS_LEVEL)
             else:
                 _append_compressed(dst, info, data)
 
