@@ -9,6 +9,7 @@ the bot reads and what a unit sees must be the same.
 from __future__ import annotations
 
 import random
+import re
 import zipfile
 
 import openpyxl
@@ -119,6 +120,40 @@ def test_it_writes_feedback_as_openpyxl_does(random_workbooks, schema, tmp_path,
         with_openpyxl(reference, again)
         fast(candidate, again)
         assert seen(candidate) == seen(reference)
+
+
+def test_it_locks_a_workbook_approved_returned_and_approved_again_as_openpyxl_does(
+    random_workbooks, schema, tmp_path
+):
+    path, layout = random_workbooks[1]
+    rng = random.Random("approve, return, approve")
+    reference, candidate = copy_of(path, tmp_path, "a.xlsx"), copy_of(path, tmp_path, "b.xlsx")
+    for approval in ("approved", "returned", "approved"):
+        edits = feedback_for(candidate, layout, schema, rng, approval)
+        with_openpyxl(reference, edits)
+        fast(candidate, edits)
+        assert seen(candidate) == seen(reference), approval
+
+
+def test_it_locks_a_whole_workbook_without_rewriting_the_sheets_protected_already(workbook):
+    """The template's sheets are protected (their input cells unlocked): an approval locks
+    every cell through the stylesheet and leaves those sheets' parts as they were."""
+    from bot.sheets.backends.base import Protect
+
+    backend, ref, layout = workbook
+    with zipfile.ZipFile(ref.id) as z:
+        sheets = {i.filename: (i.CRC, i.compress_size) for i in z.infolist() if "worksheets/" in i.filename}
+        protected = {n for n in sheets if re.search(rb'<sheetProtection\b[^>]*\ssheet="1"', z.read(n))}
+    assert protected, "the template protects its sheets"
+    fast(ref.id, [Protect(whole=True)])
+    with zipfile.ZipFile(ref.id) as z:
+        after = {i.filename: (i.CRC, i.compress_size) for i in z.infolist() if "worksheets/" in i.filename}
+    assert {n: after[n] for n in protected} == {n: sheets[n] for n in protected}
+    wb = load_workbook(ref.id)
+    assert all(ws.protection.sheet for ws in wb.worksheets)
+    assert not [
+        c.coordinate for ws in wb.worksheets for row in ws.iter_rows() for c in row if not c.protection.locked
+    ]
 
 
 def test_it_adds_no_cell_format_when_the_same_feedback_is_written_twice(workbook, schema, tmp_path):

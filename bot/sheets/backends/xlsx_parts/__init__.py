@@ -14,12 +14,14 @@ Parts read or written:
   a chain naming cells that are no longer formulas is what makes Excel offer a repair).
 - ``xl/styles.xml``: ``numFmts`` and ``cellXfs`` read (number formats: percentages, dates);
   on writing, fonts, fills, borders and cell formats are appended for the "Kiểm tra" tab and
-  for locked clones of cell formats (approval), reusing any already there.
+  for locked or unlocked clones of cell formats (a return), reusing any already there; an
+  approval's whole lock sets ``protection/@locked`` on every cell format where it is.
 - ``xl/sharedStrings.xml``: read only (cells are written as inline strings, as openpyxl does).
 - ``xl/worksheets/*.xml``: parsed with lxml; the "Kiểm tra" sheet, the master's tabs and the
   templates' tabs rendered whole as text into the frame openpyxl writes for an empty sheet; the
   cover's bot-owned cells and a new workbook's unit cells and row heights patched;
-  ``sheetProtection`` and cell style ids patched on approval (as text for a whole lock).
+  ``sheetProtection`` and cell style ids patched on a return; on approval, only
+  ``sheetProtection`` turned on as text (a sheet protected already is not rewritten).
 - ``docProps/core.xml`` (title, times) and ``docProps/custom.xml`` (the tags): read for a
   workbook's tags; written when a workbook is provisioned from its template.
 

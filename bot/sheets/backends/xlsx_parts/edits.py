@@ -50,11 +50,15 @@ def apply_edits(source, target, edits) -> None:
                 roots.pop(part, None)
                 rendered[part] = render_sheet(edit.tab, styles)
             elif isinstance(edit, Protect):
+                if edit.whole:
+                    styles.lock_all()
                 for name, part in package.sheets:
                     if edit.whole and part not in roots:  # a whole lock: no tree needed
-                        locked = lock_whole_xml(rendered.get(part) or package.zip.read(part), styles)
+                        xml = rendered.get(part) or package.zip.read(part)
+                        locked = lock_whole_xml(xml, styles)
                         if locked is not None:
-                            rendered[part] = locked
+                            if locked is not xml:  # a sheet protected already is not rewritten
+                                rendered[part] = locked
                             continue
                     unlocked = None if edit.whole else set(edit.input_cells.get(name, ()))
                     protect(sheet(name), styles, unlocked)

@@ -269,7 +269,6 @@ def protect(root, styles: Styles, unlocked: set | None) -> None:
 
 
 _MAIN_DEFAULT = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-_CELL_STYLE_ID = re.compile(rb'<c\b[^>]*?\ss="(\d+)"')
 _FORMATTED_ROW_OR_COLUMN = re.compile(rb'<(?:row\b[^>]*?\ss|col\b[^>]*?\sstyle)="0*[1-9]')
 _PROTECTION_TAG = re.compile(rb"<sheetProtection\b[^>]*>")
 _SHEET_ATTRIBUTE = re.compile(rb'\ssheet="[^"]*"')
@@ -277,32 +276,33 @@ _CALC_PR = re.compile(rb"\s*<sheetCalcPr\b[^>]*/>")
 
 
 def lock_whole_xml(xml: bytes, styles: Styles) -> bytes | None:
-    """What :func:`protect` does for a whole lock (every cell locked, the sheet protected), on
-    the sheet's text: each cell's ``s`` swapped for its locked clone. None when the text is not
-    the plain form this reads (the main namespace as default, formats on rows or columns):
-    :func:`protect` then works on the tree."""
+    """What :func:`protect` does for a whole lock, on the sheet's text, once
+    :meth:`Styles.lock_all` has locked every cell format: the sheet's protection turned on (the
+    same bytes when it is on already). None when the text is not the plain form this reads (the
+    main namespace as default, formats on rows or columns): :func:`protect` then works on the
+    tree."""
     head = xml[:1000]
     if b"<worksheet" not in head or _MAIN_DEFAULT not in head or not styles.is_locked(0):
         return None
     span = _sheet_data_span(xml)
     if span is None or _FORMATTED_ROW_OR_COLUMN.search(xml):
         return None
-    start, end = span
-    cells = _locked_cells(xml[start:end], styles)
-    before, after = xml[:start], xml[end:]
+    end = span[1]
+    before, after = xml[:end], xml[end:]
     tag = _PROTECTION_TAG.search(after)
     if tag is not None:
+        sheet = _SHEET_ATTRIBUTE.search(tag[0])
+        if sheet is not None and sheet[0] in (b' sheet="1"', b' sheet="true"'):
+            return xml
         on = (
             _SHEET_ATTRIBUTE.sub(b' sheet="1"', tag[0], count=1)
-            if _SHEET_ATTRIBUTE.search(tag[0])
+            if sheet is not None
             else (tag[0].replace(b"<sheetProtection", b'<sheetProtection sheet="1"', 1))
         )
-        after = after[: tag.start()] + on + after[tag.end() :]
-    else:
-        calc = _CALC_PR.match(after)
-        at = calc.end() if calc else 0
-        after = after[:at] + _PROTECTION_XML + after[at:]
-    return before + cells + after
+        return before + after[: tag.start()] + on + after[tag.end() :]
+    calc = _CALC_PR.match(after)
+    at = calc.end() if calc else 0
+    return before + after[:at] + _PROTECTION_XML + after[at:]
 
 
 def _sheet_data_span(xml: bytes) -> tuple[int, int] | None:
@@ -318,20 +318,6 @@ def _sheet_data_span(xml: bytes) -> tuple[int, int] | None:
         return start, close + 1
     end = xml.find(b"</sheetData>", close)
     return None if end < 0 else (start, end + len(b"</sheetData>"))
-
-
-def _locked_cells(sheet_data: bytes, styles: Styles) -> bytes:
-    """``sheetData`` with each cell's format swapped for its locked clone: only the cells whose
-    format changes (the unlocked ones, a few formats) are rewritten."""
-    clones = {}
-    for style in set(_CELL_STYLE_ID.findall(sheet_data)):
-        clone = str(styles.locked_clone(int(style), True)).encode()
-        if clone != style:
-            clones[style] = clone
-    if not clones:
-        return sheet_data
-    changed = re.compile(rb'(<c\b[^>]*?\ss=")(' + b"|".join(clones) + rb')(")')
-    return changed.sub(lambda m: m[1] + clones[m[2]] + m[3], sheet_data)
 
 
 def _protection_xml() -> bytes:

@@ -135,19 +135,31 @@ class Styles:
         return self._clones[index, locked]
 
     def _clone(self, index: int, locked: bool) -> int:
-        xfs = [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
+        xfs = self._cell_formats()
         if index >= len(xfs):
             raise Unsure("a cell style id beyond the cell formats")
         original = xfs[index]
         if is_locked(original) == locked:
             return index
         clone = etree.fromstring(etree.tostring(original))
-        protection = clone.find(q("protection"))
-        if protection is None:
-            protection = etree.SubElement(clone, q("protection"))
-        protection.set("locked", "1" if locked else "0")
-        clone.set("applyProtection", "1")
+        _set_locked(clone, locked)
         return self.index_of("cellXfs", clone)
+
+    def lock_all(self) -> None:
+        """Every cell format locked where it is: a whole lock leaves no cell of any sheet to
+        edit, so each cell keeps its format id and no sheet's cells need rewriting."""
+        for xf in self._cell_formats():
+            if not is_locked(xf):
+                _set_locked(xf, True)
+                self.changed = True
+        # the formats' canonical forms changed: what was found or cloned is looked up again
+        self._indexes.pop("cellXfs", None)
+        self._counts.pop("cellXfs", None)
+        self._xfs.clear()
+        self._clones.clear()
+
+    def _cell_formats(self) -> list:
+        return [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
 
     def unlocked_blank(self) -> int:
         """The format openpyxl gives a cell it creates and unlocks: the first font, fill and
@@ -158,8 +170,7 @@ class Styles:
         return self.index_of("cellXfs", _ns(CellStyle(protection=Protection(locked=False)).to_tree()))
 
     def is_locked(self, index: int) -> bool:
-        xfs = [x for x in self.root.find(q("cellXfs")) if isinstance(x.tag, str)]
-        return is_locked(xfs[index])
+        return is_locked(self._cell_formats()[index])
 
     def to_bytes(self) -> bytes:
         return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", standalone=True)
@@ -168,6 +179,16 @@ class Styles:
 def is_locked(xf) -> bool:
     protection = xf.find(q("protection"))
     return protection is None or protection.get("locked") not in ("0", "false")
+
+
+def _set_locked(xf, locked: bool) -> None:
+    protection = xf.find(q("protection"))
+    if protection is None:
+        protection = etree.Element(q("protection"))
+        extensions = xf.find(q("extLst"))  # the last child of an xf, by the schema
+        xf.insert(len(xf) if extensions is None else xf.index(extensions), protection)
+    protection.set("locked", "1" if locked else "0")
+    xf.set("applyProtection", "1")
 
 
 class FormatParts:
