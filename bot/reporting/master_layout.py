@@ -86,9 +86,10 @@ def frame_tab(sheet: Sheet, subtitle: str) -> TabLayout:
         tab.put(3, j, CellSpec(label, style="header"))
         tab.col_widths[j] = WIDTHS.get(label, 14)
     tab.row_heights[3] = 45
-    units = frame.index.get_level_values(0) if len(frame) else []
-    for i, row in enumerate(frame.itertuples(index=False), start=4):
-        style = "total" if units[i - 4] == PROVINCE else "label"
+    units = frame.index.get_level_values(0).tolist() if len(frame) else []
+    # one conversion of the whole frame to Python objects: a tuple per row cost twice as much
+    for i, (unit, row) in enumerate(zip(units, frame.to_numpy(dtype=object).tolist(), strict=True), start=4):
+        style = "total" if unit == PROVINCE else "label"
         for j, value in enumerate(row, start=1):
             value = _shown(plain_value(value))
             tab.put(i, j, CellSpec(value if value != "" else None, style=style))
