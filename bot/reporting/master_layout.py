@@ -87,7 +87,7 @@ def frame_tab(sheet: Sheet, subtitle: str) -> TabLayout:
         tab.col_widths[j] = WIDTHS.get(label, 14)
     tab.row_heights[3] = 45
     units = frame.index.get_level_values(0).tolist() if len(frame) else []
-    # one conversion of the whole frame to Python objects: a tuple per row cost twice as much
+    # the whole frame converted to Python objects once, not a tuple built per row
     for i, (unit, row) in enumerate(zip(units, frame.to_numpy(dtype=object).tolist(), strict=True), start=4):
         style = "total" if unit == PROVINCE else "label"
         for j, value in enumerate(row, start=1):
