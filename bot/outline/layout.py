@@ -39,7 +39,7 @@ class Validation:
     choices: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a master or a feedback tab holds tens of thousands of them
 class CellSpec:
     value: object = None
     formula: str | None = None  # A1-style, valid in Excel and Google Sheets
@@ -250,7 +250,10 @@ def fit_row_heights(tab: TabLayout) -> None:
         width = widths.get((col, c2))
         if width is None:
             width = widths[(col, c2)] = max(sum(tab.col_widths.get(c, 12) for c in range(col, c2 + 1)), 1)
-        lines = sum(1 + int(len(part) * 1.1 // width) for part in value.split("\n"))
+        if "\n" in value:
+            lines = sum(1 + int(len(part) * 1.1 // width) for part in value.split("\n"))
+        else:
+            lines = 1 + int(len(value) * 1.1 // width)
         if r2 == row:
             tab.row_heights[row] = max(tab.row_heights.get(row, LINE_HEIGHT), lines * LINE_HEIGHT)
         else:

@@ -51,6 +51,8 @@ def _index_of_list(name: str, items) -> tuple[dict, int]:
     return _LIST_INDEXES[key]
 
 
+_FOUND_XFS: dict[tuple[bytes, int], int] = {}  # (styles.xml, FormatParts id) → index, see Styles.xf
+
 STYLESHEET_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs")
 
 
@@ -58,6 +60,7 @@ class Styles:
     """``xl/styles.xml`` of one workbook: cell formats found, or appended when missing."""
 
     def __init__(self, xml: bytes):
+        self.source = xml
         self.root = etree.fromstring(xml)
         self.changed = False
         self._indexes: dict[str, dict[tuple, int]] = {}
@@ -114,8 +117,23 @@ class Styles:
 
     def xf(self, parts: FormatParts) -> int:
         if id(parts) not in self._xfs:
-            self._xfs[id(parts)] = self._add_xf(parts)
+            self._xfs[id(parts)] = self._found_xf(parts)
         return self._xfs[id(parts)]
+
+    def _found_xf(self, parts: FormatParts) -> int:
+        """A format found in an unchanged stylesheet is where it was found in any workbook with
+        the same ``styles.xml``: the workbooks of a kind share it, so it is looked up once."""
+        if self.changed:
+            return self._add_xf(parts)
+        key = (self.source, id(parts))
+        if key not in _FOUND_XFS:
+            index = self._add_xf(parts)
+            if self.changed:
+                return index
+            if len(_FOUND_XFS) > 1024:
+                _FOUND_XFS.clear()
+            _FOUND_XFS[key] = index
+        return _FOUND_XFS[key]
 
     def _add_xf(self, parts: FormatParts) -> int:
         xf = _copy(parts.elements["cellXfs"])
