@@ -16,6 +16,7 @@ import random
 import time
 import tracemalloc
 from datetime import date
+from io import BytesIO
 from pathlib import Path
 
 from bot.checks.report import Report
@@ -25,6 +26,7 @@ from bot.outline.schema import load_schema
 from bot.outline.units import Unit
 from bot.reporting.master import compile_master
 from bot.reporting.master_layout import master_layout
+from bot.sheets.backends.xlsx_parts.fresh import fresh_workbook
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("so_nganh", "huyen", "nganh_doc", "xa")
@@ -132,6 +134,9 @@ def main(argv=None) -> None:
     print(
         f"master_layout: {time.perf_counter() - started:.2f} s, {sum(len(t.cells) for t in layout.tabs):,} cells"
     )
+    started = time.perf_counter()
+    fresh_workbook(layout.tabs, {"unit": "_master", "period": period.id}, BytesIO())
+    print(f"master written as a workbook (sheet XML rendered): {time.perf_counter() - started:.2f} s")
     if args.exports:
         _time_exports(master, args.exports)
     del master, layout

@@ -311,8 +311,9 @@ def _save(
     ctx: Context, period: Period, outcomes: list[UnitOutcome], keys: dict, kept: list[str] | None
 ) -> None:
     rows, finding_rows = [], []
+    states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}
     for o in outcomes:
-        comment = _comment(ctx, o.unit, period)
+        comment = _returned_comment(states.get(o.unit))
         rows.append(
             {
                 "unit": o.unit,
@@ -347,9 +348,9 @@ def _save(
     ctx.store.save_check(period.id, rows, finding_rows, [o.unit for o in outcomes], kept)
 
 
-def _comment(ctx: Context, code: str, period: Period) -> str | None:
-    row = ctx.store.unit_state(code, period.id)
-    return row["approval_comment"] if row and row["approval"] == "returned" else None
+def _returned_comment(state) -> str | None:
+    """The coordinator's comment on a report returned to the unit (shown on its cover)."""
+    return state["approval_comment"] if state and state["approval"] == "returned" else None
 
 
 def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: list[UnitOutcome]) -> None:
@@ -372,6 +373,7 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: li
     failed = ctx.backend.write_many(batch)
     written = ctx.backend.written()
     after = ctx.backend.modified_times(refs) if len(written) < len(refs) else {}
+    marks = []
     for ref in refs:
         unit, feedback = hashes[ref.id]
         if failed.get(ref.id):
@@ -380,10 +382,11 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: li
         # The poll mark moves over our own write only: from the version the write loaded to the
         # one it left (when the backend can tell), so a clerk's save on either side is still read.
         stamps = written.get(ref.id) or Written(before.get(ref.id), after.get(ref.id))
-        ctx.store.mark_feedback_written(
-            unit, period.id, feedback, _stamp(stamps.before), _stamp(stamps.after)
-        )
+        marks.append((unit, feedback, _stamp(stamps.before), _stamp(stamps.after)))
         result.feedback_written.append(unit)
+    with ctx.store.transaction():  # one commit for the batch, not one a unit
+        for unit, feedback, before_stamp, after_stamp in marks:
+            ctx.store.mark_feedback_written(unit, period.id, feedback, before_stamp, after_stamp)
 
 
 def _feedback_for(ctx: Context, period: Period, o: UnitOutcome, row, titles) -> list:
@@ -395,7 +398,7 @@ def _feedback_for(ctx: Context, period: Period, o: UnitOutcome, row, titles) -> 
         o.findings,
         titles,
         clock.now(),
-        _comment(ctx, o.unit, period),
+        _returned_comment(row),
     )
     if row["approval"] == "approved":
         edits.append(Protect(whole=True))

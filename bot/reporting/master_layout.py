@@ -33,6 +33,11 @@ WIDTHS = {
 
 def plain_value(value):
     """A frame cell as a plain Python value: None for NaN / NA, int / float for numpy numbers."""
+    kind = type(value)
+    if kind is str or kind is int:  # most of a master's cells, first
+        return value
+    if kind is float:
+        return None if math.isnan(value) else value
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -87,17 +92,21 @@ def frame_tab(sheet: Sheet, subtitle: str) -> TabLayout:
         tab.col_widths[j] = WIDTHS.get(label, 14)
     tab.row_heights[3] = 45
     units = frame.index.get_level_values(0).tolist() if len(frame) else []
+    cells = tab.cells  # filled directly: a master tab has tens of thousands of cells
+    blanks = {style: CellSpec(None, style=style) for style in ("total", "label")}  # never mutated
     # the whole frame converted to Python objects once, not a tuple built per row
     for i, (unit, row) in enumerate(zip(units, frame.to_numpy(dtype=object).tolist(), strict=True), start=4):
         style = "total" if unit == PROVINCE else "label"
         for j, value in enumerate(row, start=1):
             value = _shown(plain_value(value))
-            tab.put(i, j, CellSpec(value if value != "" else None, style=style))
+            cells[(i, j)] = blanks[style] if value is None or value == "" else CellSpec(value, style=style)
     return tab
 
 
 def _shown(value):
     """Dates as the Vietnamese write them; everything else as it is."""
+    if value is None or type(value) in (str, int, float):
+        return value
     if isinstance(value, datetime):
         return f"{value:%d/%m/%Y %H:%M}"
     if isinstance(value, date):

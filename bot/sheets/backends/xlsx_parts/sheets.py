@@ -8,6 +8,8 @@ from io import BytesIO
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.compat import safe_string
 from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
 
 from bot.sheets.backends.xlsx_parts.package import Unsure, q
@@ -99,16 +101,21 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list]:
     from bot.sheets.backends.workbook import _data_validation
 
     by_row: dict[int, list] = {row: [] for row in tab.row_heights}
-    validations, links, xfs = {}, [], {}
+    validations, links, xfs, letters = {}, [], {}, {}
+    row_cells, last_row = None, None
     for (row, col), spec in sorted(tab.cells.items()):
-        ref = f"{get_column_letter(col)}{row}"
+        if row != last_row:  # the cells come sorted: a row's list is looked up once
+            row_cells, last_row = by_row.setdefault(row, []), row
+        letter = letters.get(col) or letters.setdefault(col, get_column_letter(col))
+        ref = f"{letter}{row}"
         # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
         # quote prefix, as render_tab stores it through openpyxl
         quote = spec.formula is None and is_formula_like(spec.value)
         look = (spec.style, spec.input, quote)
-        if look not in xfs:
-            xfs[look] = styles.xf(format_parts(*look))
-        by_row.setdefault(row, []).append(_cell_xml(ref, xfs[look], spec, quote))
+        style = xfs.get(look)
+        if style is None:
+            style = xfs[look] = styles.xf(format_parts(*look))
+        row_cells.append(_cell_xml(ref, style, spec, quote))
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
@@ -174,42 +181,41 @@ def _cell_xml(ref: str, style: int, spec, quote: bool) -> str:
 
 
 def _written_cell(ref: str, style: int, spec, quote: bool) -> str:
-    from openpyxl.compat import safe_string
-
     if spec.formula:
         return f'<c r="{ref}" s="{style}"><f>{escape(spec.formula[1:])}</f><v></v></c>'
     value = spec.value
-    _check_value(value, quote)
-    if value is None or value == "":
-        return f'<c r="{ref}" s="{style}" t="{"n" if value is None else "inlineStr"}"/>'
+    if value is None:
+        return f'<c r="{ref}" s="{style}" t="n"/>'
     if isinstance(value, str):
+        _check_text(value, quote)
+        if not value:
+            return f'<c r="{ref}" s="{style}" t="inlineStr"/>'
         space = ' xml:space="preserve"' if value.strip() and value != value.strip() else ""
         return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+    _check_value(value, quote)
     return f'<c r="{ref}" s="{style}" t="n"><v>{safe_string(value)}</v></c>'
 
 
 def _check_value(value, quote: bool) -> None:
     """Only values openpyxl stores as they are: numbers, and text that is not a formula."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, type(None))):
+    if isinstance(value, str):
+        _check_text(value, quote)
+    elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise Unsure(f"a value of type {type(value).__name__}")
-    if isinstance(value, str) and (
-        (value.startswith("=") and not quote) or ILLEGAL_CHARACTERS_RE.search(value)
-    ):
+
+
+def _check_text(value: str, quote: bool) -> None:
+    """Only text openpyxl stores as it is: not a formula, no character XML cannot hold."""
+    if (value.startswith("=") and not quote) or ILLEGAL_CHARACTERS_RE.search(value):
         raise Unsure("text openpyxl would store differently")
 
 
 def _height(points: float) -> str:
-    from openpyxl.compat import safe_string
-
     return safe_string(float(points))
 
 
 def _put_value(c, value) -> None:
     """A cell's value as openpyxl writes it (strings inline); its format stays."""
-    from openpyxl.compat import safe_string
-
     _check_value(value, False)
     for child in list(c):
         c.remove(child)
