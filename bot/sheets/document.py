@@ -20,10 +20,13 @@ import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from openpyxl.utils import get_column_letter
 
 from bot.outline.layout import COVER_TAB, Block, FieldSpec, WorkbookLayout
+from bot.sheets.arithmetic import parse_typed_formula
+from bot.sheets.values import is_formula, parse_cell
 
 MAX_LIST_LINES = 1000
 BOT_OWNED = ("_cover/state", "_cover/checked_at", "_cover/comment")  # cells the bot writes, not the unit
@@ -75,7 +78,12 @@ class Document:
 def normalise(text: object) -> str:
     if text is None:
         return ""
-    return " ".join(unicodedata.normalize("NFC", str(text)).split()).casefold()
+    return _normalised(text if type(text) is str else str(text))
+
+
+@lru_cache(maxsize=16384)  # the labels of a layout, compared in every workbook of the period
+def _normalised(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
 
 
 class _Grid:
@@ -202,13 +210,7 @@ def _columns_moved(doc: Document, grid: _Grid, tab, block: Block, shift: int) ->
     """The header (column titles and the numbered row "1 2 3 …") as the template has it; a
     column inserted or deleted shifts them, and the block is then not read at all: every value
     would be taken for the indicator of the column next to it."""
-    first_body = block.rows[0][2] if block.rows else block.last_row + 1
-    header = sorted(
-        (pos, spec.value)
-        for pos, spec in tab.cells.items()
-        if block.first_row < pos[0] < first_body and spec.style == "header" and spec.value is not None
-    )
-    for (row, col), expected in header:
+    for (row, col), expected in _header_cells(tab, block):
         found = grid.get(row + shift, col)
         if normalise(_as_label(found)) != normalise(expected):
             a1 = f"{get_column_letter(col)}{row + shift}"
@@ -224,6 +226,26 @@ def _columns_moved(doc: Document, grid: _Grid, tab, block: Block, shift: int) ->
             doc.unreadable_blocks.add(block.id)
             return True
     return False
+
+
+_HEADERS: dict[tuple[int, str], tuple] = {}  # (id of a tab, block) → (the tab, its header cells)
+
+
+def _header_cells(tab, block: Block) -> list:
+    """The header cells of ``block`` in ``tab`` in order: found once per layout, not once per
+    workbook read (the tab is kept with them, so its id is not reused while they are here)."""
+    found = _HEADERS.get((id(tab), block.id))
+    if found is None or found[0] is not tab:
+        if len(_HEADERS) > 4096:
+            _HEADERS.clear()
+        first_body = block.rows[0][2] if block.rows else block.last_row + 1
+        header = sorted(
+            (pos, spec.value)
+            for pos, spec in tab.cells.items()
+            if block.first_row < pos[0] < first_body and spec.style == "header" and spec.value is not None
+        )
+        found = _HEADERS[(id(tab), block.id)] = (tab, header)
+    return found[1]
 
 
 def _as_label(value) -> str:
@@ -335,9 +357,6 @@ def _count_list_lines(grid: _Grid, block: Block, rest, first: int, template_line
 
 def field_value(cell: CellValue, choices: list[str] | None = None):
     """The parsed value of one located cell (see :mod:`bot.sheets.values`)."""
-    from bot.sheets.arithmetic import parse_typed_formula
-    from bot.sheets.values import is_formula, parse_cell
-
     col_type = "text" if cell.spec.type == "narrative" else cell.spec.type
     if col_type == "choice" and not choices:
         col_type = "text"
@@ -348,7 +367,6 @@ def field_value(cell: CellValue, choices: list[str] | None = None):
 
 def to_json(doc: Document, schema, location: str = "") -> dict:
     """The values document: every field by table / row / column id with its value and cell."""
-    from bot.sheets.values import is_formula
 
     out = {
         "unit": doc.unit,

@@ -94,9 +94,12 @@ def _shared_strings(xml: bytes) -> list[str]:
     return strings
 
 
+_T = q("t")
+
+
 def _text_of(node) -> str:
     """The text of a string item (``<t>`` or rich-text runs, without phonetic runs)."""
-    if len(node) == 1 and node[0].tag == q("t"):
+    if len(node) == 1 and node[0].tag == _T:
         return node[0].text or ""
     return OpenpyxlText.from_tree(node).content
 
@@ -111,7 +114,7 @@ def _sheet_grid(xml: bytes, strings, formats: CellFormats, epoch) -> list[list]:
     shared = {}
     row_counter = 0
     data = root.find(q("sheetData"))
-    row_tag, cell_tag = q("row"), q("c")
+    row_tag, cell_tag, known_formats = q("row"), q("c"), len(formats.number_formats)
     for row in data if data is not None else ():
         if row.tag != row_tag:
             continue
@@ -123,11 +126,13 @@ def _sheet_grid(xml: bytes, strings, formats: CellFormats, epoch) -> list[list]:
             if c.tag != cell_tag:
                 continue
             ref = c.get("r")
-            col_counter = _column(ref) if ref else col_counter + 1
+            col_counter = (_COLUMNS.get(ref) or _column(ref)) if ref else col_counter + 1
             if len(c):
                 cells.append((col_counter, _cell_value(c, ref, strings, formats, epoch, shared)))
             else:  # a cell with a format and nothing in it: most of a template's cells
-                _check_style(c, formats)
+                style = c.get("s")
+                if style and int(style) >= known_formats:  # as _check_style, inline: the hot loop
+                    raise Unsure("a cell style id beyond the cell formats")
                 cells.append((col_counter, None))
         rows.append((row_counter, cells))
     return _padded(rows, max_col, max_row)
@@ -158,20 +163,23 @@ def _check_style(c, formats: CellFormats) -> int:
     return style
 
 
+_F, _IS, _V = q("f"), q("is"), q("v")  # a cell's children, looked up for every cell read
+
+
 def _cell_value(c, ref, strings, formats: CellFormats, epoch, shared):
     kind = c.get("t", "n")
     style = _check_style(c, formats)
-    formula = c.find(q("f"))
+    formula = c.find(_F)
     if formula is not None:
         return _formula(formula, ref, shared)
     if kind == "inlineStr":
-        inline = c.find(q("is"))
+        inline = c.find(_IS)
         return (
             None
             if inline is None
             else _typed_text(_text_of(inline) if len(inline) else OpenpyxlText.from_tree(inline).content)
         )
-    value = c.findtext(q("v")) or None
+    value = c.findtext(_V) or None
     if value is None:
         return None
     if kind == "n":
