@@ -373,20 +373,19 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: li
     failed = ctx.backend.write_many(batch)
     written = ctx.backend.written()
     after = ctx.backend.modified_times(refs) if len(written) < len(refs) else {}
-    marks = []
-    for ref in refs:
-        unit, feedback = hashes[ref.id]
-        if failed.get(ref.id):
-            result.feedback_pending[unit] = str(failed[ref.id])
-            continue
-        # The poll mark moves over our own write only: from the version the write loaded to the
-        # one it left (when the backend can tell), so a clerk's save on either side is still read.
-        stamps = written.get(ref.id) or Written(before.get(ref.id), after.get(ref.id))
-        marks.append((unit, feedback, _stamp(stamps.before), _stamp(stamps.after)))
-        result.feedback_written.append(unit)
     with ctx.store.transaction():  # one commit for the batch, not one a unit
-        for unit, feedback, before_stamp, after_stamp in marks:
-            ctx.store.mark_feedback_written(unit, period.id, feedback, before_stamp, after_stamp)
+        for ref in refs:
+            unit, feedback = hashes[ref.id]
+            if failed.get(ref.id):
+                result.feedback_pending[unit] = str(failed[ref.id])
+                continue
+            # The poll mark moves over our own write only: from the version the write loaded to the
+            # one it left (when the backend can tell), so a clerk's save on either side is still read.
+            stamps = written.get(ref.id) or Written(before.get(ref.id), after.get(ref.id))
+            ctx.store.mark_feedback_written(
+                unit, period.id, feedback, _stamp(stamps.before), _stamp(stamps.after)
+            )
+            result.feedback_written.append(unit)
 
 
 def _feedback_for(ctx: Context, period: Period, o: UnitOutcome, row, titles) -> list:

@@ -367,7 +367,6 @@ def field_value(cell: CellValue, choices: list[str] | None = None):
 
 def to_json(doc: Document, schema, location: str = "") -> dict:
     """The values document: every field by table / row / column id with its value and cell."""
-
     out = {
         "unit": doc.unit,
         "period": doc.period,
