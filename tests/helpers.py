@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from datetime import date, datetime, time
 from pathlib import Path
 
 import openpyxl
 
 from bot.checks.report import Report
+from bot.clock import TZ
 from bot.config import Config
 from bot.context import Context
 from bot.messages.channels import Channel
@@ -24,6 +27,25 @@ from bot.sheets.backends.xlsx_parts.package import Unsure
 from bot.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
+PORTAL_PASSWORD = "mat-khau-dai-1"
+
+
+def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
+    """A moment in the province's time zone."""
+    return datetime.combine(day, time(hour, minute), tzinfo=TZ)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def log_in(client, name="cchc", password=PORTAL_PASSWORD):
+    """A coordinator's login through the portal's form, CSRF token included."""
+    token = csrf_of(client.get("/dang-nhap").text)
+    return client.post(
+        "/dang-nhap", data={"name": name, "password": password, "csrf": token}, follow_redirects=False
+    )
+
 
 # One unit of each kind a province has (a district committee only before the 2025 reform): enough
 # for everything that is not about the number of units, and four times quicker than the sample list.

@@ -5,13 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-import socket
 import ssl
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,39 +15,9 @@ from cryptography.x509.oid import NameOID
 
 from bot.messages.channels import Message, TransportError, build_channel
 from bot.messages.channels.email import EmailChannel
+from tests.fakes.smtp import ACCOUNTS, PASSWORD, USER, Inbox, free_port, serve
 
 SENDER = "baocao@sonoivu.tinh.gov.vn"
-USER, PASSWORD = "baocao", "Mật-khẩu-Bí-Mật-2025"
-ACCOUNTS = {USER: PASSWORD, "hethong": "Plain-Ascii-Pass-2025"}
-
-
-class Inbox:
-    """aiosmtpd handler keeping every accepted message; can refuse recipients."""
-
-    def __init__(self):
-        self.received = []
-        self.refuse = {}  # address -> SMTP status line
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(message_from_bytes(envelope.original_content, policy=policy.default))
-        return "250 Message accepted"
-
-
-def check_login(server, session, envelope, mechanism, auth_data):
-    known = ACCOUNTS.get(auth_data.login.decode())
-    return AuthResult(success=known is not None and auth_data.password == known.encode(), handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +50,6 @@ def certificate(tmp_path_factory):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return str(folder / "cert.pem"), context
-
-
-def serve(inbox, **options):
-    controller = Controller(
-        inbox, hostname="127.0.0.1", port=free_port(), authenticator=check_login, **options
-    )
-    controller.start()
-    return controller
 
 
 @pytest.fixture

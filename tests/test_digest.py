@@ -3,17 +3,16 @@ with a bar chart of units per state when there are more than 12 units."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.clock import TZ
 from bot.messages.outbox import flag_problem, messages
 from bot.outline.units import Unit
 from bot.reporting.charts import state_labels
 from jobs.remind import remind
-from tests.helpers import RecordingChannel, make_context, set_state
+from tests.helpers import RecordingChannel, at, make_context, set_state
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COORDINATORS = [
@@ -24,10 +23,6 @@ COORDINATORS = [
     },
     {"name": "Văn phòng UBND tỉnh", "emails": [], "chats": ["zalo:902"]},
 ]
-
-
-def at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=TZ)
 
 
 def units(n: int) -> list[Unit]:

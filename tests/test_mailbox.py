@@ -18,8 +18,8 @@ from cli.main import main
 from jobs.mail import fetch_mail
 from jobs.provision import provision
 from tests.fakes.imap import PASSWORD, USER, FakeImap
+from tests.fakes.smtp import Inbox, serve
 from tests.intake_helpers import PERIOD, TWO_UNITS, fill, filled_report
-from tests.test_channels_email import Inbox, serve
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -156,8 +156,7 @@ def test_it_lists_mail_left_for_a_person_in_the_digest_and_on_the_outbox_page(ct
     from fastapi.testclient import TestClient
 
     from jobs.remind import remind
-    from tests.test_digest import at
-    from tests.test_portal import log_in
+    from tests.helpers import at, log_in
     from web.app import create_app
     from web.auth import set_password
 

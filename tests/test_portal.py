@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from bot.intake.links import token_hash, unit_token
 from bot.messages.status import unit_status
 from cli.main import main
+from tests.helpers import PORTAL_PASSWORD as PASSWORD
+from tests.helpers import csrf_of, log_in
 from tests.intake_helpers import PERIOD, TWO_UNITS, fill
 from web.app import create_app
 from web.auth import set_password
-
-PASSWORD = "mat-khau-dai-1"
 
 
 @pytest.fixture
@@ -30,17 +30,6 @@ def ctx(provisioned):
 def client(ctx):
     with TestClient(create_app(ctx.config.home)) as c:
         yield c
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-def log_in(client, name="cchc", password=PASSWORD):
-    token = csrf_of(client.get("/dang-nhap").text)
-    return client.post(
-        "/dang-nhap", data={"name": name, "password": password, "csrf": token}, follow_redirects=False
-    )
 
 
 def test_it_answers_a_wrong_or_rotated_link_with_the_same_404_as_any_unknown_page(ctx, client):

@@ -4,35 +4,29 @@ right channel; and end to end through the real clients against local fake server
 from __future__ import annotations
 
 import json
-import socket
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 
 from bot import clock
-from bot.clock import TZ
 from bot.messages.outbox import messages
 from bot.messages.registration import issue_code, redeem
 from bot.outline.units import Unit
 from cli.main import main
 from jobs.remind import remind
+from tests.fakes.smtp import Inbox, serve
 from tests.fakes.telegram import VALID_TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.zalo_bot import VALID_TOKEN as ZALO_TOKEN
 from tests.fakes.zalo_bot import FakeZaloBot
-from tests.helpers import SMALL_UNITS_CSV, RecordingChannel, make_context, set_state
+from tests.helpers import SMALL_UNITS_CSV, RecordingChannel, at, make_context, set_state
 
 STP = Unit("STP", "Sở Tư pháp", "so_nganh", ("vanthu@stp.example.vn",), ("zalo:111",))
 SNV = Unit("SNV", "Sở Nội vụ", "so_nganh", ("vanthu@snv.example.vn",), ("zalo:222",))
 STC = Unit("STC", "Sở Tài chính", "so_nganh", ("vanthu@stc.example.vn",), ("zalo:333",))
 SYT = Unit("SYT", "Sở Y tế", "so_nganh", ("vanthu@syt.example.vn",), ())
 XA = Unit("X_LOCAN", "UBND xã Lộc An", "xa", (), ())
-
-
-def at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=TZ)
 
 
 @pytest.fixture
@@ -203,26 +197,10 @@ def test_it_refuses_a_moment_it_cannot_read(tmp_path, capsys):
 # --- end to end: real clients, local servers ---------------------------------------------------------
 
 
-class Inbox:
-    def __init__(self):
-        self.received = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append((envelope.rcpt_tos, envelope.original_content.decode("utf-8", "replace")))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def servers():
     inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
+    smtp = serve(inbox, auth_require_tls=False)
     with FakeZaloBot() as zalo, FakeTelegram() as telegram:
         yield zalo, telegram, smtp, inbox
     smtp.stop()
@@ -263,7 +241,7 @@ def test_it_delivers_through_zalo_telegram_and_smtp_and_falls_back_to_email(
     assert [body["chat_id"] for body in zalo.sent()] == ["user-1", "user-2", "user-1"]
     assert "còn 1 ngày" in zalo.sent()[-1]["text"]
     assert [r.form["chat_id"] for r in telegram.requests_to("sendMessage")] == ["100027"]
-    recipients = sorted(rcpt for rcpts, _ in inbox.received for rcpt in rcpts)
+    recipients = sorted(rcpt for rcpts in inbox.recipients for rcpt in rcpts)
     assert recipients == ["vanthu@sxd.example.vn", "vanthu@syt.example.vn"]  # no chat; chat blocked
     states = {(r["unit"], r["channel"]): r["state"] for r in messages(ctx.store)}
     assert states == {

@@ -1,21 +1,17 @@
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.clock import TZ
 from bot.messages.reminders import ReminderPolicy, UnitStatus, digest, due_reminders, stage_for
 from bot.messages.workdays import WorkCalendar
+from tests.helpers import at
 
 PERIOD = "CCHC Quý I năm 2026"
 MARCH_DEADLINE = date(2026, 3, 18)  # a Wednesday
 TET_DEADLINE = date(2026, 2, 18)  # Mùng hai Tết, inside the 14–22/02 holiday
 POLICY = ReminderPolicy()
 CALENDAR = WorkCalendar()
-
-
-def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=TZ)
 
 
 def unit(code="STP", name="Sở Tư pháp", state="dang_nhap", **changes) -> UnitStatus:
