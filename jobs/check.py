@@ -357,20 +357,22 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: li
     """Every unit of ``fresh`` whose feedback changed, in one batch (one change-time listing
     before and after)."""
     titles = {s.id: section_title(s) for s in ctx.schema.sections}
-    batch, hashes = [], {}
+    due, hashes = [], {}
     for o in fresh:
         row = ctx.store.unit_state(o.unit, period.id)
         if not feedback_due(row):
             continue
         record = ctx.store.sheet(o.unit, period.id)
         ref = SheetRef(record.sheet_id, record.url)
-        batch.append((ref, _feedback_for(ctx, period, o, row, titles)))
+        due.append((ref, o, row))
         hashes[ref.id] = (o.unit, row["feedback_hash"])
-    if not batch:
+    if not due:
         return
-    refs = [ref for ref, _ in batch]
+    refs = [ref for ref, _, _ in due]
     before = ctx.backend.modified_times(refs)
-    failed = ctx.backend.write_many(batch)
+    # Each unit's edits are built as its write comes, and dropped after it: the "Kiểm tra" tabs
+    # of 200 units are never all held at once (less memory, and less for the garbage collector).
+    failed = ctx.backend.write_many((ref, _feedback_for(ctx, period, o, row, titles)) for ref, o, row in due)
     written = ctx.backend.written()
     after = ctx.backend.modified_times(refs) if len(written) < len(refs) else {}
     with ctx.store.transaction():  # one commit for the batch, not one a unit

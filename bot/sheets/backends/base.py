@@ -14,6 +14,7 @@ for the next pass instead of losing it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -136,9 +137,10 @@ class Backend(ABC):
         when the backend cannot tell (callers then list change times around the writes)."""
         return {}
 
-    def write_many(self, batch: list[tuple[SheetRef, list[Edit]]]) -> dict[str, BackendError | None]:
+    def write_many(self, batch: Iterable[tuple[SheetRef, list[Edit]]]) -> dict[str, BackendError | None]:
         """Apply each spreadsheet's edits (one ``write`` each); what failed, by ref id, without
-        stopping the others. Backends that can do them side by side override this."""
+        stopping the others. ``batch`` is taken one pair at a time, so a caller may build each
+        spreadsheet's edits as its turn comes. Backends that can do them side by side override this."""
         failed: dict[str, BackendError | None] = {}
         for ref, edits in batch:
             try:

@@ -184,13 +184,16 @@ class WorkbookBackend(Backend):
         return Written(_moment(loaded[0]), _moment(after))
 
     def write_many(self, batch):
-        """One write after another, in this process (see the module's note); first the
-        temporary files that killed writes left behind are removed."""
-        for folder in {Path(ref.id).parent for ref, _ in batch}:
-            sweep_stale_temp_files(folder)
+        """One write after another, in this process (see the module's note); in each folder,
+        first the temporary files that killed writes left behind are removed."""
         self._written = {}
         failed: dict[str, BackendError | None] = {}
+        swept = set()
         for ref, edits in batch:
+            folder = Path(ref.id).parent
+            if folder not in swept:
+                sweep_stale_temp_files(folder)
+                swept.add(folder)
             try:
                 self._written[ref.id] = self.write(ref, edits)
                 failed[ref.id] = None

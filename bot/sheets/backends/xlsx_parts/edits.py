@@ -68,9 +68,9 @@ def apply_edits(source, target, edits) -> None:
         if styles.changed:
             replaced[STYLES_PART] = styles.to_bytes()
         dropped = _drop_calc_chain(package, replaced)
+        write_package(package.zip, target, replaced, dropped)  # the zip's directory read once
     finally:
         package.close()
-    write_package(source, target, replaced, dropped)
 
 
 def _xml(root) -> bytes:

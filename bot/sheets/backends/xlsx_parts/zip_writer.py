@@ -33,10 +33,14 @@ class Parts:
 
 
 def write_package(source, target, replaced: dict[str, bytes], dropped: frozenset = frozenset()) -> None:
-    """``source`` (a file, or :class:`Parts`) with the parts in ``replaced`` rewritten and those in
-    ``dropped`` left out; every other part is copied as its compressed bytes, in the same order."""
+    """``source`` (a file, an open ``ZipFile`` or :class:`Parts`) with the parts in ``replaced``
+    rewritten and those in ``dropped`` left out; every other part is copied as its compressed
+    bytes, in the same order."""
     if isinstance(source, Parts):
         _write(source.entries, target, replaced, dropped)
+        return
+    if isinstance(source, zipfile.ZipFile):
+        _write((_compressed(source, info) for info in source.infolist()), target, replaced, dropped)
         return
     with zipfile.ZipFile(source) as src:
         _write((_compressed(src, info) for info in src.infolist()), target, replaced, dropped)
