@@ -101,16 +101,17 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list]:
     from bot.sheets.backends.workbook import _data_validation
 
     by_row: dict[int, list] = {row: [] for row in tab.row_heights}
-    validations, links, xfs, letters = {}, [], {}, {}
+    validations, links, xfs = {}, [], {}
     row_cells, last_row = None, None
-    for (row, col), spec in sorted(tab.cells.items()):
+    for place, spec in sorted(tab.cells.items()):
+        row = place[0]
         if row != last_row:  # the cells come sorted: a row's list is looked up once
             row_cells, last_row = by_row.setdefault(row, []), row
-        letter = letters.get(col) or letters.setdefault(col, get_column_letter(col))
-        ref = f"{letter}{row}"
+        ref = _REFS.get(place) or _ref(place)
         # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
         # quote prefix, as render_tab stores it through openpyxl
-        quote = spec.formula is None and is_formula_like(spec.value)
+        value = spec.value
+        quote = spec.formula is None and value.__class__ is str and is_formula_like(value)
         look = (spec.style, spec.input, quote)
         style = xfs.get(look)
         if style is None:
@@ -127,6 +128,17 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list]:
         height = f' ht="{_height(tab.row_heights[row])}" customHeight="1"' if row in tab.row_heights else ""
         rows.append(f'<row r="{row}"{height}>{"".join(by_row[row])}</row>')
     return "".join(rows), validations, links
+
+
+# "A1" references by (row, column): every tab repeats the same few thousand.
+_REFS: dict[tuple[int, int], str] = {}
+
+
+def _ref(place: tuple[int, int]) -> str:
+    if len(_REFS) > 50_000:
+        _REFS.clear()
+    ref = _REFS[place] = f"{get_column_letter(place[1])}{place[0]}"
+    return ref
 
 
 def _merges_xml(merges) -> str:
@@ -157,13 +169,19 @@ def _validations_xml(validations: dict) -> str:
 def _links_xml(links: list) -> str:
     if not links:  # what openpyxl writes for Hyperlink(ref=…, location=…)
         return ""
-    return (
-        "<hyperlinks>"
-        + "".join(
-            f"<hyperlink ref={quoteattr(ref)} location={quoteattr(location)}/>" for ref, location in links
-        )
-        + "</hyperlinks>"
-    )
+    return "<hyperlinks>" + "".join(_link_xml(ref, location) for ref, location in links) + "</hyperlinks>"
+
+
+def _link_xml(ref: str, location: str) -> str:
+    # an A1 reference needs no escaping; a location is a tab name and a reference
+    if location not in _LOCATIONS:
+        if len(_LOCATIONS) > 5_000:
+            _LOCATIONS.clear()
+        _LOCATIONS[location] = quoteattr(location)
+    return f'<hyperlink ref="{ref}" location={_LOCATIONS[location]}/>'
+
+
+_LOCATIONS: dict[str, str] = {}
 
 
 # A cell's XML by (place, format, value): feedback tabs repeat them. Kept small: a master's
