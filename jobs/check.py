@@ -16,9 +16,9 @@ from pathlib import Path
 
 import bot.checks as checks_package
 from bot import clock
-from bot.checks.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
+from bot.checks.completeness import STATE_LABELS, Completeness, completeness, state_of
 from bot.checks.feedback import feedback_edits, feedback_hash
-from bot.checks.findings import check_reports
+from bot.checks.findings import assess_reports
 from bot.checks.report import Finding, Report, finding_from_dict, report_from_json
 from bot.checks.rules import evaluate_history
 from bot.context import Context
@@ -88,8 +88,7 @@ def _evaluate(ctx: Context, period: Period, codes: list[str]) -> list[UnitOutcom
     reports, read_findings = {}, {}
     for code, row in snapshots.items():
         reports[code], read_findings[code] = report_from_json(row["report_json"])
-    findings = _all_findings(ctx, period, reports, read_findings, codes)
-    filled = completeness_many(ctx.schema, list(reports.values()))
+    findings, filled = _all_findings(ctx, period, reports, read_findings, codes)
     return [
         _outcome(
             ctx,
@@ -106,8 +105,9 @@ def _evaluate(ctx: Context, period: Period, codes: list[str]) -> list[UnitOutcom
 
 def _all_findings(
     ctx: Context, period: Period, reports: dict, read_findings: dict, wanted: list[str]
-) -> dict[str, list[Finding]]:
-    by_unit = check_reports(ctx.schema, list(reports.values()), read_findings)
+) -> tuple[dict[str, list[Finding]], dict[str, Completeness]]:
+    """Each unit's findings (reading, rules, history, the poll) and its completeness."""
+    by_unit, filled = assess_reports(ctx.schema, list(reports.values()), read_findings)
     for f in evaluate_history(ctx.schema, list(reports.values()), _history(ctx, period, set(reports))):
         by_unit.setdefault(f.unit, []).append(f)
     for code in wanted:
@@ -116,7 +116,7 @@ def _all_findings(
             by_unit.setdefault(code, []).append(
                 Finding(code, "poll", "error", f"Không đọc được bảng tính: {mark['error']}")
             )
-    return by_unit
+    return by_unit, filled
 
 
 def _earlier_periods(ctx: Context, period: Period) -> list[Period]:

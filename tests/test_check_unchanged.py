@@ -38,13 +38,13 @@ def ctx(provisioned):
 def evaluated(monkeypatch):
     """The units whose reports went through the rules, one list per check."""
     calls = []
-    real = jobs.check.check_reports
+    real = jobs.check.assess_reports
 
     def spy(schema, reports, read_findings):
         calls.append(sorted(r.unit for r in reports))
         return real(schema, reports, read_findings)
 
-    monkeypatch.setattr(jobs.check, "check_reports", spy)
+    monkeypatch.setattr(jobs.check, "assess_reports", spy)
     return calls
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.checks.completeness import STATE_LABELS, Completeness, completeness, completeness_many, state_of
-from bot.checks.report import Report, report_from_document
+from bot.checks.findings import assess_reports, check_reports
+from bot.checks.report import Finding, Report, report_from_document
 from bot.checks.rules import evaluate
 from bot.messages.reminders import STATES
 from bot.sheets.document import extract
@@ -138,3 +139,19 @@ def test_it_labels_every_state_in_vietnamese():
 
 def test_it_calls_a_report_with_nothing_required_complete():
     assert Completeness(0, 0, {}).ratio == 1.0
+
+
+def test_it_counts_the_same_from_the_rules_frame_with_unreadable_cells(sheet, schema):
+    fill, read = sheet
+    fill({**careful_values(schema), "t_to_chuc_bo_may/phong_ban/bao_cao": "1.2.3"})
+    typed = read()
+    typed.unreadable.add("t_van_ban_dien_tu")  # a block the reader lost
+    district = Report("H_PHULOC", "huyen", "2026-Q1", values={"t_cap_xa/can_bo_tong/q1": 12})
+    parse = Finding(typed.unit, "parse", "error", "…", cell="x", table="t_to_chuc_bo_may")
+    read_findings = {typed.unit: [parse], "H_PHULOC": []}
+
+    findings, shared = assess_reports(schema, [typed, district], read_findings)
+
+    assert shared == completeness_many(schema, [typed, district])
+    assert findings == check_reports(schema, [typed, district], read_findings)
+    assert parse in findings[typed.unit]

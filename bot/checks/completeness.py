@@ -10,6 +10,7 @@ could not be read still count as required and are not filled.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,16 +50,28 @@ def completeness(schema: Schema, report: Report) -> Completeness:
     return completeness_many(schema, [report])[report.unit]
 
 
-def completeness_many(schema: Schema, reports: list[Report]) -> dict[str, Completeness]:
-    """unit → completeness, for many reports at once (one array pass per required rule)."""
+def completeness_many(
+    schema: Schema, reports: list[Report], frames: dict[str, PeriodFrame] | None = None
+) -> dict[str, Completeness]:
+    """unit → completeness, for many reports at once (one array pass per required rule).
+
+    ``frames``: the rules' frame of each period, built over these same reports (the check
+    passes them, so the values are laid out once). Completeness reads what the template asks
+    and what was typed, which the rules' marks of unreadable cells do not change."""
     out: dict[str, Completeness] = {}
     shown = {k.id: {s.id for s in schema.sections_for(k.id)} for k in schema.unit_kinds}
     sections = _section_of(schema)
     groups: dict[str, list[Report]] = {}
     for r in reports:
         groups.setdefault(r.period, []).append(r)
-    for group in groups.values():
-        frame = PeriodFrame(schema, group)
+    for period_id, group in groups.items():
+        given = (frames or {}).get(period_id)
+        same = (
+            given is not None
+            and len(given.reports) == len(group)
+            and all(map(operator.is_, given.reports, group))
+        )
+        frame = given if same else PeriodFrame(schema, group)
         need, have = _table_counts(schema, frame, sections)
         for i, report in enumerate(group):
             out[report.unit] = _summary(schema, report, need[i], have[i], sections, shown)

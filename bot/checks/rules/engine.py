@@ -237,6 +237,7 @@ def _parse_problems(read_findings: Iterable[Finding]) -> dict[str, set[str]]:
 class PeriodCheck:
     findings: list[Finding]
     derived: dict[str, dict[str, object]]  # unit → {field key: computed value of a formula cell}
+    frames: dict[str, PeriodFrame] = field(default_factory=dict)  # period id → the frame checked
 
 
 def check(
@@ -246,8 +247,9 @@ def check(
     bad_keys = _parse_problems(read_findings)
     findings: list[Finding] = []
     derived: dict[str, dict[str, object]] = {}
+    frames: dict[str, PeriodFrame] = {}
     for group in _by_period(reports):
-        frame = PeriodFrame(schema, group, bad_keys)
+        frame = frames[group[0].period] = PeriodFrame(schema, group, bad_keys)
         ranked = []
         for b, specificity, declared in _all_bindings(schema):
             for wrong in wrong_cells(frame, b):
@@ -255,7 +257,7 @@ def check(
         findings += _one_per_cell(ranked)
         if derive:
             derived.update(frame.derived())
-    return PeriodCheck(findings, derived)
+    return PeriodCheck(findings, derived, frames)
 
 
 def _by_period(reports: list[Report]) -> list[list[Report]]:
