@@ -241,12 +241,13 @@ def fit_row_heights(tab: TabLayout) -> None:
     """Grow each row to show its wrapped text (spreadsheets do not do it for merged cells)."""
     spans = {(r1, c1): (r2, c2) for r1, c1, r2, c2 in tab.merges}
     widths: dict[tuple[int, int], float] = {}  # (first, last column) → the width they span
-    tall = []
-    for (row, col), spec in tab.cells.items():
+    heights, tall = tab.row_heights, []
+    for place, spec in tab.cells.items():
         value = spec.value
         if not isinstance(value, str) or not value or spec.style in ONE_LINE_STYLES:
             continue
-        r2, c2 = spans.get((row, col), (row, col))
+        row, col = place
+        r2, c2 = spans.get(place, place)
         width = widths.get((col, c2))
         if width is None:
             width = widths[(col, c2)] = max(sum(tab.col_widths.get(c, 12) for c in range(col, c2 + 1)), 1)
@@ -254,14 +255,15 @@ def fit_row_heights(tab: TabLayout) -> None:
             lines = sum(1 + int(len(part) * 1.1 // width) for part in value.split("\n"))
         else:
             lines = 1 + int(len(value) * 1.1 // width)
-        if r2 == row:
-            tab.row_heights[row] = max(tab.row_heights.get(row, LINE_HEIGHT), lines * LINE_HEIGHT)
-        else:
-            tall.append((row, r2, lines * LINE_HEIGHT))
+        needed = lines * LINE_HEIGHT  # never below one line: a row seen here gets a height
+        if r2 != row:
+            tall.append((row, r2, needed))
+        elif heights.get(row, 0) < needed:
+            heights[row] = needed
     for first, last, needed in tall:  # a header merged down several rows: their sum must do
-        have = sum(tab.row_heights.get(r, LINE_HEIGHT) for r in range(first, last + 1))
+        have = sum(heights.get(r, LINE_HEIGHT) for r in range(first, last + 1))
         if have < needed:
-            tab.row_heights[last] = tab.row_heights.get(last, LINE_HEIGHT) + needed - have
+            heights[last] = heights.get(last, LINE_HEIGHT) + needed - have
 
 
 def add_field(layout: WorkbookLayout, spec: FieldSpec) -> None:

@@ -111,7 +111,7 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list]:
         # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
         # quote prefix, as render_tab stores it through openpyxl
         value = spec.value
-        quote = spec.formula is None and value.__class__ is str and is_formula_like(value)
+        quote = spec.formula is None and is_formula_like(value)
         look = (spec.style, spec.input, quote)
         style = xfs.get(look)
         if style is None:
