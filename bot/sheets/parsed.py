@@ -7,6 +7,7 @@ Vietnamese way, in findings and in everything the bot writes for a person.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +26,7 @@ class Parsed:
 MISSING = Parsed(None)
 
 
+@functools.lru_cache(maxsize=8192, typed=True)  # findings show the same few numbers again and again
 def format_number(value, decimals: int = 1) -> str:
     """A number the Vietnamese way: "." between thousands, decimal comma, no trailing zeros.
 

@@ -165,38 +165,47 @@ def _findings(frame: PeriodFrame, b: Binding, wrong: Wrong, specificity: int, de
         return []
     rule, table, space = b.rule, b.table, frame.spaces[b.table.id]
     shape = wrong.mask.shape
-    shown = {name: np.broadcast_to(a, shape) for name, a in wrong.shown.items()}
-    expected = np.broadcast_to(wrong.expected, shape) if wrong.expected is not None else None
+    # the values each finding shows, picked for all wrong cells at once
+    shown = {name: np.broadcast_to(a, shape)[rows, ks].tolist() for name, a in wrong.shown.items()}
+    expected = (
+        np.broadcast_to(wrong.expected, shape)[rows, ks].tolist() if wrong.expected is not None else None
+    )
     decimals = rule.decimals if rule.kind == "ratio" else 6
+    anchors = wrong.anchor.slots.tolist()
+    column_id, message = wrong.anchor.column.id, wrong.message or rule.message
+    table_label, bounds = f"Bảng {table.number}. {table.title}", _bounds(rule)
+    # a blank required cell ("missing") outranks a warning on its cell, as an error does
+    rank = (0 if rule.severity in ("error", "missing") else 1, specificity, declared)
     out = []
-    for i, k in zip(rows.tolist(), ks.tolist(), strict=True):
+    for j, (i, k) in enumerate(zip(rows.tolist(), ks.tolist(), strict=True)):
         report = frame.reports[i]
-        slot_i = int(wrong.anchor.slots[k if wrong.anchor.slots.size > 1 else 0])
-        slot, column_id = space.slots[slot_i], wrong.anchor.column.id
+        slot_i = anchors[k if len(anchors) > 1 else 0]
+        slot = space.slots[slot_i]
         label, r_label, c_label = cell_labels(frame.schema, table, slot, column_id, report)
-        numbers = {name: a[i, k] for name, a in shown.items()}
+        numbers = {name: picked[j] for name, picked in shown.items()}
         texts = {name: format_value(x, decimals if name == "expected" else 6) for name, x in numbers.items()}
-        texts.update(label=label, min=format_value(rule.min), max=format_value(rule.max))
-        cell = report.cells.get(f"{table.id}/{slot}/{column_id}")
+        texts.update(bounds, label=label)
         finding = Finding(
             report.unit,
             rule.id,
             rule.severity,
-            (wrong.message or rule.message).format_map(_Placeholders(texts)),
+            message.format_map(_Placeholders(texts)),
             table=table.id,
             row=slot,
             column=column_id,
-            cell=cell,
-            table_label=f"Bảng {table.number}. {table.title}",
+            cell=report.cells.get(f"{table.id}/{slot}/{column_id}"),
+            table_label=table_label,
             row_label=r_label,
             column_label=c_label,
             values=tuple((name, None if math.isnan(x) else plain(x)) for name, x in numbers.items()),
-            expected=None if expected is None or math.isnan(expected[i, k]) else plain(expected[i, k]),
+            expected=None if expected is None or math.isnan(expected[j]) else plain(expected[j]),
         )
-        # a blank required cell ("missing") outranks a warning on its cell, as an error does
-        rank = (0 if rule.severity in ("error", "missing") else 1, specificity, declared)
         out.append(_Ranked(finding, rank, (i, table.number, slot_i, space.col_index[column_id])))
     return out
+
+
+def _bounds(rule) -> dict[str, str]:
+    return {"min": format_value(rule.min), "max": format_value(rule.max)}
 
 
 def _one_per_cell(ranked: list[_Ranked]) -> list[Finding]:
