@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import zipfile
 from collections import Counter
@@ -38,33 +39,25 @@ def q(tag: str) -> str:
 
 
 class Package:
-    """An open ``.xlsx``: its zip, its sheets in order (name, part) and its styles' formats."""
+    """An open ``.xlsx``: its zip, its sheets in order (name, part) and its styles' formats.
+
+    What the index parts say (content types, workbook, relationships) is worked out once per
+    distinct text of theirs: the workbooks of a period share them, so a pass over 200 of them
+    parses each only once."""
 
     def __init__(self, source):
         self.zip = zipfile.ZipFile(source)
         self.names = set(self.zip.namelist())
-        types = etree.fromstring(self.zip.read("[Content_Types].xml"))
-        overrides = {o.get("ContentType"): o.get("PartName") for o in types.iter(f"{{{CT_NS}}}Override")}
-        self.workbook_part = self._workbook_part(types, overrides)
-        strings = overrides.get(SHARED_STRINGS_TYPE)
-        self.strings_part = strings[1:] if strings else None
-        self.workbook = etree.fromstring(self.zip.read(self.workbook_part))
+        self.workbook_part, self.strings_part = _declared_parts(self.zip.read("[Content_Types].xml"))
         self.rels_part = _rels_path(self.workbook_part)
-        self.rels = (
-            _targets(self.zip.read(self.rels_part), self.rels_part) if self.rels_part in self.names else {}
-        )
+        rels = self.zip.read(self.rels_part) if self.rels_part in self.names else None
+        self.rels = dict(_targets(rels, self.rels_part)) if rels else {}
+        self._sheet_ids, self._date1904 = _workbook_index(self.zip.read(self.workbook_part))
         self.sheets = self._sheets()
-
-    def _workbook_part(self, types, overrides) -> str:
-        for kind in WORKBOOK_TYPES:
-            if kind in overrides:
-                return overrides[kind][1:]
-        raise Unsure("no workbook part declared by an Override")
 
     def _sheets(self) -> list[tuple[str, str]]:
         sheets = []
-        for sheet in self.workbook.iter(q("sheet")):
-            rid = sheet.get(f"{{{REL_NS}}}id")
+        for name, rid in self._sheet_ids:
             if not rid or rid not in self.rels:
                 raise Unsure("a sheet without its relationship")
             kind, target = self.rels[rid]
@@ -72,19 +65,35 @@ class Package:
                 continue  # openpyxl skips it too
             if not kind.endswith("/worksheet"):
                 raise Unsure(f"a sheet of type {kind}")
-            sheets.append((sheet.get("name"), target))
+            sheets.append((name, target))
         return sheets
 
     def epoch(self):
-        pr = self.workbook.find(q("workbookPr"))
-        return (
-            CALENDAR_MAC_1904
-            if pr is not None and pr.get("date1904") in ("1", "true")
-            else CALENDAR_WINDOWS_1900
-        )
+        return CALENDAR_MAC_1904 if self._date1904 else CALENDAR_WINDOWS_1900
 
     def close(self) -> None:
         self.zip.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _declared_parts(types_xml: bytes) -> tuple[str, str | None]:
+    """(the workbook part, the shared strings part or None) that ``[Content_Types].xml`` declares."""
+    types = etree.fromstring(types_xml)
+    overrides = {o.get("ContentType"): o.get("PartName") for o in types.iter(f"{{{CT_NS}}}Override")}
+    workbook = next((overrides[kind][1:] for kind in WORKBOOK_TYPES if kind in overrides), None)
+    if workbook is None:
+        raise Unsure("no workbook part declared by an Override")
+    strings = overrides.get(SHARED_STRINGS_TYPE)
+    return workbook, strings[1:] if strings else None
+
+
+@functools.lru_cache(maxsize=64)
+def _workbook_index(workbook_xml: bytes) -> tuple[tuple[tuple[str, str | None], ...], bool]:
+    """((sheet name, relationship id) in order, whether dates count from 1904) of ``workbook.xml``."""
+    workbook = etree.fromstring(workbook_xml)
+    sheets = tuple((sheet.get("name"), sheet.get(f"{{{REL_NS}}}id")) for sheet in workbook.iter(q("sheet")))
+    pr = workbook.find(q("workbookPr"))
+    return sheets, pr is not None and pr.get("date1904") in ("1", "true")
 
 
 def _rels_path(part: str) -> str:
@@ -92,8 +101,9 @@ def _rels_path(part: str) -> str:
     return posixpath.join(folder, "_rels", f"{name}.rels")
 
 
-def _targets(xml: bytes, rels_part: str) -> dict[str, tuple[str, str]]:
-    """Relationship id → (type, part path), resolved the way openpyxl resolves them."""
+@functools.lru_cache(maxsize=64)
+def _targets(xml: bytes, rels_part: str) -> tuple[tuple[str, tuple[str, str]], ...]:
+    """(relationship id, (type, part path)) pairs, resolved the way openpyxl resolves them."""
     parent = posixpath.split(posixpath.dirname(rels_part))[0]
     targets = {}
     for rel in etree.fromstring(xml).iter(f"{{{PKG_REL}}}Relationship"):
@@ -102,7 +112,7 @@ def _targets(xml: bytes, rels_part: str) -> dict[str, tuple[str, str]]:
             continue
         target = target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join(parent, target))
         targets[rel.get("Id")] = (rel.get("Type") or "", target)
-    return targets
+    return tuple(targets.items())
 
 
 def attempt(operation: str, fast, *args):

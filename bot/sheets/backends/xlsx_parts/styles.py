@@ -3,6 +3,8 @@ missing (:class:`Styles`), and what openpyxl writes for each of them (:class:`Fo
 
 from __future__ import annotations
 
+import functools
+
 from lxml import etree
 
 from bot.sheets.backends.xlsx_parts.package import Unsure, q
@@ -61,15 +63,21 @@ class Styles:
 
     def __init__(self, xml: bytes):
         self.source = xml
-        self.root = etree.fromstring(xml)
         self.changed = False
         self._indexes: dict[str, dict[tuple, int]] = {}
         self._counts: dict[str, int] = {}
         self._xfs: dict[int, int] = {}  # FormatParts (by id; they live as long as the module) → index
         self._clones: dict[tuple[int, bool], int] = {}
-        xfs = self.root.find(q("cellXfs"))
+
+    @functools.cached_property
+    def root(self):
+        """The stylesheet's tree, parsed only when a format must be looked for or added: the
+        formats a stylesheet already holds are remembered by its text (:data:`_FOUND_XFS`)."""
+        root = etree.fromstring(self.source)
+        xfs = root.find(q("cellXfs"))
         if xfs is None or len(xfs) == 0:
             raise Unsure("styles without cell formats")
+        return root
 
     def _list(self, name: str):
         node = self.root.find(q(name))
