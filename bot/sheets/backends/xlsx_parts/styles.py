@@ -3,8 +3,6 @@ missing (:class:`Styles`), and what openpyxl writes for each of them (:class:`Fo
 
 from __future__ import annotations
 
-import functools
-
 from lxml import etree
 
 from bot.sheets.backends.xlsx_parts.package import Unsure, q
@@ -53,31 +51,43 @@ def _index_of_list(name: str, items) -> tuple[dict, int]:
     return _LIST_INDEXES[key]
 
 
-_FOUND_XFS: dict[tuple[bytes, int], int] = {}  # (styles.xml, FormatParts id) → index, see Styles.xf
-
 STYLESHEET_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs")
 
 
 class Styles:
-    """``xl/styles.xml`` of one workbook: cell formats found, or appended when missing."""
+    """``xl/styles.xml`` of one workbook: cell formats found, or appended when missing.
+
+    The workbooks of a kind share one stylesheet, and a feedback write asks each of them for the
+    same formats in the same order. So while only :meth:`xf` has been asked, what it answers and
+    the text it leaves depend only on the stylesheet's text and the formats asked before
+    (:data:`_ANSWERS`): the tree is parsed only for a stylesheet or a sequence not met yet, or
+    for another change (a lock), and then the formats asked so far are appended to it again."""
 
     def __init__(self, xml: bytes):
         self.source = xml
         self.changed = False
+        self._tree = None
+        self._asked: list[FormatParts] | None = []  # what xf() was asked, while nothing else changed
         self._indexes: dict[str, dict[tuple, int]] = {}
         self._counts: dict[str, int] = {}
         self._xfs: dict[int, int] = {}  # FormatParts (by id; they live as long as the module) → index
         self._clones: dict[tuple[int, bool], int] = {}
 
-    @functools.cached_property
+    @property
     def root(self):
-        """The stylesheet's tree, parsed only when a format must be looked for or added: the
-        formats a stylesheet already holds are remembered by its text (:data:`_FOUND_XFS`)."""
-        root = etree.fromstring(self.source)
-        xfs = root.find(q("cellXfs"))
-        if xfs is None or len(xfs) == 0:
-            raise Unsure("styles without cell formats")
-        return root
+        """The stylesheet's tree, with the formats :meth:`xf` was asked for so far."""
+        if self._tree is None:
+            root = etree.fromstring(self.source)
+            xfs = root.find(q("cellXfs"))
+            if xfs is None or len(xfs) == 0:
+                raise Unsure("styles without cell formats")
+            self._tree = root
+            for parts in self._asked or ():
+                self._add_xf(parts)
+        return self._tree
+
+    def _sequence(self) -> tuple:
+        return (self.source, *map(id, self._asked))
 
     def _list(self, name: str):
         node = self.root.find(q(name))
@@ -125,23 +135,22 @@ class Styles:
 
     def xf(self, parts: FormatParts) -> int:
         if id(parts) not in self._xfs:
-            self._xfs[id(parts)] = self._found_xf(parts)
+            self._xfs[id(parts)] = self._answer(parts)
         return self._xfs[id(parts)]
 
-    def _found_xf(self, parts: FormatParts) -> int:
-        """A format found in an unchanged stylesheet is where it was found in any workbook with
-        the same ``styles.xml``: the workbooks of a kind share it, so it is looked up once."""
-        if self.changed:
+    def _answer(self, parts: FormatParts) -> int:
+        if self._asked is None:  # the tree was changed otherwise: look in it
             return self._add_xf(parts)
-        key = (self.source, id(parts))
-        if key not in _FOUND_XFS:
-            index = self._add_xf(parts)
-            if self.changed:
-                return index
-            if len(_FOUND_XFS) > 1024:
-                _FOUND_XFS.clear()
-            _FOUND_XFS[key] = index
-        return _FOUND_XFS[key]
+        key = (*self._sequence(), id(parts))
+        known = _ANSWERS.get(key) if self._tree is None else None  # a parsed tree must get it too
+        if known is None:
+            index = self._add_xf(parts)  # parses the tree (with what was asked before) if need be
+            if len(_ANSWERS) > 4096:
+                _ANSWERS.clear()
+            known = _ANSWERS[key] = (index, self.changed)
+        self.changed = self.changed or known[1]
+        self._asked.append(parts)
+        return known[0]
 
     def _add_xf(self, parts: FormatParts) -> int:
         xf = _copy(parts.elements["cellXfs"])
@@ -156,6 +165,7 @@ class Styles:
 
     def locked_clone(self, index: int, locked: bool) -> int:
         """The cell format ``index`` with its protection set to ``locked`` (appended if new)."""
+        self._leave_sequence()
         if (index, locked) not in self._clones:
             self._clones[index, locked] = self._clone(index, locked)
         return self._clones[index, locked]
@@ -174,6 +184,7 @@ class Styles:
     def lock_all(self) -> None:
         """Every cell format locked where it is: a whole lock leaves no cell of any sheet to
         edit, so each cell keeps its format id and no sheet's cells need rewriting."""
+        self._leave_sequence()
         for xf in self._cell_formats():
             if not is_locked(xf):
                 _set_locked(xf, True)
@@ -193,13 +204,35 @@ class Styles:
         from openpyxl.styles import Protection
         from openpyxl.styles.cell_style import CellStyle
 
+        self._leave_sequence()
         return self.index_of("cellXfs", _ns(CellStyle(protection=Protection(locked=False)).to_tree()))
 
     def is_locked(self, index: int) -> bool:
         return is_locked(self._cell_formats()[index])
 
+    def _leave_sequence(self) -> None:
+        self.root  # noqa: B018 - the tree, with what xf() answered so far, before it changes otherwise
+        self._asked = None
+
     def to_bytes(self) -> bytes:
-        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", standalone=True)
+        if self._asked is None:
+            return _serialised(self.root)
+        key = self._sequence()
+        if key not in _TEXTS:
+            if len(_TEXTS) > 64:  # a stylesheet's text each: a few kinds of unit, a few sequences
+                _TEXTS.clear()
+            _TEXTS[key] = _serialised(self.root)
+        return _TEXTS[key]
+
+
+def _serialised(root) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+# (stylesheet text, the formats asked before, by id; the format asked) → (its index, whether the
+# stylesheet is changed after it); (stylesheet text, the formats asked) → the text it becomes.
+_ANSWERS: dict[tuple, tuple[int, bool]] = {}
+_TEXTS: dict[tuple, bytes] = {}
 
 
 def is_locked(xf) -> bool:
