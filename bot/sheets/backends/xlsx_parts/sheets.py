@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from io import BytesIO
 from xml.sax.saxutils import escape, quoteattr
@@ -14,7 +15,7 @@ from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
 
 from bot.sheets.backends.xlsx_parts.package import Unsure, q
 from bot.sheets.backends.xlsx_parts.styles import Styles, _ns, format_parts
-from bot.sheets.values import is_formula_like
+from bot.sheets.values import FORMULA_TRIGGERS
 
 _FRAMES: dict[tuple, bytes] = {}
 
@@ -84,39 +85,58 @@ def render_sheet(tab, styles: Styles) -> bytes:
     openpyxl's frame of an empty sheet with the rows, merges, validations and links written
     into it as text, in the order the schema gives them (no tree is built: a master's tabs are
     large)."""
-    frame = _frame(tab).decode("utf-8")
-    head, tail = re.split(r"<sheetData\s*/>|<sheetData>\s*</sheetData>", frame)
-    if tab.cells:
-        rs, cs = [r for r, _ in tab.cells], [c for _, c in tab.cells]
-        ref = f"{get_column_letter(min(cs))}{min(rs)}:{get_column_letter(max(cs))}{max(rs)}"
+    head, tail = _frame_parts(tab)
+    rows, validations, links, bounds = _rows(tab, styles)
+    if bounds:
+        (r1, c1), (r2, c2) = bounds
+        ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"
         head = _DIMENSION.sub(f'<dimension ref="{ref}"/>', head, count=1)
-    rows, validations, links = _rows(tab, styles)
     protection = _PROTECTION.match(tail)
     at = protection.end() if protection else 0  # mergeCells… come after sheetProtection
     extras = _merges_xml(tab.merges) + _validations_xml(validations) + _links_xml(links)
     return XML_DECLARATION + f"{head}<sheetData>{rows}</sheetData>{tail[:at]}{extras}{tail[at:]}".encode()
 
 
-def _rows(tab, styles: Styles) -> tuple[str, dict, list]:
+_FRAME_PARTS: dict[bytes, tuple[str, str]] = {}
+
+
+def _frame_parts(tab) -> tuple[str, str]:
+    """The frame's text before and after its empty ``sheetData``."""
+    frame = _frame(tab)
+    if frame not in _FRAME_PARTS:
+        head, tail = re.split(r"<sheetData\s*/>|<sheetData>\s*</sheetData>", frame.decode("utf-8"))
+        _FRAME_PARTS[frame] = head, tail
+    return _FRAME_PARTS[frame]
+
+
+def _rows(tab, styles: Styles) -> tuple[str, dict, list, tuple | None]:
+    """The rows' XML, the validations and links met on the way, and the cells' bounds
+    ((first row, first column), (last row, last column)), None for a tab without cells."""
     from bot.sheets.backends.workbook import _data_validation
 
     by_row: dict[int, list] = {row: [] for row in tab.row_heights}
     validations, links, xfs = {}, [], {}
-    row_cells, last_row = None, None
+    row_cells, last_row, first_col, last_col = None, None, None, None
+    cells = _CELLS
     for place, spec in sorted(tab.cells.items()):
-        row = place[0]
+        row, col = place
         if row != last_row:  # the cells come sorted: a row's list is looked up once
             row_cells, last_row = by_row.setdefault(row, []), row
+        if first_col is None or col < first_col:
+            first_col = col
+        if last_col is None or col > last_col:
+            last_col = col
         ref = _REFS.get(place) or _ref(place)
         # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
-        # quote prefix, as render_tab stores it through openpyxl
+        # quote prefix, as render_tab stores it through openpyxl (is_formula_like, inlined)
         value = spec.value
-        quote = spec.formula is None and is_formula_like(value)
+        quote = spec.formula is None and isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
         look = (spec.style, spec.input, quote)
         style = xfs.get(look)
         if style is None:
             style = xfs[look] = styles.xf(format_parts(*look))
-        row_cells.append(_cell_xml(ref, style, spec, quote))
+        xml = None if spec.formula else cells.get((ref, style, value.__class__, value, quote))
+        row_cells.append(xml or _cell_xml(ref, style, spec, quote))
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
@@ -127,7 +147,8 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list]:
     for row in sorted(by_row):
         height = f' ht="{_height(tab.row_heights[row])}" customHeight="1"' if row in tab.row_heights else ""
         rows.append(f'<row r="{row}"{height}>{"".join(by_row[row])}</row>')
-    return "".join(rows), validations, links
+    bounds = ((min(tab.cells)[0], first_col), (last_row, last_col)) if tab.cells else None
+    return "".join(rows), validations, links, bounds
 
 
 # "A1" references by (row, column): every tab repeats the same few thousand.
@@ -230,6 +251,7 @@ def _check_text(value: str, quote: bool) -> None:
         raise Unsure("text openpyxl would store differently")
 
 
+@functools.lru_cache(maxsize=256)
 def _height(points: float) -> str:
     return safe_string(float(points))
 
