@@ -22,9 +22,25 @@ def cell_labels(
     schema: Schema, table: Table, slot: str, column_id: str, report: Report
 ) -> tuple[str, str, str]:
     """(label for messages, row label, column label) of one cell, in Vietnamese."""
+    if "[" not in slot:  # a fixed row: the same words for every unit
+        key = (id(schema), table.id, slot, column_id)
+        if key not in _FIXED:
+            if len(_FIXED) > 20_000:
+                _FIXED.clear()
+            _FIXED[key] = (schema, _labels(schema, table, slot, column_id, None))
+        return _FIXED[key][1]
+    typed = report.values.get(f"{table.id}/{slot}/{LABEL_COLUMN}")
+    return _labels(schema, table, slot, column_id, typed)
+
+
+def _labels(schema: Schema, table: Table, slot: str, column_id: str, typed) -> tuple[str, str, str]:
     r_label = row_label(schema, table.id, slot)
-    typed = report.values.get(f"{table.id}/{slot}/{LABEL_COLUMN}") if "[" in slot else None
     if typed:
         r_label = f"{r_label} ({typed})"
     c_label = "tên dòng" if column_id == LABEL_COLUMN else table.column_by_id[column_id].label
     return f'Bảng {table.number}, dòng "{r_label}", cột "{c_label}"', r_label, c_label
+
+
+# A fixed row's labels by (schema, by id; table, row, column). The entry holds its schema, so
+# that id is never reused for another schema while the entry lives.
+_FIXED: dict[tuple, tuple] = {}
