@@ -341,11 +341,14 @@ def _save(
                 f.severity,
                 f.cell,
                 f.message,
-                json.dumps(f.as_dict(), ensure_ascii=False, default=str),
+                _finding_json(f.as_dict()),
             )
             for f in o.findings
         ]
     ctx.store.save_check(period.id, rows, finding_rows, [o.unit for o in outcomes], kept)
+
+
+_finding_json = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder for every finding
 
 
 def _returned_comment(state) -> str | None:

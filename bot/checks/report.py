@@ -200,11 +200,15 @@ def report_to_json(report: Report, findings: list[Finding]) -> str:
 
 def report_from_json(text: str) -> tuple[Report, list[Finding]]:
     data = json.loads(text)
+    values = data["values"]
+    for key, value in values.items():  # in place: only dates are stored as objects
+        if value.__class__ is dict:
+            values[key] = _decode(value)
     report = Report(
         data["unit"],
         data["kind"],
         data["period"],
-        values={k: _decode(v) for k, v in data["values"].items()},
+        values=values,
         cells=data["cells"],
         formulas=set(data["formulas"]),
         list_lines={(t, r): n for t, r, n in data["list_lines"]},

@@ -112,9 +112,8 @@ class CheckQueries(Database):
                 "INSERT INTO findings (unit, period, rule, severity, cell, message, finding_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 findings,
             )
-            for o in outcomes:
-                conn.execute(
-                    """INSERT INTO unit_states (unit, period, state, filled, required, errors, warnings, incomplete_sections,
+            conn.executemany(
+                """INSERT INTO unit_states (unit, period, state, filled, required, errors, warnings, incomplete_sections,
                            last_change, submitted_at, checked_at, snapshot_id, feedback_hash, inputs_key)
                        VALUES (:unit, :period, :state, :filled, :required, :errors, :warnings, :incomplete_sections,
                            :last_change, :submitted_at, :checked_at, :snapshot_id, :feedback_hash, :inputs_key)
@@ -124,8 +123,8 @@ class CheckQueries(Database):
                            submitted_at = excluded.submitted_at, checked_at = excluded.checked_at,
                            snapshot_id = excluded.snapshot_id, feedback_hash = excluded.feedback_hash,
                            inputs_key = excluded.inputs_key""",
-                    {**o, "period": period},
-                )
+                [{**o, "period": period} for o in outcomes],
+            )
 
     def mark_feedback_written(
         self, unit: str, period: str, feedback_hash: str, before: str | None, after: str | None
