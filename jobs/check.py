@@ -361,11 +361,13 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: li
     before and after)."""
     titles = {s.id: section_title(s) for s in ctx.schema.sections}
     due, hashes = [], {}
+    states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}  # as this check left them
+    sheets = {record.unit: record for record in ctx.store.sheets(period.id)}
     for o in fresh:
-        row = ctx.store.unit_state(o.unit, period.id)
+        row = states[o.unit]
         if not feedback_due(row):
             continue
-        record = ctx.store.sheet(o.unit, period.id)
+        record = sheets[o.unit]
         ref = SheetRef(record.sheet_id, record.url)
         due.append((ref, o, row))
         hashes[ref.id] = (o.unit, row["feedback_hash"])
