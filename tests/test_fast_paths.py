@@ -165,6 +165,41 @@ def test_it_adds_no_cell_format_when_the_same_feedback_is_written_twice(workbook
     assert len(zipfile.ZipFile(ref.id).read("xl/styles.xml")) == size
 
 
+def test_it_writes_the_same_workbook_from_remembered_formats_as_from_a_parsed_stylesheet(
+    workbook, schema, tmp_path, monkeypatch
+):
+    from bot.sheets.backends.xlsx_parts import styles
+
+    backend, ref, layout = workbook
+    edits = feedback_for(ref.id, layout, schema, random.Random(3), None)
+    copies = [copy_of(ref.id, tmp_path, f"{name}.xlsx") for name in ("first", "second", "afresh")]
+    fast(copies[0], edits)  # learns the answers for this stylesheet
+    parsed = []
+    monkeypatch.setattr(styles.etree, "fromstring", _counting(styles.etree.fromstring, parsed))
+    fast(copies[1], edits)  # from what the first write learnt
+    assert parsed == []  # the stylesheet was not parsed again
+    monkeypatch.undo()
+    styles._ANSWERS.clear()
+    styles._TEXTS.clear()
+    fast(copies[2], edits)  # parsed afresh
+    parts = [_parts(path) for path in copies]
+    assert parts[1] == parts[2] and parts[0] == parts[2]
+
+
+def _counting(parse, calls: list):
+    def counted(xml, *args, **kwargs):
+        if b"<styleSheet" in xml[:400]:
+            calls.append(len(xml))
+        return parse(xml, *args, **kwargs)
+
+    return counted
+
+
+def _parts(path) -> dict:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist() if name != "docProps/core.xml"}
+
+
 def test_it_writes_feedback_through_the_backend_without_openpyxl(workbook, schema):
     backend, ref, layout = workbook
     before = xlsx_parts.FALLBACKS["write"]
