@@ -15,7 +15,7 @@ from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
 
 from bot.sheets.backends.xlsx_parts.package import Unsure, q
 from bot.sheets.backends.xlsx_parts.styles import Styles, _ns, format_parts
-from bot.sheets.values import FORMULA_TRIGGERS
+from bot.sheets.values import is_formula_like
 
 _FRAMES: dict[tuple, bytes] = {}
 
@@ -117,7 +117,6 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list, tuple | None]:
     by_row: dict[int, list] = {row: [] for row in tab.row_heights}
     validations, links, xfs = {}, [], {}
     row_cells, last_row, first_col, last_col = None, None, None, None
-    cells = _CELLS
     for place, spec in sorted(tab.cells.items()):
         row, col = place
         if row != last_row:  # the cells come sorted: a row's list is looked up once
@@ -128,15 +127,13 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list, tuple | None]:
             last_col = col
         ref = _REFS.get(place) or _ref(place)
         # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
-        # quote prefix, as render_tab stores it through openpyxl (is_formula_like, inlined)
-        value = spec.value
-        quote = spec.formula is None and isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+        # quote prefix, as render_tab stores it through openpyxl
+        quote = spec.formula is None and is_formula_like(spec.value)
         look = (spec.style, spec.input, quote)
         style = xfs.get(look)
         if style is None:
             style = xfs[look] = styles.xf(format_parts(*look))
-        xml = None if spec.formula else cells.get((ref, style, value.__class__, value, quote))
-        row_cells.append(xml or _cell_xml(ref, style, spec, quote))
+        row_cells.append(_cell_xml(ref, style, spec, quote))
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
