@@ -43,7 +43,7 @@ def write_package(source, target, replaced: dict[str, bytes], dropped: frozenset
         _write((_compressed(source, info) for info in source.infolist()), target, replaced, dropped)
         return
     with zipfile.ZipFile(source) as src:
-        _write((_compressed(src, info) for info in src.infolist()), target, replaced, dropped)
+        write_package(src, target, replaced, dropped)
 
 
 def _write(entries, target, replaced: dict[str, bytes], dropped: frozenset) -> None:
