@@ -225,8 +225,7 @@ class _StoredFindings:
             self._by_unit = {}
             for row in self._read():
                 if row["unit"] in self._wanted:
-                    finding = finding_from_dict(json.loads(row["finding_json"]))
-                    self._by_unit.setdefault(row["unit"], []).append(finding)
+                    self._by_unit.setdefault(row["unit"], []).append(finding_from_dict(row))
         return self._by_unit.get(code, [])
 
 
@@ -310,7 +309,7 @@ def _jsonable(value):
 def _save(
     ctx: Context, period: Period, outcomes: list[UnitOutcome], keys: dict, kept: list[str] | None
 ) -> None:
-    rows, finding_rows = [], []
+    rows, finding_rows = [], {}
     states = {row["unit"]: row for row in ctx.store.unit_states(period.id)}
     for o in outcomes:
         comment = _returned_comment(states.get(o.unit))
@@ -333,22 +332,8 @@ def _save(
                 "inputs_key": keys[o.unit],
             }
         )
-        finding_rows += [
-            (
-                o.unit,
-                period.id,
-                f.rule,
-                f.severity,
-                f.cell,
-                f.message,
-                _finding_json(f.as_dict()),
-            )
-            for f in o.findings
-        ]
+        finding_rows[o.unit] = [f.as_dict() for f in o.findings]
     ctx.store.save_check(period.id, rows, finding_rows, [o.unit for o in outcomes], kept)
-
-
-_finding_json = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder for every finding
 
 
 def _returned_comment(state) -> str | None:

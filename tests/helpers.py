@@ -142,7 +142,7 @@ def set_state(store, unit: str, state: str, *, filled=4, required=10, errors=0, 
                 "inputs_key": None,
             }
         ],
-        [],
+        {},
         [unit],
     )
 

@@ -82,12 +82,11 @@ def unit_page(ctx, period, code: str) -> dict:
     unit_state = row["state"] if row else "chua_mo"
     findings = []
     for f in ctx.store.findings(period.id, code):
-        data = json.loads(f["finding_json"])
         findings.append(
             {
                 "severity": f["severity"],
                 "severity_label": SEVERITY_LABELS.get(f["severity"], f["severity"]),
-                "place": place_of_finding(ctx.schema, data),
+                "place": place_of_finding(ctx.schema, f),
                 "cell": f["cell"] or "",
                 "message": f["message"],
             }

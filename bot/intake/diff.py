@@ -66,7 +66,7 @@ def place_in_table(schema, table_id: str, row_id: str | None, column_id: str | N
 
 
 def place_of_finding(schema, finding: dict) -> str:
-    """Where a stored finding (``finding_json``) is, in words; its cell when it has no table."""
+    """Where a stored finding (``Finding.as_dict``) is, in words; its cell when it has no table."""
     if finding.get("table") in schema.table_by_id:
         return place_in_table(schema, finding["table"], finding.get("row"), finding.get("column"))
     return _cell_words(finding.get("cell")) if finding.get("cell") else ""

@@ -155,7 +155,7 @@ def _recorded_reply(ctx, row, filename: str) -> str:
     )
     state = ctx.store.unit_state(row["unit"], row["period"])
     result.state = state["state"] if state else None
-    result.findings = [json.loads(f["finding_json"]) for f in ctx.store.findings(row["period"], row["unit"])]
+    result.findings = ctx.store.findings(row["period"], row["unit"])
     text = submission_reply(ctx, result, filename)
     return text.replace(result.summary(), "Tệp đã được nhận và ghi vào bảng tính.")
 

@@ -296,7 +296,7 @@ def _after_write(ctx, code, period, result: Submission, refresh: Refresh) -> Sub
 def _with_findings(ctx, code, period, result: Submission) -> Submission:
     row = ctx.store.unit_state(code, period.id)
     result.state = row["state"] if row else None
-    result.findings = [json.loads(f["finding_json"]) for f in ctx.store.findings(period.id, code)]
+    result.findings = ctx.store.findings(period.id, code)
     return result
 
 

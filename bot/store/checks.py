@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from bot import clock
@@ -70,16 +71,18 @@ class CheckQueries(Database):
     def unit_states(self, period: str) -> list[sqlite3.Row]:
         return list(self.conn.execute("SELECT * FROM unit_states WHERE period = ? ORDER BY unit", (period,)))
 
-    def findings(self, period: str, unit: str | None = None) -> list[sqlite3.Row]:
+    def findings(self, period: str, unit: str | None = None) -> list[dict]:
+        """The findings of the period's last checks (of one unit), each as ``Finding.as_dict``
+        gives it, unit by unit in the order they were found."""
         if unit is None:
-            return list(
-                self.conn.execute("SELECT * FROM findings WHERE period = ? ORDER BY unit, id", (period,))
+            rows = self.conn.execute(
+                "SELECT findings_json FROM unit_findings WHERE period = ? ORDER BY unit", (period,)
             )
-        return list(
-            self.conn.execute(
-                "SELECT * FROM findings WHERE period = ? AND unit = ? ORDER BY id", (period, unit)
+        else:
+            rows = self.conn.execute(
+                "SELECT findings_json FROM unit_findings WHERE period = ? AND unit = ?", (period, unit)
             )
-        )
+        return [finding for (text,) in rows for finding in json.loads(text)]
 
     def latest_snapshot_ids(self, period: str) -> dict[str, int]:
         """unit → the id of its latest snapshot (snapshots are never changed, only added)."""
@@ -92,25 +95,29 @@ class CheckQueries(Database):
         self,
         period: str,
         outcomes: list[dict],
-        findings: list[tuple],
+        findings: dict[str, list[dict]],
         units: list[str],
         kept: list[str] | None = None,
     ) -> None:
-        """Replace the findings and unit states of ``units`` with those of one check, atomically.
-        With ``kept`` (the units whose stored outcome stands), the findings of every other unit
-        of the period (one gone from the list) go too."""
+        """Replace the findings (unit → its findings as ``Finding.as_dict`` gives them) and unit
+        states of ``units`` with those of one check, atomically. With ``kept`` (the units whose
+        stored outcome stands), the findings of every other unit of the period (one gone from
+        the list) go too."""
         with self.transaction() as conn:
             if kept is not None:
                 present = [*units, *kept]
                 marks = ",".join("?" * len(present))
                 conn.execute(
-                    f"DELETE FROM findings WHERE period = ? AND unit NOT IN ({marks})", (period, *present)
+                    f"DELETE FROM unit_findings WHERE period = ? AND unit NOT IN ({marks})",
+                    (period, *present),
                 )
             marks = ",".join("?" * len(units))
-            conn.execute(f"DELETE FROM findings WHERE period = ? AND unit IN ({marks})", (period, *units))
+            conn.execute(
+                f"DELETE FROM unit_findings WHERE period = ? AND unit IN ({marks})", (period, *units)
+            )
             conn.executemany(
-                "INSERT INTO findings (unit, period, rule, severity, cell, message, finding_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                findings,
+                "INSERT INTO unit_findings (unit, period, findings_json) VALUES (?, ?, ?)",
+                [(unit, period, _json(found)) for unit, found in findings.items() if found],
             )
             conn.executemany(
                 """INSERT INTO unit_states (unit, period, state, filled, required, errors, warnings, incomplete_sections,
@@ -161,3 +168,6 @@ class CheckQueries(Database):
             (period,),
         ).fetchone()[0]
         return f"{snap}|{states}"
+
+
+_json = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder for every check
