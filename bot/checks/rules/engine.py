@@ -6,6 +6,7 @@ import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -152,8 +153,7 @@ class _Placeholders(dict):
         return "{" + key + "}"
 
 
-@dataclass(frozen=True)
-class _Ranked:
+class _Ranked(NamedTuple):
     finding: Finding
     rank: tuple  # lower wins a cell: severity, specificity, declaration order
     order: tuple  # where the finding sorts: unit, table, slot, column
@@ -165,15 +165,16 @@ def _findings(frame: PeriodFrame, b: Binding, wrong: Wrong, specificity: int, de
         return []
     rule, table, space = b.rule, b.table, frame.spaces[b.table.id]
     shape = wrong.mask.shape
-    # the values each finding shows, picked for all wrong cells at once
-    shown = {name: np.broadcast_to(a, shape)[rows, ks].tolist() for name, a in wrong.shown.items()}
+    # the values each finding shows, picked for all wrong cells at once: one tuple a cell
+    names = tuple(wrong.shown)
+    picked = [np.broadcast_to(a, shape)[rows, ks].tolist() for a in wrong.shown.values()]
+    shown = list(zip(*picked, strict=True)) if names else [()] * rows.size
     expected = (
         np.broadcast_to(wrong.expected, shape)[rows, ks].tolist() if wrong.expected is not None else None
     )
-    decimals = rule.decimals if rule.kind == "ratio" else 6
     anchors = wrong.anchor.slots.tolist()
-    column_id, message = wrong.anchor.column.id, wrong.message or rule.message
-    table_label, bounds = f"Bảng {table.number}. {table.title}", _bounds(rule)
+    column_id = wrong.anchor.column.id
+    words = _Words(frame.schema, b, wrong, names)
     # a blank required cell ("missing") outranks a warning on its cell, as an error does
     rank = (0 if rule.severity in ("error", "missing") else 1, specificity, declared)
     out = []
@@ -181,27 +182,59 @@ def _findings(frame: PeriodFrame, b: Binding, wrong: Wrong, specificity: int, de
         report = frame.reports[i]
         slot_i = anchors[k if len(anchors) > 1 else 0]
         slot = space.slots[slot_i]
-        label, r_label, c_label = cell_labels(frame.schema, table, slot, column_id, report)
-        numbers = {name: picked[j] for name, picked in shown.items()}
-        texts = {name: format_value(x, decimals if name == "expected" else 6) for name, x in numbers.items()}
-        texts.update(bounds, label=label)
+        message, r_label, c_label, values = words.of(slot, shown[j], report)
         finding = Finding(
             report.unit,
             rule.id,
             rule.severity,
-            message.format_map(_Placeholders(texts)),
+            message,
             table=table.id,
             row=slot,
             column=column_id,
             cell=report.cells.get(f"{table.id}/{slot}/{column_id}"),
-            table_label=table_label,
+            table_label=words.table_label,
             row_label=r_label,
             column_label=c_label,
-            values=tuple((name, None if math.isnan(x) else plain(x)) for name, x in numbers.items()),
-            expected=None if expected is None or math.isnan(expected[j]) else plain(expected[j]),
+            values=values,
+            expected=None if expected is None else _kept(expected[j]),
         )
         out.append(_Ranked(finding, rank, (i, table.number, slot_i, space.col_index[column_id])))
     return out
+
+
+class _Words:
+    """What a finding of one binding says about a cell: its message, row and column labels and
+    shown values. A fixed row's words depend only on the values shown, so units with the same
+    values in the same cell (a blank required cell, above all) share them."""
+
+    def __init__(self, schema: Schema, b: Binding, wrong: Wrong, names: tuple):
+        rule, self.table = b.rule, b.table
+        self.schema, self.names, self.column_id = schema, names, wrong.anchor.column.id
+        decimals = rule.decimals if rule.kind == "ratio" else 6
+        self.digits = tuple(decimals if name == "expected" else 6 for name in names)
+        self.message, self.bounds = wrong.message or rule.message, _bounds(rule)
+        self.table_label = f"Bảng {self.table.number}. {self.table.title}"
+        self._fixed: dict[tuple, tuple] = {}
+
+    def of(self, slot: str, numbers: tuple, report: Report) -> tuple[str, str, str, tuple]:
+        if "[" in slot:  # a list line: its label is what the unit typed
+            return self._said(slot, numbers, report)
+        key = (slot, numbers)  # NaN is never equal to itself: an empty cell shown is not shared
+        if key not in self._fixed:
+            self._fixed[key] = self._said(slot, numbers, report)
+        return self._fixed[key]
+
+    def _said(self, slot: str, numbers: tuple, report: Report) -> tuple[str, str, str, tuple]:
+        label, r_label, c_label = cell_labels(self.schema, self.table, slot, self.column_id, report)
+        texts = dict(zip(self.names, map(format_value, numbers, self.digits), strict=True))
+        texts.update(self.bounds, label=label)
+        values = tuple(zip(self.names, map(_kept, numbers), strict=True))
+        return self.message.format_map(_Placeholders(texts)), r_label, c_label, values
+
+
+def _kept(x: float):
+    """A shown value as a finding keeps it: None for an empty cell (NaN)."""
+    return None if math.isnan(x) else plain(x)
 
 
 def _bounds(rule) -> dict[str, str]:
