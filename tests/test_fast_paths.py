@@ -364,3 +364,42 @@ def test_it_finds_the_cells_of_a_sheet_it_locks_whole_or_says_it_is_unsure(xml, 
 
     span = _sheet_data_span(xml)
     assert (xml[span[0] : span[1]] if span else None) == found
+
+
+def test_it_stores_a_replaced_part_as_zipfile_itself_would(workbook, tmp_path):
+    """The zip writer deflates replaced parts itself: the package it writes must be byte for
+    byte what ``ZipFile.writestr`` gives at the same level, the other parts copied as stored."""
+    from bot.sheets.backends.xlsx_parts.zip_writer import COMPRESS_LEVEL, write_package
+
+    _, ref, _ = workbook
+
+    replaced = {"xl/worksheets/sheet1.xml": b"<worksheet>" + "Kiểm tra ".encode() * 5000 + b"</worksheet>"}
+    ours = tmp_path / "ours.xlsx"
+    write_package(ref.id, ours, replaced)
+
+    expected = tmp_path / "zipfile.xlsx"
+    with zipfile.ZipFile(ref.id) as src, zipfile.ZipFile(expected, "w") as dst:
+        for info in src.infolist():
+            if info.filename in replaced:
+                fresh = zipfile.ZipInfo(info.filename, info.date_time)
+                fresh.compress_type, fresh.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+                dst.writestr(fresh, replaced[info.filename], compresslevel=COMPRESS_LEVEL)
+            else:
+                dst.writestr(info, src.read(info.filename), compresslevel=COMPRESS_LEVEL)
+    with zipfile.ZipFile(ours) as got, zipfile.ZipFile(expected) as want:
+        assert got.testzip() is None
+        assert [i.filename for i in got.infolist()] == [i.filename for i in want.infolist()]
+        for a, b in zip(got.infolist(), want.infolist(), strict=True):
+            assert got.read(a) == want.read(b)
+        name = "xl/worksheets/sheet1.xml"
+        a, b = got.getinfo(name), want.getinfo(name)
+        assert (a.CRC, a.compress_size, a.file_size, a.flag_bits) == (
+            b.CRC,
+            b.compress_size,
+            b.file_size,
+            b.flag_bits,
+        )
+        assert (
+            ours.read_bytes()[a.header_offset : a.header_offset + 30 + len(name) + a.compress_size]
+            == (expected.read_bytes()[b.header_offset : b.header_offset + 30 + len(name) + b.compress_size])
+        )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from io import BytesIO
+from os import PathLike
 
 from bot.sheets.backends.xlsx_parts.package import Unsure
 
@@ -47,17 +49,31 @@ def write_package(source, target, replaced: dict[str, bytes], dropped: frozenset
 
 
 def _write(entries, target, replaced: dict[str, bytes], dropped: frozenset) -> None:
-    with zipfile.ZipFile(target, "w") as dst:
+    # Built in memory and written at once: one write call for the file, not a few for each part.
+    buffer = BytesIO() if isinstance(target, (str, PathLike)) else target
+    with zipfile.ZipFile(buffer, "w") as dst:
         for info, data in entries:
             if info.filename in dropped:
                 continue
             if info.filename in replaced:
-                fresh = zipfile.ZipInfo(info.filename, info.date_time)
-                fresh.compress_type = zipfile.ZIP_DEFLATED
-                fresh.external_attr = info.external_attr
-                dst.writestr(fresh, replaced[info.filename], compresslevel=COMPRESS_LEVEL)
+                _append_compressed(dst, *_deflated(info, replaced[info.filename]))
             else:
                 _append_compressed(dst, info, data)
+    if buffer is not target:
+        with open(target, "wb") as f:
+            f.write(buffer.getbuffer())
+
+
+def _deflated(info: zipfile.ZipInfo, text: bytes) -> tuple[zipfile.ZipInfo, bytes]:
+    """A replaced part's entry and bytes, deflated here as ``ZipFile.writestr`` would deflate
+    them (raw deflate, zlib's window; APPNOTE 4.4.5), without its header written twice."""
+    fresh = zipfile.ZipInfo(info.filename, info.date_time)
+    fresh.compress_type = zipfile.ZIP_DEFLATED
+    fresh.external_attr = info.external_attr
+    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    data = compressor.compress(text) + compressor.flush()
+    fresh.CRC, fresh.file_size, fresh.compress_size = zlib.crc32(text), len(text), len(data)
+    return fresh, data
 
 
 def _compressed(src: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[zipfile.ZipInfo, bytes]:
