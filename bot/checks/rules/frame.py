@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 
@@ -138,12 +139,13 @@ class PeriodFrame:
     def _scatter_values(self) -> None:
         sizes = [len(r.values) for r in self.reports]
         rows = np.repeat(np.arange(self.n), sizes)
-        pos = np.fromiter((self.positions[k] for r in self.reports for k in r.values), int, sum(sizes))
-        raw = [v for r in self.reports for v in r.values.values()]
-        number = np.fromiter(
-            (float(v) if type(v) in _NUMBER_TYPES else math.nan for v in raw), float, len(raw)
-        )
-        typed = np.fromiter((v is not None and v != "" for v in raw), bool, len(raw))
+        # list comprehensions and map over the 90,000 values of 200 reports: a generator a value
+        # costs about twice as much
+        keys = chain.from_iterable(r.values for r in self.reports)
+        pos = np.fromiter(map(self.positions.__getitem__, keys), int, sum(sizes))
+        raw = list(chain.from_iterable(r.values.values() for r in self.reports))
+        number = np.array([float(v) if type(v) in _NUMBER_TYPES else math.nan for v in raw], float)
+        typed = np.array([v is not None and v != "" for v in raw], bool)
         keep = pos >= 0
         rows, pos = rows[keep], pos[keep]
         self.value = np.full((self.n, self.width), np.nan)
