@@ -199,6 +199,17 @@ def test_it_refuses_a_bad_unit_file_with_the_line_and_reason(home, capsys):
     assert "dòng 4" in err and "'quan'" in err
 
 
+def test_it_says_which_line_has_an_unquoted_comma_in_a_unit_name(home, capsys):
+    (home / "units.csv").write_text(
+        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,,\nB2,Ban Quản lý, khu kinh tế,so_nganh,,\n",
+        encoding="utf-8",
+    )
+    assert provision_cli(home) == 2
+    err = capsys.readouterr().err
+    assert "dòng 3" in err and "ngoặc kép" in err
+    assert "Traceback" not in err
+
+
 def test_it_refuses_a_unit_file_missing_a_column(home, capsys):
     (home / "units.csv").write_text("code,name,kind\nA1,Sở A,so_nganh\n", encoding="utf-8")
     assert provision_cli(home) == 2

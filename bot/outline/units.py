@@ -65,7 +65,13 @@ def parse_units(text: str, schema: Schema, source: str = "units.csv") -> list[Un
         )
     units, problems, seen = [], [], {}
     for line_no, raw in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        if None in raw:  # more fields than the header has columns
+            problems.append(
+                f"dòng {line_no}: có nhiều ô hơn số cột ở dòng 1; nội dung có dấu phẩy (như tên đơn vị) "
+                'phải đặt trong dấu ngoặc kép, ví dụ "Ban Quản lý, khu kinh tế"'
+            )
+            continue
+        row = {k.strip(): (v or "").strip() for k, v in raw.items()}
         if not any(row.values()):
             continue
         unit, row_problems = _parse_row(row, schema)
