@@ -22,7 +22,7 @@ from bot.checks.findings import assess_reports
 from bot.checks.report import Finding, Report, finding_from_dict, report_from_json
 from bot.checks.rules import evaluate_history
 from bot.context import Context
-from bot.outline.layout import build_layout
+from bot.outline.layout import WorkbookLayout, build_layout
 from bot.outline.periods import Period, previous_period
 from bot.outline.schema import section_title
 from bot.sheets.backends.base import Protect, SheetRef, Written, input_cells
@@ -362,7 +362,10 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: li
     before = ctx.backend.modified_times(refs)
     # Each unit's edits are built as its write comes, and dropped after it: the "Kiểm tra" tabs
     # of 200 units are never all held at once (less memory, and less for the garbage collector).
-    failed = ctx.backend.write_many((ref, _feedback_for(ctx, period, o, row, titles)) for ref, o, row in due)
+    places = _KindLayouts(ctx, period)
+    failed = ctx.backend.write_many(
+        (ref, _feedback_for(places.of(o.unit), o, row, titles)) for ref, o, row in due
+    )
     written = ctx.backend.written()
     after = ctx.backend.modified_times(refs) if len(written) < len(refs) else {}
     with ctx.store.transaction():  # one commit for the batch, not one a unit
@@ -380,8 +383,22 @@ def _write_feedback(ctx: Context, period: Period, result: CheckResult, fresh: li
             result.feedback_written.append(unit)
 
 
-def _feedback_for(ctx: Context, period: Period, o: UnitOutcome, row, titles) -> list:
-    layout = build_layout(ctx.schema, ctx.unit_by_code[o.unit], period)
+class _KindLayouts:
+    """A layout per unit kind for the feedback edits, which need its places only (the cover's
+    status cells, the input cells): those are the same for every unit of the kind, whose
+    workbooks differ in the cover's words alone. One layout a kind, not one a unit."""
+
+    def __init__(self, ctx: Context, period: Period):
+        self._ctx, self._period, self._layouts = ctx, period, {}
+
+    def of(self, code: str) -> WorkbookLayout:
+        unit = self._ctx.unit_by_code[code]
+        if unit.kind not in self._layouts:
+            self._layouts[unit.kind] = build_layout(self._ctx.schema, unit, self._period)
+        return self._layouts[unit.kind]
+
+
+def _feedback_for(layout: WorkbookLayout, o: UnitOutcome, row, titles) -> list:
     edits = feedback_edits(
         layout,
         STATE_LABELS[o.state],

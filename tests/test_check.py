@@ -53,6 +53,29 @@ def test_it_shows_each_unit_its_mistakes_with_links_to_the_cells(ctx):
     assert "đã nộp nhưng còn lỗi" in cover
 
 
+def test_it_writes_each_units_check_result_beside_its_label_on_the_cover_whatever_its_name(provisioned):
+    long_name = "Ban Quản lý các khu công nghiệp, khu kinh tế và khu công nghệ cao của tỉnh " * 3
+    ctx = provisioned(
+        f'code,name,kind,emails,chat_ids\nSTP,Sở Tư pháp,so_nganh,,\nBQL,"{long_name.strip()}",so_nganh,,\n'
+    )
+    period = ctx.period("2026-Q1")
+    fill(ctx, "STP", WRONG_TOTAL)
+    fill(ctx, "BQL", WRONG_TOTAL)
+    poll(ctx, period)
+
+    result = check(ctx, period)
+
+    assert sorted(result.feedback_written) == ["BQL", "STP"]
+    for code in ("STP", "BQL"):
+        rows = [
+            [c.value for c in r] for r in openpyxl.load_workbook(path_of(ctx, code))[COVER_TAB].iter_rows()
+        ]
+        by_label = {r[0]: r[1] for r in rows if r[0]}
+        assert by_label["Đơn vị"] == ctx.unit_by_code[code].name
+        assert "đã nộp nhưng còn lỗi" in by_label["Kết quả kiểm tra gần nhất"]
+        assert by_label["Thời điểm kiểm tra"]
+
+
 def test_it_never_touches_what_the_unit_typed_when_writing_feedback(ctx):
     period = ctx.period("2026-Q1")
     fill(ctx, "STP", {**WRONG_TOTAL, "i1_chi_dao": "=1+1 là công thức?"})
