@@ -50,7 +50,7 @@ def open_context(home: str | Path, *, backend: Backend | None = None, environ: d
 def _settle_startup_objects() -> None:
     """The modules, the schema and the unit list live as long as the process, yet Python's
     cycle collector walks every object it tracks on each full collection: about 120,000 of
-    them (50–60 ms a walk), two or three times in a check of 200 units. ``gc.freeze()`` moves
+    them (50–60 ms a walk), once or twice in a check of 200 units. ``gc.freeze()`` moves
     the objects that exist now out of the collector's sight for good (Python's ``gc``
     documentation); the collection before it leaves no garbage among them."""
     gc.collect()

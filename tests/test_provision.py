@@ -201,12 +201,13 @@ def test_it_refuses_a_bad_unit_file_with_the_line_and_reason(home, capsys):
 
 def test_it_says_which_line_has_an_unquoted_comma_in_a_unit_name(home, capsys):
     (home / "units.csv").write_text(
-        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,,\nB2,Ban Quản lý, khu kinh tế,so_nganh,,\n",
+        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,,,,\nB2,Ban Quản lý, khu kinh tế,so_nganh,,\n",
         encoding="utf-8",
     )
     assert provision_cli(home) == 2
     err = capsys.readouterr().err
     assert "dòng 3" in err and "ngoặc kép" in err
+    assert "dòng 2" not in err  # trailing empty fields, as spreadsheet programs export them
     assert "Traceback" not in err
 
 

@@ -55,6 +55,11 @@ def load_units(path: str | Path, schema: Schema) -> list[Unit]:
     return parse_units(text, schema, source=str(path))
 
 
+QUOTE_HINT = (
+    'nội dung có dấu phẩy (như tên đơn vị) phải đặt trong dấu ngoặc kép, ví dụ "Ban Quản lý, khu kinh tế"'
+)
+
+
 def parse_units(text: str, schema: Schema, source: str = "units.csv") -> list[Unit]:
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
@@ -65,11 +70,9 @@ def parse_units(text: str, schema: Schema, source: str = "units.csv") -> list[Un
         )
     units, problems, seen = [], [], {}
     for line_no, raw in enumerate(reader, start=2):
-        if None in raw:  # more fields than the header has columns
-            problems.append(
-                f"dòng {line_no}: có nhiều ô hơn số cột ở dòng 1; nội dung có dấu phẩy (như tên đơn vị) "
-                'phải đặt trong dấu ngoặc kép, ví dụ "Ban Quản lý, khu kinh tế"'
-            )
+        extra = raw.pop(None, None)  # fields beyond the header's columns (blank: trailing commas)
+        if extra and any((x or "").strip() for x in extra):
+            problems.append(f"dòng {line_no}: có nhiều ô hơn số cột ở dòng 1; {QUOTE_HINT}")
             continue
         row = {k.strip(): (v or "").strip() for k, v in raw.items()}
         if not any(row.values()):
@@ -77,6 +80,8 @@ def parse_units(text: str, schema: Schema, source: str = "units.csv") -> list[Un
         unit, row_problems = _parse_row(row, schema)
         if unit and unit.code in seen:
             row_problems.append(f"mã đơn vị '{unit.code}' trùng với dòng {seen[unit.code]}")
+        if row_problems and extra:  # the columns may be shifted by a comma
+            row_problems.append(f"dòng này có nhiều ô hơn số cột ở dòng 1: {QUOTE_HINT}")
         problems += [f"dòng {line_no}: {p}" for p in row_problems]
         if unit and not row_problems:
             seen[unit.code] = line_no
