@@ -188,33 +188,37 @@ def test_it_reports_a_renamed_tab_instead_of_reading_shifted_data(workbook):
     assert "t_van_ban_dien_tu/don_vi[1]/vb_tong" not in doc.cells
 
 
-def test_it_refuses_a_bad_unit_file_with_the_line_and_reason(home, capsys):
-    (home / "units.csv").write_text(
-        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,a@x.vn,\nA1,Sở B,so_nganh,,\nB2,Huyện C,quan,,\n",
-        encoding="utf-8",
-    )
+def refusal_of(home, capsys, units_csv: str) -> str:
+    """What provisioning says (exit code 2) about the unit list ``units_csv``."""
+    (home / "units.csv").write_text(units_csv, encoding="utf-8")
     assert provision_cli(home) == 2
-    err = capsys.readouterr().err
+    return capsys.readouterr().err
+
+
+def test_it_refuses_a_bad_unit_file_with_the_line_and_reason(home, capsys):
+    err = refusal_of(
+        home,
+        capsys,
+        "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,a@x.vn,\nA1,Sở B,so_nganh,,\nB2,Huyện C,quan,,\n",
+    )
     assert "dòng 3" in err and "trùng" in err
     assert "dòng 4" in err and "'quan'" in err
 
 
 def test_it_says_which_line_has_an_unquoted_comma_in_a_unit_name(home, capsys):
-    (home / "units.csv").write_text(
+    err = refusal_of(
+        home,
+        capsys,
         "code,name,kind,emails,chat_ids\nA1,Sở A,so_nganh,,,,\nB2,Ban Quản lý, khu kinh tế,so_nganh,,\n",
-        encoding="utf-8",
     )
-    assert provision_cli(home) == 2
-    err = capsys.readouterr().err
     assert "dòng 3" in err and "ngoặc kép" in err
     assert "dòng 2" not in err  # trailing empty fields, as spreadsheet programs export them
     assert "Traceback" not in err
 
 
 def test_it_refuses_a_unit_file_missing_a_column(home, capsys):
-    (home / "units.csv").write_text("code,name,kind\nA1,Sở A,so_nganh\n", encoding="utf-8")
-    assert provision_cli(home) == 2
-    assert "thiếu cột emails, chat_ids" in capsys.readouterr().err
+    err = refusal_of(home, capsys, "code,name,kind\nA1,Sở A,so_nganh\n")
+    assert "thiếu cột emails, chat_ids" in err
 
 
 def test_it_refuses_an_unknown_period(home, capsys):
