@@ -15,7 +15,7 @@ from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter
 
 from bot.sheets.backends.xlsx_parts.package import Unsure, q
 from bot.sheets.backends.xlsx_parts.styles import Styles, _ns, format_parts
-from bot.sheets.values import is_formula_like
+from bot.sheets.values import FORMULA_TRIGGERS
 
 _FRAMES: dict[tuple, bytes] = {}
 
@@ -127,13 +127,19 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list, tuple | None]:
             last_col = col
         ref = _REFS.get(place) or _ref(place)
         # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
-        # quote prefix, as render_tab stores it through openpyxl
-        quote = spec.formula is None and is_formula_like(spec.value)
+        # quote prefix, as render_tab stores it through openpyxl (is_formula_like, inlined: this
+        # loop runs once for each of a master's or a feedback tab's cells)
+        value = spec.value
+        quote = spec.formula is None and isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
         look = (spec.style, spec.input, quote)
         style = xfs.get(look)
         if style is None:
             style = xfs[look] = styles.xf(format_parts(*look))
-        row_cells.append(_cell_xml(ref, style, spec, quote))
+        if spec.formula:
+            row_cells.append(_written_cell(ref, style, spec, quote))
+        else:
+            key = (place, style, type(value), value, quote)
+            row_cells.append(_CELLS.get(key) or _remembered_cell(key, ref, spec))
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
@@ -207,15 +213,13 @@ _LOCATIONS: dict[str, str] = {}
 _CELLS: dict[tuple, str] = {}
 
 
-def _cell_xml(ref: str, style: int, spec, quote: bool) -> str:
-    if spec.formula:
-        return _written_cell(ref, style, spec, quote)
-    key = (ref, style, type(spec.value), spec.value, quote)
-    if key not in _CELLS:
-        if len(_CELLS) > 5_000:
-            _CELLS.clear()
-        _CELLS[key] = _written_cell(ref, style, spec, quote)
-    return _CELLS[key]
+def _remembered_cell(key: tuple, ref: str, spec) -> str:
+    """The XML of a cell without a formula, by ``key`` (place, format, value type, value, quote)."""
+    if len(_CELLS) > 5_000:
+        _CELLS.clear()
+    _, style, _, _, quote = key
+    xml = _CELLS[key] = _written_cell(ref, style, spec, quote)
+    return xml
 
 
 def _written_cell(ref: str, style: int, spec, quote: bool) -> str:
