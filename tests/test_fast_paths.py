@@ -367,13 +367,17 @@ def test_it_finds_the_cells_of_a_sheet_it_locks_whole_or_says_it_is_unsure(xml, 
 
 
 def test_it_stores_a_replaced_part_as_zipfile_itself_would(workbook, tmp_path):
-    """The zip writer deflates replaced parts itself: the package it writes must be byte for
-    byte what ``ZipFile.writestr`` gives at the same level, the other parts copied as stored."""
+    """The zip writer deflates replaced parts itself (with ISA-L, not zlib): the package must
+    hold what ``ZipFile.writestr`` would store, entry for entry (name, sizes, checksum, flags,
+    order), with local headers that agree with the central directory, every part inflating to
+    its text, the other parts copied as stored."""
+    import struct
+
     from bot.sheets.backends.xlsx_parts.zip_writer import COMPRESS_LEVEL, write_package
 
     _, ref, _ = workbook
-
-    replaced = {"xl/worksheets/sheet1.xml": b"<worksheet>" + "Kiểm tra ".encode() * 5000 + b"</worksheet>"}
+    name = "xl/worksheets/sheet1.xml"
+    replaced = {name: b"<worksheet>" + "Kiểm tra ".encode() * 5000 + b"</worksheet>"}
     ours = tmp_path / "ours.xlsx"
     write_package(ref.id, ours, replaced)
 
@@ -386,20 +390,26 @@ def test_it_stores_a_replaced_part_as_zipfile_itself_would(workbook, tmp_path):
                 dst.writestr(fresh, replaced[info.filename], compresslevel=COMPRESS_LEVEL)
             else:
                 dst.writestr(info, src.read(info.filename), compresslevel=COMPRESS_LEVEL)
+    data = ours.read_bytes()
     with zipfile.ZipFile(ours) as got, zipfile.ZipFile(expected) as want:
-        assert got.testzip() is None
+        assert got.testzip() is None  # every part inflates, with the checksum its entry gives
         assert [i.filename for i in got.infolist()] == [i.filename for i in want.infolist()]
         for a, b in zip(got.infolist(), want.infolist(), strict=True):
             assert got.read(a) == want.read(b)
-        name = "xl/worksheets/sheet1.xml"
-        a, b = got.getinfo(name), want.getinfo(name)
-        assert (a.CRC, a.compress_size, a.file_size, a.flag_bits) == (
-            b.CRC,
-            b.compress_size,
-            b.file_size,
-            b.flag_bits,
-        )
-        assert (
-            ours.read_bytes()[a.header_offset : a.header_offset + 30 + len(name) + a.compress_size]
-            == (expected.read_bytes()[b.header_offset : b.header_offset + 30 + len(name) + b.compress_size])
-        )
+            fields = ("CRC", "file_size", "flag_bits", "compress_type", "external_attr", "date_time")
+            assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields], a.filename
+            # the local header (APPNOTE 4.3.7) says what the central directory says
+            header = struct.unpack("<4s5H3L2H", data[a.header_offset : a.header_offset + 30])
+            assert header[0] == zipfile.stringFileHeader
+            assert header[2:4] == (a.flag_bits, a.compress_type), a.filename
+            assert header[6:9] == (a.CRC, a.compress_size, a.file_size), a.filename
+            assert data[a.header_offset + 30 : a.header_offset + 30 + header[9]] == a.filename.encode()
+        # each part's bytes end where the next part (or the central directory) begins: a reader
+        # that streams the file, not seeking by the directory, finds every part
+        ends = [
+            i.header_offset + 30 + len(i.filename.encode()) + len(i.extra) + i.compress_size
+            for i in got.infolist()
+        ]
+        starts = [i.header_offset for i in got.infolist()[1:]] + [got.start_dir]
+        assert ends == starts
+        assert got.getinfo(name).compress_size < len(replaced[name]) / 10  # deflated, not stored
