@@ -159,3 +159,34 @@ def test_it_checks_one_unit_alone_and_keeps_the_other_units_findings_and_states(
     assert not [f for f in ctx.store.findings(period.id, "STP") if "402" in f["message"]]
     assert [f for f in ctx.store.findings(period.id, "SYT") if "402" in f["message"]]
     assert ctx.store.unit_state("SYT", period.id)["state"] == "da_nop_con_loi"
+
+
+def test_it_makes_each_finding_row_tall_enough_for_its_longest_text():
+    """The findings' rows are sized as they are filled; they must come out as fitting the whole
+    tab afresh gives them (long messages, text on several lines, empty labels)."""
+    from copy import deepcopy
+    from datetime import datetime
+
+    from bot.checks.completeness import Completeness
+    from bot.checks.feedback import check_tab
+    from bot.checks.report import Finding
+    from bot.outline.layout import fit_row_heights
+
+    def finding(message, cell="'Biểu 1'!C5", table="Biểu 1", row="Tổng số"):
+        return Finding("STP", "r", "error", message, cell=cell, table_label=table, row_label=row)
+
+    findings = [
+        finding("Thiếu số liệu."),
+        finding("Tổng số phải bằng tổng các dòng con; " * 8),
+        finding("Dòng một\nDòng hai\nDòng ba", cell=None, table=None, row=None),
+        finding("Ngắn.", table="Biểu 5. Kết quả giải quyết thủ tục hành chính của các cơ quan " * 2),
+    ]
+    tab = check_tab(
+        "Đang nhập", Completeness(3, 9, {"s1": (3, 9)}), findings, {"s1": "Phần I"}, datetime(2026, 3, 2)
+    )
+    refitted = deepcopy(tab)
+    refitted.row_heights.clear()
+    fit_row_heights(refitted)
+    assert tab.row_heights == refitted.row_heights
+    height = {tab.cells[(r, 6)].value: tab.row_heights[r] for r, c in tab.cells if c == 6 and r > 7}
+    assert [height[f.message] for f in findings] == [15, 75, 45, 75]  # 1, 5, 3 and 5 lines

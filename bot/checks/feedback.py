@@ -12,7 +12,16 @@ from datetime import datetime
 
 from bot.checks.completeness import percent_filled
 from bot.checks.report import SEVERITIES, SEVERITY_LABELS, Finding
-from bot.outline.layout import CHECK_TAB, COVER_TAB, CellSpec, TabLayout, WorkbookLayout, fit_row_heights
+from bot.outline.layout import (
+    CHECK_TAB,
+    COVER_TAB,
+    LINE_HEIGHT,
+    CellSpec,
+    TabLayout,
+    WorkbookLayout,
+    fit_row_heights,
+    wrapped_lines,
+)
 from bot.sheets.backends.base import ReplaceTab, SetCells
 
 HEADERS = ("Mức độ", "Bảng", "Dòng", "Cột", "Ô", "Nội dung")
@@ -81,34 +90,50 @@ def check_tab(
         tab.put(row, 1, CellSpec(text, style=style))
         tab.merges.append((row, 1, row, len(HEADERS)))
     row = len(lines) + 2
-    row = _findings_table(tab, row, findings)
-    _completeness_table(tab, row + 1, completeness, section_titles)
-    fit_row_heights(tab)
+    _findings_heading(tab, row, findings)
+    _completeness_table(tab, row + len(findings) + 2, completeness, section_titles)
+    fit_row_heights(tab)  # all but the findings' rows, which fit themselves as they are filled
+    _findings_rows(tab, row + 1, findings)
     return tab
 
 
-def _findings_table(tab: TabLayout, row: int, findings: list[Finding]) -> int:
+def _findings_heading(tab: TabLayout, row: int, findings: list[Finding]) -> None:
     if not findings:
         tab.put(row, 1, CellSpec("Không phát hiện lỗi nào.", style="status"))
-        return row + 1
-    for col, text in enumerate(HEADERS, start=1):
+    for col, text in enumerate(HEADERS if findings else (), start=1):
         tab.put(row, col, CellSpec(text, style="header"))
+
+
+def _findings_rows(tab: TabLayout, row: int, findings: list[Finding]) -> None:
     ordered = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.cell or ""))
-    cells = tab.cells  # ~70 findings × 6 cells a unit: filled directly, in row order
+    cells, heights = tab.cells, tab.row_heights  # ~70 findings × 6 cells a unit: filled directly
     spec = CellSpec  # positional (value, formula, style, input, validation, link): half the cost
-    for i, f in enumerate(ordered, start=row + 1):
+    w1, w2, w3, w4, w5, w6 = WIDTHS
+    for i, f in enumerate(ordered, start=row):
         style = "error" if f.severity == "error" else "warning"
-        a1 = (f.cell or "").rpartition("!")[2]
-        cells[(i, 1)] = spec(SEVERITY_LABELS.get(f.severity, f.severity), None, style)
-        cells[(i, 2)] = spec(f.table_label or "", None, style)
-        cells[(i, 3)] = spec(f.row_label or "", None, style)
-        cells[(i, 4)] = spec(f.column_label or "", None, style)
+        label = SEVERITY_LABELS.get(f.severity, f.severity)
+        table, line, column = f.table_label or "", f.row_label or "", f.column_label or ""
+        a1, message = (f.cell or "").rpartition("!")[2], f.message
+        cells[(i, 1)] = spec(label, None, style)
+        cells[(i, 2)] = spec(table, None, style)
+        cells[(i, 3)] = spec(line, None, style)
+        cells[(i, 4)] = spec(column, None, style)
         if f.cell:
             cells[(i, 5)] = spec(a1, None, "link", False, None, _link_target(f.cell))
         else:
             cells[(i, 5)] = spec(a1, None, style)
-        cells[(i, 6)] = spec(f.message, None, style)
-    return row + len(ordered) + 1
+        cells[(i, 6)] = spec(message, None, style)
+        # the height fit_row_heights would give the row (none of its cells merged or one-line)
+        lines = max(
+            wrapped_lines(label, w1) if label else 0,
+            wrapped_lines(table, w2) if table else 0,
+            wrapped_lines(line, w3) if line else 0,
+            wrapped_lines(column, w4) if column else 0,
+            wrapped_lines(a1, w5) if a1 else 0,
+            wrapped_lines(message, w6) if message else 0,
+        )
+        if lines:
+            heights[i] = lines * LINE_HEIGHT
 
 
 def _completeness_table(tab: TabLayout, row: int, completeness, section_titles: dict[str, str]) -> None:

@@ -237,6 +237,13 @@ LINE_HEIGHT = 15  # points per wrapped line at the default font
 ONE_LINE_STYLES = ("title", "subtitle", "heading", "anchor")
 
 
+def wrapped_lines(text: str, width: float) -> int:
+    """The lines ``text`` takes in a wrapping cell ``width`` characters wide (at least one)."""
+    if "\n" in text:
+        return sum(1 + int(len(part) * 1.1 // width) for part in text.split("\n"))
+    return 1 + int(len(text) * 1.1 // width)
+
+
 def fit_row_heights(tab: TabLayout) -> None:
     """Grow each row to show its wrapped text (spreadsheets do not do it for merged cells)."""
     spans = {(r1, c1): (r2, c2) for r1, c1, r2, c2 in tab.merges}
@@ -251,11 +258,7 @@ def fit_row_heights(tab: TabLayout) -> None:
         width = widths.get((col, c2))
         if width is None:
             width = widths[(col, c2)] = max(sum(tab.col_widths.get(c, 12) for c in range(col, c2 + 1)), 1)
-        if "\n" in value:
-            lines = sum(1 + int(len(part) * 1.1 // width) for part in value.split("\n"))
-        else:
-            lines = 1 + int(len(value) * 1.1 // width)
-        needed = lines * LINE_HEIGHT  # never below one line: a row seen here gets a height
+        needed = wrapped_lines(value, width) * LINE_HEIGHT  # never below one line: the row gets a height
         if r2 != row:
             tall.append((row, r2, needed))
         elif heights.get(row, 0) < needed:
