@@ -24,10 +24,11 @@ text that a spreadsheet would take for a formula is stored as text, with Excel's
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import os
 import re
-import tempfile
 import time
 import zipfile
 from copy import copy
@@ -349,8 +350,7 @@ def _replace_atomically(
     time it was saved with. With ``unchanged_since``, the rename happens only if ``path`` still has
     that identity (else :class:`SheetChanged`). A ``fast`` (part-level) write that fails gives None
     and leaves ``path`` alone: the caller takes the openpyxl path (counted in ``xlsx_parts.FALLBACKS``)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp")
-    os.close(fd)
+    tmp, replaced = _temporary_path(path), False
     try:
         if fast is None:
             write(tmp)
@@ -364,7 +364,20 @@ def _replace_atomically(
                 ref=ref,
             )
         os.replace(tmp, path)
+        replaced = True
         return written
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if not replaced:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+_TEMP_NUMBERS = itertools.count()  # thread-safe: next() on a count holds the GIL
+
+
+def _temporary_path(path: Path) -> str:
+    """A name beside ``path`` that no one else uses (this process's id, a number it has not
+    given before), for the writer to create. It is not made beforehand, as ``mkstemp`` would:
+    the writer would then truncate it, and ext4 (``auto_da_alloc``, ext4(5)) starts writing a
+    file truncated to nothing out to disk as it is closed."""
+    return str(path.parent / f"{TEMP_PREFIX}{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp")
