@@ -67,12 +67,12 @@ def test_it_drops_its_write_when_the_clerk_saves_meanwhile_and_reads_her_save_ne
     poll(ctx, period)
     load, apply_edits = workbook_backend.load_for_edit, xlsx_parts.apply_edits
 
-    def clerk_saves_while_we_write(source, *args):
+    def clerk_saves_while_we_write(source, *args, **kwargs):
         if str(source) == path_of(ctx, "STP"):
             fill(ctx, "STP", {COUNT: 6}, later=5)
         if path == "openpyxl" and args:
             raise ValueError("a workbook the part-level writer is not sure of")  # openpyxl writes it
-        return (apply_edits if args else load)(source, *args)
+        return (apply_edits if args else load)(source, *args, **kwargs)
 
     monkeypatch.setattr(xlsx_parts, "apply_edits", clerk_saves_while_we_write)
     if path == "openpyxl":

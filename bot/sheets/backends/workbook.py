@@ -162,8 +162,9 @@ class WorkbookBackend(Backend):
             raise SheetBusy(
                 f"Tệp {path.name} đang được mở trong một chương trình khác; sẽ ghi lại sau", ref=ref
             )
-        loaded, whole = _identity(path), self._replaces_every_tab(path, edits)
-        after = _write_parts(path, edits, self.tags(path) if whole else None, loaded, ref)
+        loaded, content = _read_with_identity(path)
+        whole = self._replaces_every_tab(path, edits)
+        after = _write_parts(path, edits, self.tags(path) if whole else None, loaded, ref, content)
         if after is not None:
             return Written(_moment(loaded[0]), _moment(after))
         try:
@@ -240,6 +241,15 @@ def _identity(path: Path) -> tuple[float, int, str]:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return st.st_mtime, st.st_size, digest.hexdigest()
+
+
+def _read_with_identity(path: Path) -> tuple[tuple[float, int, str], bytes]:
+    """The file's :func:`_identity` and its bytes, from one read (a workbook to be edited is
+    read whole anyway, and its parts are then taken from memory)."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        content = f.read()
+    return (st.st_mtime, st.st_size, hashlib.sha256(content).hexdigest()), content
 
 
 def _moment(mtime: float) -> datetime:
@@ -328,14 +338,17 @@ def _keep_covered_styles(ws, merged_range) -> None:
         ws._cells[row, col] = merged
 
 
-def _write_parts(path: Path, edits: list[Edit], tags: dict | None, loaded: tuple, ref) -> float | None:
+def _write_parts(
+    path: Path, edits: list[Edit], tags: dict | None, loaded: tuple, ref, content: bytes
+) -> float | None:
     """The part-level write (:mod:`.xlsx_parts`): the whole workbook rewritten when ``tags`` is given
-    (a program-owned master), else the edits patched in; None when it is not sure of the file."""
+    (a program-owned master), else the edits patched into ``content`` (the file as it was
+    loaded); None when it is not sure of the file."""
     if tags is not None:
         tabs = [e.tab for e in edits]
         write, fast = (lambda target: xlsx_parts.fresh_workbook(tabs, tags, target)), "rewrite"
     else:
-        write, fast = (lambda target: xlsx_parts.apply_edits(path, target, edits)), "write"
+        write, fast = (lambda target: xlsx_parts.apply_edits(path, target, edits, content=content)), "write"
     return _replace_atomically(path, write, unchanged_since=loaded, ref=ref, fast=fast)
 
 

@@ -3,6 +3,8 @@ parts they touch rewritten."""
 
 from __future__ import annotations
 
+from io import BytesIO
+
 from lxml import etree
 
 from bot.sheets.backends.xlsx_parts.package import STYLES_PART, Package, Unsure, _rels_path
@@ -13,13 +15,14 @@ from bot.sheets.backends.xlsx_parts.zip_writer import write_package
 CALC_CHAIN_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"
 
 
-def apply_edits(source, target, edits) -> None:
+def apply_edits(source, target, edits, *, content: bytes | None = None) -> None:
     """Write ``source`` with ``edits`` applied into ``target``: only the sheets edited, the
     styles (when formats were added) and, when there is one, the calculation chain (left out,
-    as openpyxl leaves it out) change."""
+    as openpyxl leaves it out) change. ``content``: the source's bytes, when the caller has
+    read them already (the file is then read once, for its identity and for its parts)."""
     from bot.sheets.backends.base import Protect, ReplaceTab, SetCells
 
-    package = Package(source)
+    package = Package(source if content is None else BytesIO(content))
     try:
         by_name = dict(package.sheets)
         if STYLES_PART not in package.names:
