@@ -117,7 +117,9 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list, tuple | None]:
     by_row: dict[int, list] = {row: [] for row in tab.row_heights}
     validations, links, xfs = {}, [], {}
     row_cells, last_row, first_col, last_col = None, None, None, None
-    for place, spec in sorted(tab.cells.items()):
+    cells = tab.cells
+    for place in sorted(cells):  # the places alone: sorting (place, spec) pairs makes a tuple a cell
+        spec = cells[place]
         row, col = place
         if row != last_row:  # the cells come sorted: a row's list is looked up once
             row_cells, last_row = by_row.setdefault(row, []), row
