@@ -17,6 +17,7 @@ from bot.outline.layout import COVER_TAB, STATUS_CHOICES
 from bot.outline.schema import Schema
 from bot.sheets.document import Document, field_value
 from bot.sheets.values import is_formula, parse_cell
+from bot.store import json_text
 
 # "missing": a required value not yet typed. It is shown to the unit like a finding, but it is
 # counted by completeness, not as an error (a report being filled in is not a wrong report).
@@ -180,7 +181,7 @@ def _parse_finding(unit: str, schema: Schema, spec, where: str, problem: str) ->
 
 def report_to_json(report: Report, findings: list[Finding]) -> str:
     """A snapshot: the report and the findings of reading it, as JSON."""
-    return json.dumps(
+    return json_text.dumps(
         {
             "unit": report.unit,
             "kind": report.kind,
@@ -193,8 +194,7 @@ def report_to_json(report: Report, findings: list[Finding]) -> str:
             "unreadable": sorted(report.unreadable),
             "unparsed": sorted(report.unparsed),
             "findings": [f.as_dict() for f in findings],
-        },
-        ensure_ascii=False,
+        }
     )
 
 

@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 from bot import clock
+from bot.store import json_text
 from bot.store.database import Database
 
 
@@ -117,7 +118,7 @@ class CheckQueries(Database):
             )
             conn.executemany(
                 "INSERT INTO unit_findings (unit, period, findings_json) VALUES (?, ?, ?)",
-                [(unit, period, _json(found)) for unit, found in findings.items() if found],
+                [(unit, period, json_text.dumps(found)) for unit, found in findings.items() if found],
             )
             conn.executemany(
                 """INSERT INTO unit_states (unit, period, state, filled, required, errors, warnings, incomplete_sections,
@@ -168,6 +169,3 @@ class CheckQueries(Database):
             (period,),
         ).fetchone()[0]
         return f"{snap}|{states}"
-
-
-_json = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder for every check
