@@ -11,9 +11,11 @@ Provisions the generated unit list of ``bench_provision`` (``--units``, default 
 4. second poll: exactly the changed workbooks must be read;
 5. second check: timed once without and once with the feedback writes (which go only to the
    changed units, whose feedback changed);
-6. a last poll: our own feedback writes must not count as changes (nothing read).
+6. a last poll: our own feedback writes must not count as changes (nothing read);
+7. a check with every unit's feedback out of date (``--repeat`` runs, the best shown), then one
+   after every unit is approved (each workbook locked whole).
 
-    .venv/bin/python bench/bench_poll.py [--units 200] [--changed 10] [--seed 1] [--profile]
+    .venv/bin/python bench/bench_poll.py [--units 200] [--changed 10] [--seed 1] [--repeat 3] [--profile]
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ def main(argv=None) -> None:
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of the check that rewrites every feedback"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="profile the polls and checks that write (cProfile)"
     )
     args = parser.parse_args(argv)
@@ -95,12 +100,19 @@ def main(argv=None) -> None:
         result, seconds = timed(lambda: check(ctx, period))
         print(check_line("check with nothing changed", result, seconds))
 
-        # every unit's feedback out of date (as after a change of the rules): a write into each
-        ctx.store.conn.execute(
-            "UPDATE unit_states SET feedback_written_hash = 'stale' WHERE period = ?", (period.id,)
-        )
-        result, seconds = timed(lambda: measure(lambda: check(ctx, period)))
-        print(check_line(f"check with every unit's feedback to write{note}", result, seconds))
+        # every unit's feedback out of date (as after a change of the rules): a write into each,
+        # the same work each time, so timed --repeat times and the best taken (the machine's
+        # noise only ever adds time)
+        runs = []
+        for _ in range(args.repeat):
+            ctx.store.conn.execute(
+                "UPDATE unit_states SET feedback_written_hash = 'stale' WHERE period = ?", (period.id,)
+            )
+            runs.append(timed(lambda: measure(lambda: check(ctx, period))))
+        result, seconds = min(runs, key=lambda run: run[1])
+        every = " ".join(f"{s:.2f}" for _, s in runs)
+        label = f"check with every unit's feedback to write{note} (best of {len(runs)}: {every})"
+        print(check_line(label, result, seconds))
         # approval of every unit: its workbook locked whole at the next check
         for code in [u.code for u in ctx.units]:
             ctx.store.set_approval(code, period.id, "approved", None)
