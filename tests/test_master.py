@@ -123,6 +123,26 @@ def test_it_gives_a_list_without_total_row_its_own_province_row(schema, period):
     assert frame.loc[(PROVINCE, "van_ban"), "Cơ quan ban hành"] is None  # text is never totalled
 
 
+def test_it_keeps_counts_whole_and_leaves_blank_what_nobody_typed(schema, period):
+    reports = [
+        report_for(
+            schema, SO, period, {"t_tinh_gian/cong_chuc/de_nghi": 4, "t_tinh_gian/vien_chuc/de_nghi": 2.5}
+        ),
+        report_for(schema, HUYEN, period, {"t_tinh_gian/cong_chuc/de_nghi": "không rõ"}),
+    ]
+    frame = compile_master(schema, UNITS, reports, {}, {}, period=period).tables["t_tinh_gian"]
+    approved = frame["Số lượng được phê duyệt"]
+    assert str(approved.dtype) == "Int64"  # whole numbers: the master shows no "4.0"
+    assert approved.isna().all()  # nothing typed: blank, not 0
+    asked = frame["Số lượng đề nghị"]
+    assert asked.dtype == "float64"  # one count is not whole: the column keeps its decimals
+    assert asked[("STP", "vien_chuc")] == 2.5
+    assert math.isnan(asked[("H_A", "cong_chuc")])  # text in a count is not a number
+    assert asked[(PROVINCE, "cong_chuc")] == 4
+    assert frame["Tên đơn vị"].dtype == object
+    assert frame.loc[("STP", "cong_chuc"), "Mã đơn vị"] == "STP"
+
+
 def test_it_counts_yes_answers_on_total_rows(schema, period):
     line = "t_lien_thong/thu_tuc[{}]/{}"
     reports = [

@@ -199,13 +199,44 @@ def table_frame(
     last = _FRAMES.get(table.id)
     if last is not None and last[0] is table and last[1] == digest:
         return last[2]
-    columns = [CODE, NAME, KIND, LINE] + [c.label for c in table.columns] + [APPROVED]
-    frame = pd.DataFrame(records, columns=columns, index=_index(index), dtype=object)
-    province = _province_rows(table, frame)
-    frame = _show_bools(table, frame)
-    frame = _typed(table, pd.concat([frame, province]) if len(frame) else province)
+    frame = _frame_of(table, records, index)
     _FRAMES[table.id] = (table, digest, frame)
     return frame
+
+
+def _frame_of(table: Table, records: list, index: list) -> pd.DataFrame:
+    """The frame built column by column: the units' rows, then the province rows summed from
+    them. Built as plain lists and arrays, not by pandas operations row by row: a table's
+    frame costs a few pandas calls whatever its size."""
+    width = 4 + len(table.columns) + 1
+    unit_columns = [list(column) for column in zip(*records, strict=True)] if records else [[]] * width
+    numbers = {c.id: _floats(unit_columns[4 + i]) for i, c in enumerate(table.columns) if _summable(c)}
+    province, province_index = _province_rows(table, index, numbers)
+    province_columns = [list(column) for column in zip(*province, strict=True)] if province else [[]] * width
+    arrays = [_object_array(unit_columns[j] + province_columns[j]) for j in range(4)]
+    for i, column in enumerate(table.columns):
+        cells = unit_columns[4 + i]
+        if column.type == "bool":  # yes/no answers as the unit chose them; province rows count "Có"
+            cells = _yes_no(cells)
+        arrays.append(_typed(column, cells + province_columns[4 + i]))
+    arrays.append(_object_array(unit_columns[-1] + province_columns[-1]))
+    # Series of their own dtype, so that pandas does not read text columns as its string dtype
+    frame = pd.DataFrame({j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(arrays)})
+    frame.index = _index(index + province_index)
+    frame.columns = [CODE, NAME, KIND, LINE] + [c.label for c in table.columns] + [APPROVED]
+    return frame
+
+
+def _yes_no(cells: list) -> list:
+    shown = [_shown_answer(v) for v in cells]
+    if any(v is not None and type(v) is not str for v in shown):
+        # values that are neither yes, no nor text: as pandas' ``map`` gives them (numbers as floats)
+        return pd.Series(cells, dtype=object).map(_shown_answer).tolist()
+    return shown
+
+
+def _shown_answer(v):
+    return "Có" if v is True else "Không" if v is False else v
 
 
 def _table_rows(schema: Schema, table: Table, units: list, reports: dict, values: dict, approved: set):
@@ -254,43 +285,60 @@ def _blank(value) -> bool:
     return value is None or value == ""
 
 
-def _province_rows(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """The province's sums of each fixed and total row, and of each list no total row covers."""
-    base = _base_row_ids(frame)
-    numbers = {c.id: _numbers(frame[c.label]) for c in table.columns if _summable(c)}
+def _province_rows(table: Table, index: list, numbers: dict[str, np.ndarray]) -> tuple[list, list]:
+    """The province's sums of each fixed and total row, and of each list no total row covers:
+    (records, index)."""
+    base = np.array([slot.partition("[")[0] for _, slot in index], dtype=object)  # "don_vi[3]" → "don_vi"
+    unit_codes = [unit for unit, _ in index]
     covered = {part for r in table.rows if r.kind == "total" for part in table.total_parts(r)}
-    records, index = [], []
+    records, province_index = [], []
     for row in table.rows:
         if row.kind == "heading" or (row.kind == "list" and row.id in covered):
             continue
-        sums = {cid: series[base == row.id].sum(min_count=1) for cid, series in numbers.items()}
+        sums = {cid: _sum(series[base == row.id]) for cid, series in numbers.items()}
         records.append(
-            ["", PROVINCE_NAME, "", _province_label(table, row, base, frame)]
+            ["", PROVINCE_NAME, "", _province_label(table, row, base, unit_codes)]
             + [_province_cell(table, row, c, sums) for c in table.columns]
             + [""]
         )
-        index.append((PROVINCE, row.id))
-    return pd.DataFrame(records, columns=frame.columns, index=_index(index), dtype=object)
+        province_index.append((PROVINCE, row.id))
+    return records, province_index
 
 
-def _base_row_ids(frame: pd.DataFrame) -> np.ndarray:
-    """Each frame row's table row id ("don_vi[3]" → "don_vi")."""
-    slots = frame.index.get_level_values("row") if len(frame) else pd.Index([], dtype=object)
-    return np.array([s.partition("[")[0] for s in slots], dtype=object)
+def _sum(values: np.ndarray) -> float:
+    """``Series.sum(min_count=1)`` of floats: NaN skipped (numpy's own summation of the rest,
+    so the totals are the ones pandas gives), NaN when no number is there."""
+    missing = np.isnan(values)
+    if missing.all():
+        return math.nan
+    return float(np.where(missing, 0.0, values).sum())
 
 
 def _summable(column) -> bool:
     return column.type in ("count", "decimal", "bool") or column.ratio_of is not None
 
 
+def _floats(values: list) -> np.ndarray:
+    """A column as floats: numbers as they are, True as 1, False as 0, text and blanks as NaN."""
+    floats = []
+    for v in values:
+        kind = type(v)
+        if kind is int or kind is float or kind is bool:
+            floats.append(float(v))
+        elif v is None or kind is str:
+            floats.append(math.nan)
+        else:  # any other kind of value: pandas' own reading of the column, as the master had it
+            return _numbers(pd.Series(values, dtype=object)).to_numpy()
+    return np.array(floats, dtype=float)
+
+
 def _numbers(series: pd.Series) -> pd.Series:
-    """A column as floats: numbers as they are, True as 1, False as 0, text as NaN."""
     if any(isinstance(v, bool | str) for v in series):
         series = series.map(lambda v: float(v) if isinstance(v, int | float) else math.nan)
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 
-def _province_label(table: Table, row: Row, base: np.ndarray, frame: pd.DataFrame) -> str:
+def _province_label(table: Table, row: Row, base: np.ndarray, unit_codes: list) -> str:
     lists = [r.id for r in table.rows if r.kind == "list"]
     if row.kind == "list":
         parts = [row.id]
@@ -301,10 +349,9 @@ def _province_label(table: Table, row: Row, base: np.ndarray, frame: pd.DataFram
     label = row.label if row.kind == "total" else "Tổng"
     if not parts:
         return label
-    in_lists = np.isin(base, parts)
-    lines = int(in_lists.sum())
-    units = frame.index.get_level_values("unit")[in_lists].nunique() if lines else 0
-    return f"{label} ({lines} dòng của {units} đơn vị)"
+    in_lists = [i for i, b in enumerate(base) if b in parts]
+    units = len({unit_codes[i] for i in in_lists})
+    return f"{label} ({len(in_lists)} dòng của {units} đơn vị)"
 
 
 def _province_cell(table: Table, row: Row, column, sums: dict):
@@ -324,32 +371,27 @@ def _plain(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _show_bools(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """Yes/no answers as the unit chose them; total rows keep their count of "Có"."""
-    bools = [c.label for c in table.columns if c.type == "bool"]
-    if not bools or frame.empty:
-        return frame
-    frame = frame.copy()
-    for label in bools:
-        frame[label] = frame[label].map(lambda v: "Có" if v is True else "Không" if v is False else v)
-    return frame
+def _typed(column, cells: list):
+    """Counts as whole numbers (blank where empty) unless one is not whole, decimals and rates
+    as floats, the rest as they are."""
+    if column.type in ("decimal", "percent"):
+        return _floats(cells)
+    if column.type != "count":
+        return _object_array(cells)
+    floats = _floats(cells)
+    missing = np.isnan(floats)
+    present = floats[~missing]
+    if not (np.mod(present, 1) == 0).all():
+        return floats
+    if len(present) and np.abs(present).max() >= 2**63:  # beyond Int64: pandas says why
+        return pd.Series(floats).astype("Int64").array
+    return pd.arrays.IntegerArray(np.where(missing, 0, floats).astype(np.int64), missing)
 
 
-def _typed(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """Counts as whole numbers (blank where empty), decimals and rates as floats."""
-    for column in table.columns:
-        if column.type == "count":
-            frame[column.label] = _whole_or_float(frame[column.label])
-        elif column.type in ("decimal", "percent"):
-            frame[column.label] = pd.to_numeric(_numbers(frame[column.label]), errors="coerce")
-    return frame
-
-
-def _whole_or_float(series: pd.Series) -> pd.Series:
-    numbers = _numbers(series)
-    if (numbers.dropna() % 1 == 0).all():
-        return numbers.astype("Int64")
-    return numbers
+def _object_array(cells: list) -> np.ndarray:
+    array = np.empty(len(cells), dtype=object)
+    array[:] = cells
+    return array
 
 
 # --- status and narratives ---------------------------------------------------------------------
