@@ -10,7 +10,7 @@ import pytest
 from bot.context import open_context
 from bot.outline.layout import build_layout
 from bot.outline.units import Unit
-from bot.reporting.gather import NothingPolled
+from bot.reporting.gather import NothingPolled, gather
 from bot.reporting.master import PROVINCE, compile_master
 from bot.reporting.master_layout import master_layout
 from bot.sheets.backends.workbook import WorkbookBackend
@@ -283,6 +283,18 @@ def test_it_writes_one_master_spreadsheet_and_updates_it_in_place(ctx):
     assert [p.name for p in masters] == ["_master.xlsx"]
     cell = master_cell(masters[0], "Bảng 9. Thực hiện tinh giản", "Số lượng đề nghị", "Toàn tỉnh")
     assert cell.value == 9
+
+
+def test_it_recomputes_the_totals_of_a_unit_that_changed_and_keeps_the_others(ctx):
+    period = ctx.period("2026-Q1")
+    type_and_poll(ctx, "STP", {"t_tinh_gian/cong_chuc/de_nghi": 4, "t_tinh_gian/vien_chuc/de_nghi": 1})
+    type_and_poll(ctx, "H_A", {"t_tinh_gian/cong_chuc/de_nghi": 10})
+    first = gather(ctx, period).tables["t_tinh_gian"]["Số lượng đề nghị"]
+    type_and_poll(ctx, "H_A", {"t_tinh_gian/vien_chuc/de_nghi": 5})  # only H_A changed since
+    second = gather(ctx, period).tables["t_tinh_gian"]["Số lượng đề nghị"]
+    assert (first[("STP", "tong")], first[("H_A", "tong")]) == (5, 10)
+    assert (second[("STP", "tong")], second[("H_A", "tong")]) == (5, 15)  # its sheet's own total
+    assert second[(PROVINCE, "tong")] == 20
 
 
 def test_it_never_lets_unit_text_run_as_a_formula_in_the_master_spreadsheet(schema, period, tmp_path):

@@ -6,9 +6,13 @@ The master is compiled from the latest snapshot of each unit and the last check;
 
 from __future__ import annotations
 
-from bot.checks.report import report_from_json
+from dataclasses import dataclass
+
+from bot.checks.report import Report, report_from_json
+from bot.checks.rules import derived_values
 from bot.context import Context
 from bot.outline.periods import Period
+from bot.outline.schema import Schema
 from bot.reporting.master import Master, compile_master
 
 
@@ -31,12 +35,44 @@ def gather(ctx: Context, period: Period) -> Master:
     rows = [r for r in ctx.store.latest_snapshots(period.id) if r["unit"] in ctx.unit_by_code]
     if not rows:
         raise NothingPolled(period.id)
-    reports = [report_from_json(r["report_json"])[0] for r in rows]
+    decoded = _decoded(ctx.schema, [r["report_json"] for r in rows])
     states = {r["unit"]: r for r in ctx.store.unit_states(period.id)}
     urls = {r.unit: r.url for r in ctx.store.sheets(period.id) if r.unit in ctx.unit_by_code}
     return compile_master(
-        ctx.schema, ctx.units, reports, states, urls, period=period, province=province_of(ctx)
+        ctx.schema,
+        ctx.units,
+        [d.report for d in decoded],
+        states,
+        urls,
+        period=period,
+        province=province_of(ctx),
+        derived={d.report.unit: d.derived for d in decoded},
     )
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    schema: Schema
+    report: Report
+    derived: dict  # the report's computed cells (rules.derived_values): a function of it alone
+
+
+_DECODED: dict[str, _Decoded] = {}  # snapshot text → what it decodes to, for the last gather's snapshots
+
+
+def _decoded(schema: Schema, texts: list[str]) -> list[_Decoded]:
+    """Each snapshot's report and computed cells. A gather follows a poll that changed a few
+    units of many: a snapshot whose text the last gather decoded is not decoded again (the
+    reports are only read from here on)."""
+    known = {text: _DECODED.get(text) for text in texts}
+    new = [text for text, d in known.items() if d is None or d.schema is not schema]
+    reports = {text: report_from_json(text)[0] for text in new}
+    derived = derived_values(schema, list(reports.values())) if reports else {}
+    for text, report in reports.items():
+        known[text] = _Decoded(schema, report, derived.get(report.unit, {}))
+    _DECODED.clear()
+    _DECODED.update(known)
+    return [known[text] for text in texts]
 
 
 def province_of(ctx: Context) -> str:

@@ -131,14 +131,17 @@ def compile_master(
     period=None,
     province: str = "",
     now: datetime | None = None,
+    derived: Mapping[str, dict] | None = None,
 ) -> Master:
     """The master of one period. ``units`` in the order the master lists them; ``reports`` and
     ``states`` (rows of the store's unit_states) by unit code or as iterables; ``urls``: unit
-    code → link to the unit's spreadsheet. Units without a report appear in the status frame only."""
+    code → link to the unit's spreadsheet. Units without a report appear in the status frame only.
+    ``derived``: the reports' computed cells when known already (``rules.derived_values``)."""
     units = list(units)
     reports = _by_unit(reports, lambda r: r.unit)
     states = _by_unit(states, lambda s: s["unit"])
-    derived = derived_values(schema, [reports[u.code] for u in units if u.code in reports])
+    if derived is None:
+        derived = derived_values(schema, [reports[u.code] for u in units if u.code in reports])
     approved = {u.code for u in units if _is_approved(states.get(u.code))}
     reporting = [u for u in units if u.code in reports]
     values = {u.code: _values_with_derived(reports[u.code], derived.get(u.code, {})) for u in reporting}
