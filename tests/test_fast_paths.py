@@ -67,6 +67,32 @@ def test_it_reads_random_workbooks_exactly_as_openpyxl_does(random_workbooks):
         assert xlsx_parts.read_sheet_names(path) == load_workbook(path, read_only=True).sheetnames
 
 
+def test_it_reads_a_sheet_it_has_read_before_again_under_other_number_formats(tmp_path):
+    """Two files whose sheet XML is the same byte for byte, but not their styles: 0.125 shown as
+    a percentage is 12.5 to the bot, shown as a plain number it is 0.125."""
+    paths = []
+    for name, number_format in (("percent", "0.0%"), ("plain", "0.000")):
+        wb = openpyxl.Workbook()
+        wb.active["A1"] = 0.125
+        wb.active["A1"].number_format = number_format
+        wb.save(tmp_path / f"{name}.xlsx")
+        paths.append(tmp_path / f"{name}.xlsx")
+    sheet = "xl/worksheets/sheet1.xml"
+    assert zipfile.ZipFile(paths[0]).read(sheet) == zipfile.ZipFile(paths[1]).read(sheet)
+    assert [xlsx_parts.read_grids(p)["Sheet"][0][0] for p in paths] == [12.5, 0.125]
+    assert [read_with_openpyxl(p)["Sheet"][0][0] for p in paths] == [12.5, 0.125]
+
+
+def test_it_gives_each_reader_its_own_rows_of_a_sheet_read_before(workbook):
+    _, ref, _ = workbook
+    first = xlsx_parts.read_grids(ref.id)
+    expected = typed(read_with_openpyxl(ref.id))
+    for grid in first.values():
+        for row in grid:
+            row[:] = ["changed by the caller"] * len(row)
+    assert typed(xlsx_parts.read_grids(ref.id)) == expected
+
+
 def test_it_hands_tags_it_cannot_be_sure_of_to_openpyxl(workbook, tmp_path):
     from openpyxl.packaging.custom import IntProperty
 

@@ -31,7 +31,8 @@ Submodules, in the order a part flows through them:
 
 - ``package``: which part is what (namespaces, content types, :class:`Package`), :class:`Unsure`,
   :func:`attempt` and :data:`FALLBACKS`.
-- ``reading``: the grids of a workbook (:func:`read_grids`), its sheet names
+- ``reading``: the grids of a workbook (:func:`read_grids`; a sheet read before with the same
+  styles and strings, known by a digest of their bytes, is not parsed again), its sheet names
   (:func:`read_sheet_names`) and its tags (:func:`read_tags`).
 - ``zip_writer``: the zip written with some parts replaced, the rest copied compressed.
 - ``styles``: cell formats in ``xl/styles.xml`` (:class:`Styles`, :class:`FormatParts`).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from lxml import etree
 from openpyxl.cell.text import Text as OpenpyxlText
 from openpyxl.formula.translate import Translator
@@ -46,15 +48,76 @@ def read_grids(path) -> dict[str, list[list]]:
     try:
         if STYLES_PART not in package.names:
             raise Unsure("no styles part")
-        formats = CellFormats(package.zip.read(STYLES_PART))
-        strings = _shared_strings(package.zip.read(package.strings_part)) if package.strings_part else []
+        styles = package.zip.read(STYLES_PART)
+        strings = package.zip.read(package.strings_part) if package.strings_part else b""
         epoch = package.epoch()
-        return {
-            name: _sheet_grid(package.zip.read(part), strings, formats, epoch)
-            for name, part in package.sheets
-        }
+        reading = _Reading(styles, strings, epoch)
+        return {name: reading.grid(package.zip.read(part)) for name, part in package.sheets}
     finally:
         package.close()
+
+
+class _Reading:
+    """The parts a sheet's grid depends on besides its own XML: the cell formats, the shared
+    strings and the date epoch.
+
+    A sheet is read once per content: the grid of a sheet XML already read with the same
+    styles, strings and epoch is the one read then. A period's workbooks are copies of a few
+    templates and a clerk fills some tabs of the dozen, so most sheets a poll opens are byte for
+    byte ones it has read before. Sheets are known by a BLAKE2b digest of these parts' bytes, so
+    neither the XML nor anything a unit typed is kept beyond its grid."""
+
+    _GRIDS: dict[bytes, list[list]] = {}
+    _FORMATS: dict[bytes, CellFormats] = {}
+    _STRINGS: dict[bytes, list[str]] = {}
+    LIMIT = 1024  # grids kept (about a tab each); all are let go when full
+
+    def __init__(self, styles: bytes, strings: bytes, epoch) -> None:
+        self.styles, self.strings, self.epoch = styles, strings, epoch
+        self.context = _digest(styles, strings, repr(epoch).encode())
+        self._formats: CellFormats | None = None
+        self._strings: list[str] | None = None
+
+    def grid(self, xml: bytes) -> list[list]:
+        key = self.context + _digest(xml)
+        grid = self._GRIDS.get(key)
+        if grid is None:
+            grid = _sheet_grid(xml, self.shared_strings(), self.formats(), self.epoch)
+            if len(self._GRIDS) >= self.LIMIT:
+                self._GRIDS.clear()
+            self._GRIDS[key] = grid
+        return [list(row) for row in grid]  # the caller's own rows: the one kept stays as read
+
+    def formats(self) -> CellFormats:
+        if self._formats is None:
+            self._formats = _remembered(self._FORMATS, _digest(self.styles), lambda: CellFormats(self.styles))
+        return self._formats
+
+    def shared_strings(self) -> list[str]:
+        if self._strings is None:
+            self._strings = (
+                _remembered(self._STRINGS, _digest(self.strings), lambda: _shared_strings(self.strings))
+                if self.strings
+                else []
+            )
+        return self._strings
+
+
+def _digest(*parts: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))  # so that no two splits of the same bytes meet
+        h.update(part)
+    return h.digest()
+
+
+def _remembered(memo: dict, key: bytes, make):
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= 64:
+            memo.clear()
+        found = memo[key] = make()
+    return found
 
 
 def read_sheet_names(path) -> list[str]:
