@@ -336,6 +336,7 @@ def _floats(values: list) -> np.ndarray:
 
 
 def _numbers(series: pd.Series) -> pd.Series:
+    """pandas' reading of a column as floats (for values that are not plain numbers or text)."""
     if any(isinstance(v, bool | str) for v in series):
         series = series.map(lambda v: float(v) if isinstance(v, int | float) else math.nan)
     return pd.to_numeric(series, errors="coerce").astype(float)

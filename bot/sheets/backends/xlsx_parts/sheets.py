@@ -127,7 +127,6 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list, tuple | None]:
             first_col = col
         if last_col is None or col > last_col:
             last_col = col
-        ref = _REFS.get(place) or _ref(place)
         # text a spreadsheet would take for a formula ("=…", "-…", "+…", "@…") is stored with the
         # quote prefix, as render_tab stores it through openpyxl (is_formula_like, inlined: this
         # loop runs once for each of a master's or a feedback tab's cells)
@@ -138,10 +137,13 @@ def _rows(tab, styles: Styles) -> tuple[str, dict, list, tuple | None]:
         if style is None:
             style = xfs[look] = styles.xf(format_parts(*look))
         if spec.formula:
-            row_cells.append(_written_cell(ref, style, spec, quote))
-        else:
+            row_cells.append(_written_cell(_REFS.get(place) or _ref(place), style, spec, quote))
+        else:  # the "A1" reference is looked up only for a cell not remembered (it is in the key)
             key = (place, style, type(value), value, quote)
-            row_cells.append(_CELLS.get(key) or _remembered_cell(key, ref, spec))
+            row_cells.append(_CELLS.get(key) or _remembered_cell(key, _REFS.get(place) or _ref(place), spec))
+        if not (spec.validation or spec.link):
+            continue
+        ref = _REFS.get(place) or _ref(place)
         if spec.validation:
             key = (spec.validation.kind, spec.validation.min, spec.validation.max, spec.validation.choices)
             validations.setdefault(key, (_data_validation(spec.validation), []))[1].append(ref)
