@@ -6,6 +6,7 @@ The master is compiled from the latest snapshot of each unit and the last check;
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from bot.checks.report import Report, report_from_json
@@ -57,22 +58,27 @@ class _Decoded:
     derived: dict  # the report's computed cells (rules.derived_values): a function of it alone
 
 
-_DECODED: dict[str, _Decoded] = {}  # snapshot text → what it decodes to, for the last gather's snapshots
+_DECODED: dict[bytes, _Decoded] = {}  # digest of a snapshot's text → what it decodes to (last gather's)
 
 
 def _decoded(schema: Schema, texts: list[str]) -> list[_Decoded]:
     """Each snapshot's report and computed cells. A gather follows a poll that changed a few
     units of many: a snapshot whose text the last gather decoded is not decoded again (the
-    reports are only read from here on)."""
-    known = {text: _DECODED.get(text) for text in texts}
-    new = [text for text, d in known.items() if d is None or d.schema is not schema]
-    reports = {text: report_from_json(text)[0] for text in new}
+    reports are only read from here on). Texts are known by their digest, not kept."""
+    digests = [hashlib.blake2b(text.encode("utf-8"), digest_size=20).digest() for text in texts]
+    known = {d: _DECODED.get(d) for d in digests}
+    new = {
+        d: text
+        for d, text in zip(digests, texts, strict=True)
+        if known[d] is None or known[d].schema is not schema
+    }
+    reports = {d: report_from_json(text)[0] for d, text in new.items()}
     derived = derived_values(schema, list(reports.values())) if reports else {}
-    for text, report in reports.items():
-        known[text] = _Decoded(schema, report, derived.get(report.unit, {}))
+    for d, report in reports.items():
+        known[d] = _Decoded(schema, report, derived.get(report.unit, {}))
     _DECODED.clear()
     _DECODED.update(known)
-    return [known[text] for text in texts]
+    return [known[d] for d in digests]
 
 
 def province_of(ctx: Context) -> str:
