@@ -65,7 +65,7 @@ class _Reading:
     styles, strings and epoch is the one read then. A period's workbooks are copies of a few
     templates and a clerk fills some tabs of the dozen, so most sheets a poll opens are byte for
     byte ones it has read before. Sheets are known by a BLAKE2b digest of these parts' bytes, so
-    neither the XML nor anything a unit typed is kept beyond its grid."""
+    the XML itself is not kept, only the grid read from it."""
 
     _GRIDS: dict[bytes, list[list]] = {}
     _FORMATS: dict[bytes, CellFormats] = {}
